@@ -1,0 +1,40 @@
+//! Process-wide settings: the SIMD backend and the size of the kernels' thread pool.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use super::errors::to_py_err;
+use crate::{simd, threads};
+
+/// The vector instruction set the kernels use on this CPU, e.g. "avx2+fma" or "scalar".
+#[pyfunction]
+fn simd_backend() -> &'static str {
+    simd::backend().name()
+}
+
+/// Sets the number of threads every bntune kernel runs on (one shared pool).
+#[pyfunction]
+fn set_num_threads(py: Python<'_>, n: i64) -> PyResult<()> {
+    if n < 1 {
+        return Err(PyValueError::new_err(format!(
+            "n must be a positive number of threads, got {n}"
+        )));
+    }
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    py.detach(|| threads::set_num_threads(n))
+        .map_err(|e| to_py_err(py, e))
+}
+
+/// The number of threads bntune kernels run on (default: the cores available to this process).
+#[pyfunction]
+fn get_num_threads(py: Python<'_>) -> PyResult<usize> {
+    py.detach(threads::num_threads)
+        .map_err(|e| to_py_err(py, e))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(simd_backend, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    Ok(())
+}

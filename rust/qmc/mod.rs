@@ -1,0 +1,1 @@
+//! Quasi-random samplers (the samplers issue fills this module in).
