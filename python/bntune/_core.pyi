@@ -20,3 +20,7 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     """The number of threads bntune kernels run on (default: the available cores)."""
+
+# --- batch norm (rust/python/batchnorm.rs) ---
+
+# --- samplers (rust/python/qmc.rs) ---

@@ -1,0 +1,7 @@
+//! Bindings for `crate::batchnorm` (filled in by the batchnorm issue).
+
+use pyo3::prelude::*;
+
+pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}
