@@ -4,6 +4,7 @@ The numerics live in a Rust extension (``bntune._core``); this package is the th
 over it. See ``bntune.functional`` for the batch-norm kernels and ``bntune.qmc`` for samplers.
 """
 
+from bntune import functional
 from bntune._core import (
     BntuneError,
     DtypeError,
@@ -19,6 +20,7 @@ __all__ = [
     "DtypeError",
     "ShapeError",
     "__version__",
+    "functional",
     "get_num_threads",
     "set_num_threads",
     "simd_backend",
