@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import bntune
-from bntune import functional as F
+from bntune import functional as F  # noqa: N812 (the name the docs use)
 
 SHAPES = [
     (2, 1),
@@ -64,9 +64,7 @@ def ref_backward(dy, x, gamma, mean, invstd, training=True):
 
 def rel_err(got, want):
     want = np.asarray(want, dtype=np.float64)
-    return np.max(np.abs(np.asarray(got, dtype=np.float64) - want)) / max(
-        1.0, np.max(np.abs(want))
-    )
+    return np.max(np.abs(np.asarray(got, dtype=np.float64) - want)) / max(1.0, np.max(np.abs(want)))
 
 
 def data(shape, dtype, seed=0, offset=0.0):
@@ -83,8 +81,10 @@ def test_forward_matches_float64_reference(shape, dtype):
     x, gamma, beta = data(shape, dtype, seed=len(shape))
     y, mean, invstd = F.batch_norm_forward(x, gamma, beta)
     y_ref, mean_ref, _, invstd_ref = ref_forward(x, gamma, beta)
-    assert y.dtype == dtype and y.shape == shape
-    assert mean.dtype == np.float64 and invstd.dtype == np.float64
+    assert y.dtype == dtype
+    assert y.shape == shape
+    assert mean.dtype == np.float64
+    assert invstd.dtype == np.float64
     assert mean.shape == invstd.shape == (shape[1],)
     assert rel_err(y, y_ref) <= TOL_Y[dtype]
     assert rel_err(mean, mean_ref) <= 1e-12
@@ -263,7 +263,7 @@ def test_one_and_two_threads_give_bitwise_identical_results(shape, dtype):
 
 SCALAR_SCRIPT = """
 import sys, numpy as np, bntune
-from bntune import functional as F
+from bntune import functional as F  # noqa: N812 (the name the docs use)
 assert bntune.simd_backend() == "scalar", bntune.simd_backend()
 data = dict(np.load(sys.argv[1]))
 out = {}

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bntune
-from bntune import functional as F
+from bntune import functional as F  # noqa: N812 (the name the docs use)
 
 
 def arrays(shape=(4, 3, 2), dtype=np.float32):
@@ -50,7 +50,7 @@ def test_per_channel_arrays_of_wrong_shape_raise_and_modify_nothing(name):
 
 
 def test_integer_x_raises_type_error():
-    with pytest.raises(TypeError, match="x must be a float32 or float64 numpy array, got .*int64"):
+    with pytest.raises(TypeError, match=r"x must be a float32 or float64 numpy array, got .*int64"):
         F.batch_norm_forward(np.ones((4, 3), np.int64))
     with pytest.raises(TypeError, match="got an object of type list"):
         F.batch_norm_forward([[1.0, 2.0], [3.0, 4.0]])
@@ -106,7 +106,7 @@ def test_training_with_one_value_per_channel_raises(shape):
 
 
 def test_bad_running_statistics_raise_before_anything_is_modified():
-    x, g, b, rm, rv = arrays()
+    x, g, b, rm, _ = arrays()
     out = np.full_like(x, 7.0)
     readonly = np.zeros(3, np.float32)
     readonly.flags.writeable = False
@@ -150,14 +150,19 @@ def test_nan_and_inf_propagate_per_channel(shape, dtype):
     x[2, 0] = np.nan
     x[3, 1] = np.inf
     y, mean, invstd = F.batch_norm_forward(x, g, b)
-    assert np.isnan(mean[0]) and np.isinf(mean[1]) and np.isfinite(mean[2])
-    assert np.all(np.isnan(y[:, 0])) and np.all(np.isnan(y[:, 1]))
+    assert np.isnan(mean[0])
+    assert np.isinf(mean[1])
+    assert np.isfinite(mean[2])
+    assert np.all(np.isnan(y[:, 0]))
+    assert np.all(np.isnan(y[:, 1]))
     rest = x[:, 2].astype(np.float64)
     want = (rest - rest.mean()) / np.sqrt(rest.var() + 1e-5)
     np.testing.assert_allclose(y[:, 2], want, rtol=1e-5, atol=1e-6)
     dx, dgamma, dbeta = F.batch_norm_backward(np.ones_like(x), x, g, mean, invstd)
-    assert np.all(np.isnan(dx[:, 0])) and np.isnan(dgamma[0])
-    assert np.all(np.isfinite(dx[:, 2])) and np.isfinite(dbeta[2])
+    assert np.all(np.isnan(dx[:, 0]))
+    assert np.isnan(dgamma[0])
+    assert np.all(np.isfinite(dx[:, 2]))
+    assert np.isfinite(dbeta[2])
 
 
 DTYPES = [np.float32, np.float64, np.int32, np.float16, np.complex64]
@@ -205,7 +210,8 @@ def test_no_input_makes_rust_panic(call):
         y, mean, invstd = F.batch_norm_forward(x, g, b, rm, rv, training=training, out=out)
     except (ValueError, TypeError):
         return
-    assert y.shape == x.shape and y.dtype == x.dtype
+    assert y.shape == x.shape
+    assert y.dtype == x.dtype
     try:
         dx, _, _ = F.batch_norm_backward(x, x, g, mean, invstd, training=training, out=out)
     except (ValueError, TypeError):
