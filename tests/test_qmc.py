@@ -103,7 +103,7 @@ def test_pickle_round_trip_at_an_index(make):
 
 
 @pytest.mark.parametrize(
-    "make", [e for e, i in zip(ENGINES, IDS) if i != "lhs"], ids=IDS[:3] + IDS[4:]
+    "make", [e for e, i in zip(ENGINES, IDS, strict=True) if i != "lhs"], ids=IDS[:3] + IDS[4:]
 )
 @pytest.mark.filterwarnings("ignore:The balance properties")
 def test_fast_forward_and_random_at_agree_with_drawing(make):
@@ -139,7 +139,8 @@ def test_float32_and_float64_never_reach_one_at_the_end_of_sobol(bits):
     # The last points of the sequence come closest to 1 in some coordinates.
     last64 = engine.random_at(2**bits - 64, 64)
     last32 = engine.random_at(2**bits - 64, 64, dtype=np.float32)
-    assert np.all(last64 < 1) and np.all(last32 < 1)
+    assert np.all(last64 < 1)
+    assert np.all(last32 < 1)
     # Coordinate 0 reaches its largest value, 1 - 2**-bits, where gray(i) has all bits set.
     top = sum(1 << k for k in range(bits - 1, -1, -2))
     assert top ^ (top >> 1) == 2**bits - 1
@@ -164,7 +165,7 @@ def test_sobol_warns_once_for_non_power_of_two_totals():
         engine.random_at(5, 7)  # the by-index path never warns
         qmc.Sobol(2, seed=0).random(4)
         qmc.Sobol(2, seed=0).random_base2(3)
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match="power of 2"):
         engine.reset().random(5)
 
 
@@ -185,7 +186,8 @@ def test_integers():
     np.testing.assert_array_equal(got, expected)
     assert got.dtype == np.int64
     inclusive = qmc.Random(3, seed=1).integers(5, n=5000, endpoint=True)
-    assert inclusive.min() == 0 and inclusive.max() == 5
+    assert inclusive.min() == 0
+    assert inclusive.max() == 5
     exclusive = qmc.Random(3, seed=1).integers(-2, 3, n=5000)
     assert set(np.unique(exclusive)) == {-2, -1, 0, 1, 2}
     assert qmc.Random(1, seed=1).integers(7, 7, endpoint=True).item() == 7
