@@ -4,7 +4,7 @@ The numerics live in a Rust extension (``bntune._core``); this package is the th
 over it. See ``bntune.functional`` for the batch-norm kernels and ``bntune.qmc`` for samplers.
 """
 
-from bntune import functional
+from bntune import functional, qmc
 from bntune._core import (
     BntuneError,
     DtypeError,
@@ -22,6 +22,7 @@ __all__ = [
     "__version__",
     "functional",
     "get_num_threads",
+    "qmc",
     "set_num_threads",
     "simd_backend",
 ]
