@@ -52,7 +52,6 @@ def batch_norm_backward(
 
 # --- samplers (rust/python/qmc.rs) ---
 
-
 class QmcEngine:
     """A sampler of points in [0, 1)^d addressed by index; wrapped by ``bntune.qmc``."""
 
