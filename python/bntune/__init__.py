@@ -4,6 +4,7 @@ The numerics live in a Rust extension (``bntune._core``); this package is the th
 over it. See ``bntune.functional`` for the batch-norm kernels and ``bntune.qmc`` for samplers.
 """
 
+from bntune import datasets, nn, optim
 from bntune._core import (
     BntuneError,
     DtypeError,
@@ -13,13 +14,18 @@ from bntune._core import (
     set_num_threads,
     simd_backend,
 )
+from bntune.errors import TrainingDiverged
 
 __all__ = [
     "BntuneError",
     "DtypeError",
     "ShapeError",
+    "TrainingDiverged",
     "__version__",
+    "datasets",
     "get_num_threads",
+    "nn",
+    "optim",
     "set_num_threads",
     "simd_backend",
 ]
