@@ -42,7 +42,10 @@ class Sequential(Module):
 
     def _in_layer(self, index: int, err: Exception) -> Exception:
         cls = type(err)
-        message = f"Sequential layer {index} ({self.layers[index].describe()}): {err}"
+        name = self.layers[index].describe()
+        # Layers start their own messages with their name; kernel errors may not.
+        detail = str(err) if str(err).startswith(name) else f"{name}: {err}"
+        message = f"Sequential layer {index}: {detail}"
         if cls in (ShapeError, DtypeError, ValueError, TypeError, RuntimeError):
             return cls(message)
         return err
