@@ -166,7 +166,7 @@ def test_fit_rejects_bad_input(digits):
         nn.fit(model, loss, opt, X, np.where(y == 9, 10, y), epochs=1, batch_size=4096)
     with pytest.raises(TypeError, match="float32"):
         nn.fit(model, loss, opt, X.astype(np.float64), y, epochs=1, batch_size=32)
-    with pytest.raises(bntune.ShapeError, match=r"Sequential layer 0 .*64 features"):
+    with pytest.raises(bntune.ShapeError, match=r"Sequential layer 0: Dense.*64 features"):
         nn.fit(model, loss, opt, X[:, :32], y, epochs=1, batch_size=32)
 
 
