@@ -4,7 +4,7 @@ The numerics live in a Rust extension (``bntune._core``); this package is the th
 over it. See ``bntune.functional`` for the batch-norm kernels and ``bntune.qmc`` for samplers.
 """
 
-from bntune import datasets, nn, optim
+from bntune import datasets, functional, nn, optim
 from bntune._core import (
     BntuneError,
     DtypeError,
@@ -23,6 +23,7 @@ __all__ = [
     "TrainingDiverged",
     "__version__",
     "datasets",
+    "functional",
     "get_num_threads",
     "nn",
     "optim",

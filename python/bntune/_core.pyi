@@ -1,5 +1,8 @@
 """Type stubs for the Rust extension module ``bntune._core``."""
 
+import numpy as np
+import numpy.typing as npt
+
 __version__: str
 
 class BntuneError(Exception):
@@ -22,5 +25,29 @@ def get_num_threads() -> int:
     """The number of threads bntune kernels run on (default: the available cores)."""
 
 # --- batch norm (rust/python/batchnorm.rs) ---
+
+def batch_norm_forward(
+    x: npt.NDArray[np.floating],
+    gamma: npt.NDArray[np.floating] | None,
+    beta: npt.NDArray[np.floating] | None,
+    running_mean: npt.NDArray[np.floating] | None,
+    running_var: npt.NDArray[np.floating] | None,
+    training: bool,
+    momentum: float,
+    eps: float,
+    out: npt.NDArray[np.floating] | None,
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Raw batch-norm forward; see ``bntune.functional.batch_norm_forward``."""
+
+def batch_norm_backward(
+    dy: npt.NDArray[np.floating],
+    x: npt.NDArray[np.floating],
+    gamma: npt.NDArray[np.floating] | None,
+    mean: npt.NDArray[np.floating],
+    invstd: npt.NDArray[np.floating],
+    training: bool,
+    out: npt.NDArray[np.floating] | None,
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.floating], npt.NDArray[np.floating]]:
+    """Raw batch-norm backward; see ``bntune.functional.batch_norm_backward``."""
 
 # --- samplers (rust/python/qmc.rs) ---

@@ -7,6 +7,9 @@
 
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+
 /// The environment variable that can force a backend (read once, at first use).
 pub const ENV_VAR: &str = "BNTUNE_SIMD";
 

@@ -1,0 +1,192 @@
+//! Backward kernels.
+//!
+//! Training: dbeta = Σdy, dgamma = Σdy·x̂ with x̂ = (x − mean)·invstd, and
+//! dx = gamma·invstd/M·(M·dy − dbeta − x̂·dgamma), evaluated per element in f64 as
+//! dx = dy·k + (x − mean)·p + q with k = gamma·invstd, p = −k·invstd·dgamma/M, q = −k·dbeta/M.
+//! Inference (the statistics are constants): the same dgamma and dbeta, dx = dy·gamma·invstd.
+
+use super::kernels::{Element, Kernels};
+use super::layout::Layout;
+use super::plan::{self, Shared};
+use crate::error::Result;
+use crate::simd::Backend;
+
+/// The parameter gradients of a backward call (f64, length C).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Grads {
+    pub dgamma: Vec<f64>,
+    pub dbeta: Vec<f64>,
+}
+
+/// The statistics the forward call normalised with (f64, length C each).
+#[derive(Clone, Copy, Debug)]
+pub struct Saved<'a> {
+    pub mean: &'a [f64],
+    pub invstd: &'a [f64],
+}
+
+/// Backward: writes dx (the gradient with respect to x) into `dx` and returns dgamma, dbeta.
+#[allow(clippy::too_many_arguments)] // the torch signature, minus what the binding resolves
+pub fn backward<T: Element>(
+    backend: Backend,
+    dy: &[T],
+    x: &[T],
+    shape: &[usize],
+    gamma: Option<&[f64]>,
+    saved: Saved<'_>,
+    training: bool,
+    dx: &mut [T],
+) -> Result<Grads> {
+    let l = Layout::new("x", shape)?;
+    l.check_len("x", x.len())?;
+    l.check_len("dy", dy.len())?;
+    l.check_len("out", dx.len())?;
+    if let Some(g) = gamma {
+        l.check_channels("gamma", g.len())?;
+    }
+    l.check_channels("mean", saved.mean.len())?;
+    l.check_channels("invstd", saved.invstd.len())?;
+    let k = T::kernels(backend);
+    let job = Job {
+        k: &k,
+        l,
+        dy,
+        x,
+        gamma,
+        saved,
+        training,
+    };
+    let pairs = if l.s == 1 {
+        job.columns(dx)?
+    } else {
+        job.rows(dx)?
+    };
+    let (dgamma, dbeta) = pairs.into_iter().unzip();
+    Ok(Grads { dgamma, dbeta })
+}
+
+struct Job<'a, T> {
+    k: &'a Kernels<T>,
+    l: Layout,
+    dy: &'a [T],
+    x: &'a [T],
+    gamma: Option<&'a [f64]>,
+    saved: Saved<'a>,
+    training: bool,
+}
+
+/// The per-element coefficients (k, p, q) of dx for one channel, and (dgamma, dbeta).
+fn coefficients(
+    gamma: f64,
+    invstd: f64,
+    sum_dy: f64,
+    sum_dot: f64,
+    m: f64,
+    training: bool,
+) -> ([f64; 3], (f64, f64)) {
+    let dgamma = sum_dot * invstd;
+    let k = gamma * invstd;
+    let (p, q) = if training {
+        (-k * invstd * dgamma / m, -k * sum_dy / m)
+    } else {
+        (0.0, 0.0)
+    };
+    ([k, p, q], (dgamma, sum_dy))
+}
+
+impl<T: Element> Job<'_, T> {
+    fn gamma(&self, c: usize) -> f64 {
+        self.gamma.map_or(1.0, |g| g[c])
+    }
+
+    /// (N, C, S) with S > 1: one task per channel; its rows of dy and x are read for the sums
+    /// and again, from cache, for dx.
+    fn rows(&self, dx: &mut [T]) -> Result<Vec<(f64, f64)>> {
+        let (l, k) = (self.l, self.k);
+        let out = Shared::new(dx);
+        let m = l.per_channel() as f64;
+        plan::map_tasks(plan::is_parallel(l.len()), l.c, |ch| {
+            let range = |i: usize| {
+                let start = (i * l.c + ch) * l.s;
+                start..start + l.s
+            };
+            let mean = self.saved.mean[ch];
+            let (mut sum_dy, mut sum_dot) = (0.0, 0.0);
+            for i in 0..l.n {
+                let r = range(i);
+                let (a, b) = (k.sum_dy_dot)(&self.dy[r.clone()], &self.x[r], mean);
+                sum_dy += a;
+                sum_dot += b;
+            }
+            let invstd = self.saved.invstd[ch];
+            let ([kk, p, q], grads) =
+                coefficients(self.gamma(ch), invstd, sum_dy, sum_dot, m, self.training);
+            for i in 0..l.n {
+                let r = range(i);
+                // SAFETY: row (i, ch) belongs to this channel's task alone.
+                let dx_row = unsafe { out.part(r.start, l.s) };
+                if self.training {
+                    (k.bwd_row)(&self.dy[r.clone()], &self.x[r], mean, kk, p, q, dx_row);
+                } else {
+                    (k.scale_row)(&self.dy[r], kk, dx_row);
+                }
+            }
+            grads
+        })
+    }
+
+    /// (N, C): one task per block of columns.
+    fn columns(&self, dx: &mut [T]) -> Result<Vec<(f64, f64)>> {
+        let (l, k) = (self.l, self.k);
+        let width = plan::column_block(l.n, l.c, std::mem::size_of::<T>(), 2);
+        let out = Shared::new(dx);
+        let m = l.n as f64;
+        let blocks = plan::map_tasks(plan::is_parallel(l.len()), l.c.div_ceil(width), |b| {
+            let c0 = b * width;
+            let w = width.min(l.c - c0);
+            let cols = |i: usize| i * l.c + c0..i * l.c + c0 + w;
+            let mean = &self.saved.mean[c0..c0 + w];
+            let (mut sum_dy, mut sum_dot) = (vec![0.0; w], vec![0.0; w]);
+            for i in 0..l.n {
+                let r = cols(i);
+                (k.acc_dy_dot_cols)(
+                    &self.dy[r.clone()],
+                    &self.x[r],
+                    mean,
+                    &mut sum_dy,
+                    &mut sum_dot,
+                );
+            }
+            let mut coef = [vec![0.0; w], vec![0.0; w], vec![0.0; w]];
+            let mut grads = Vec::with_capacity(w);
+            for j in 0..w {
+                let invstd = self.saved.invstd[c0 + j];
+                let (kpq, g) = coefficients(
+                    self.gamma(c0 + j),
+                    invstd,
+                    sum_dy[j],
+                    sum_dot[j],
+                    m,
+                    self.training,
+                );
+                for (v, c) in kpq.iter().zip(coef.iter_mut()) {
+                    c[j] = *v;
+                }
+                grads.push(g);
+            }
+            let [kk, p, q] = &coef;
+            for i in 0..l.n {
+                let r = cols(i);
+                // SAFETY: columns c0..c0 + w of every row belong to this block's task alone.
+                let dx_row = unsafe { out.part(r.start, w) };
+                if self.training {
+                    (k.bwd_cols)(&self.dy[r.clone()], &self.x[r], mean, kk, p, q, dx_row);
+                } else {
+                    (k.scale_cols)(&self.dy[r], kk, dx_row);
+                }
+            }
+            grads
+        })?;
+        Ok(blocks.into_iter().flatten().collect())
+    }
+}

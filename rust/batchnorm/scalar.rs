@@ -1,0 +1,143 @@
+//! The portable reference path of every inner loop: plain f64 arithmetic, four independent
+//! accumulators in the reductions so they pipeline. The AVX2 path computes the same formulas.
+
+use super::real::Real;
+
+/// Σ x.
+pub fn sum<T: Real>(x: &[T]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut chunks = x.chunks_exact(4);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v.to_f64();
+        }
+    }
+    let mut total = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for v in chunks.remainder() {
+        total += v.to_f64();
+    }
+    total
+}
+
+/// Σ (x − mean)².
+pub fn sum_sq_dev<T: Real>(x: &[T], mean: f64) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut chunks = x.chunks_exact(4);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            let d = v.to_f64() - mean;
+            *a += d * d;
+        }
+    }
+    let mut total = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for v in chunks.remainder() {
+        let d = v.to_f64() - mean;
+        total += d * d;
+    }
+    total
+}
+
+/// (Σ dy, Σ dy·(x − mean)).
+pub fn sum_dy_dot<T: Real>(dy: &[T], x: &[T], mean: f64) -> (f64, f64) {
+    let mut s = [0.0f64; 2];
+    let mut d = [0.0f64; 2];
+    let mut pairs = dy.chunks_exact(2).zip(x.chunks_exact(2));
+    for (g, v) in &mut pairs {
+        for i in 0..2 {
+            let gi = g[i].to_f64();
+            s[i] += gi;
+            d[i] += gi * (v[i].to_f64() - mean);
+        }
+    }
+    let (mut s, mut d) = (s[0] + s[1], d[0] + d[1]);
+    let done = dy.len().min(x.len()) / 2 * 2;
+    for (g, v) in dy[done..].iter().zip(&x[done..]) {
+        let gi = g.to_f64();
+        s += gi;
+        d += gi * (v.to_f64() - mean);
+    }
+    (s, d)
+}
+
+/// out = (x − mean)·scale + shift.
+pub fn affine_row<T: Real>(x: &[T], mean: f64, scale: f64, shift: f64, out: &mut [T]) {
+    for (o, v) in out.iter_mut().zip(x) {
+        *o = T::from_f64((v.to_f64() - mean) * scale + shift);
+    }
+}
+
+/// out = dy·k + (x − mean)·p + q.
+pub fn bwd_row<T: Real>(dy: &[T], x: &[T], mean: f64, k: f64, p: f64, q: f64, out: &mut [T]) {
+    for ((o, g), v) in out.iter_mut().zip(dy).zip(x) {
+        *o = T::from_f64((v.to_f64() - mean) * p + (g.to_f64() * k + q));
+    }
+}
+
+/// out = dy·k.
+pub fn scale_row<T: Real>(dy: &[T], k: f64, out: &mut [T]) {
+    for (o, g) in out.iter_mut().zip(dy) {
+        *o = T::from_f64(g.to_f64() * k);
+    }
+}
+
+/// acc[j] += x[j].
+pub fn acc_cols<T: Real>(x: &[T], acc: &mut [f64]) {
+    for (a, v) in acc.iter_mut().zip(x) {
+        *a += v.to_f64();
+    }
+}
+
+/// acc[j] += (x[j] − mean[j])².
+pub fn acc_sq_dev_cols<T: Real>(x: &[T], mean: &[f64], acc: &mut [f64]) {
+    for ((a, v), m) in acc.iter_mut().zip(x).zip(mean) {
+        let d = v.to_f64() - m;
+        *a += d * d;
+    }
+}
+
+/// acc_dy[j] += dy[j]; acc_dot[j] += dy[j]·(x[j] − mean[j]).
+pub fn acc_dy_dot_cols<T: Real>(
+    dy: &[T],
+    x: &[T],
+    mean: &[f64],
+    acc_dy: &mut [f64],
+    acc_dot: &mut [f64],
+) {
+    let it = acc_dy.iter_mut().zip(acc_dot.iter_mut());
+    for ((((s, d), g), v), m) in it.zip(dy).zip(x).zip(mean) {
+        let gi = g.to_f64();
+        *s += gi;
+        *d += gi * (v.to_f64() - m);
+    }
+}
+
+/// out[j] = (x[j] − mean[j])·scale[j] + shift[j].
+pub fn affine_cols<T: Real>(x: &[T], mean: &[f64], scale: &[f64], shift: &[f64], out: &mut [T]) {
+    let params = mean.iter().zip(scale).zip(shift);
+    for ((o, v), ((m, sc), sh)) in out.iter_mut().zip(x).zip(params) {
+        *o = T::from_f64((v.to_f64() - m) * sc + sh);
+    }
+}
+
+/// out[j] = dy[j]·k[j] + (x[j] − mean[j])·p[j] + q[j].
+pub fn bwd_cols<T: Real>(
+    dy: &[T],
+    x: &[T],
+    mean: &[f64],
+    k: &[f64],
+    p: &[f64],
+    q: &[f64],
+    out: &mut [T],
+) {
+    let params = mean.iter().zip(k).zip(p).zip(q);
+    for (((o, g), v), (((m, kj), pj), qj)) in out.iter_mut().zip(dy).zip(x).zip(params) {
+        *o = T::from_f64((v.to_f64() - m) * pj + (g.to_f64() * kj + qj));
+    }
+}
+
+/// out[j] = dy[j]·k[j].
+pub fn scale_cols<T: Real>(dy: &[T], k: &[f64], out: &mut [T]) {
+    for ((o, g), kj) in out.iter_mut().zip(dy).zip(k) {
+        *o = T::from_f64(g.to_f64() * kj);
+    }
+}

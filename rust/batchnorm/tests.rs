@@ -1,0 +1,232 @@
+//! Kernels against a naive f64 reference written straight from the formulas.
+
+use super::*;
+use crate::error::Error;
+use crate::simd::Backend;
+
+/// A deterministic pseudo-random stream in [-1, 1) (no dependency needed for tests).
+fn noise(len: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
+fn layout_of(shape: &[usize]) -> (usize, usize, usize) {
+    (shape[0], shape[1], shape[2..].iter().product())
+}
+
+/// Mean, biased variance per channel, straight from the definition.
+fn reference_stats(x: &[f64], shape: &[usize]) -> (Vec<f64>, Vec<f64>) {
+    let (n, c, s) = layout_of(shape);
+    let m = (n * s) as f64;
+    let vals = |ch: usize| (0..n).flat_map(move |i| (0..s).map(move |j| (i * c + ch) * s + j));
+    let mean: Vec<f64> = (0..c)
+        .map(|ch| vals(ch).map(|i| x[i]).sum::<f64>() / m)
+        .collect();
+    let var = (0..c)
+        .map(|ch| vals(ch).map(|i| (x[i] - mean[ch]).powi(2)).sum::<f64>() / m)
+        .collect();
+    (mean, var)
+}
+
+const SHAPES: &[&[usize]] = &[
+    &[2, 1],
+    &[5, 7],
+    &[300, 37],
+    &[2, 3, 5],
+    &[3, 7, 5, 3],
+    &[2, 1, 4097],
+    &[4, 5, 3, 2, 3],
+    &[64, 40, 33],
+];
+
+fn max_rel_err(got: &[f64], want: &[f64]) -> f64 {
+    let scale = want.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+    got.iter()
+        .zip(want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+#[test]
+fn forward_train_matches_the_reference_on_every_backend() {
+    for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+        for (si, shape) in SHAPES.iter().enumerate() {
+            let len: usize = shape.iter().product();
+            let c = shape[1];
+            let x: Vec<f64> = noise(len, si as u64)
+                .iter()
+                .map(|v| 3.0 + 2.0 * v)
+                .collect();
+            let gamma = noise(c, 100 + si as u64);
+            let beta = noise(c, 200 + si as u64);
+            let (mean, var) = reference_stats(&x, shape);
+            let mut want = vec![0.0; len];
+            let (n, _, s) = layout_of(shape);
+            for i in 0..n {
+                for ch in 0..c {
+                    for j in 0..s {
+                        let at = (i * c + ch) * s + j;
+                        want[at] =
+                            (x[at] - mean[ch]) / (var[ch] + 1e-5).sqrt() * gamma[ch] + beta[ch];
+                    }
+                }
+            }
+            let affine = Affine {
+                gamma: Some(&gamma),
+                beta: Some(&beta),
+            };
+            let mut y = vec![0.0; len];
+            let stats = forward_train(backend, &x, shape, affine, 1e-5, &mut y).unwrap();
+            assert!(max_rel_err(&y, &want) < 1e-12, "{backend:?} {shape:?}");
+            assert!(max_rel_err(&stats.mean, &mean) < 1e-14, "{shape:?}");
+            assert!(max_rel_err(&stats.var, &var) < 1e-14, "{shape:?}");
+
+            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let x32_64: Vec<f64> = x32.iter().map(|&v| f64::from(v)).collect();
+            let (mean, var) = reference_stats(&x32_64, shape);
+            let mut y32 = vec![0.0f32; len];
+            let stats = forward_train(backend, &x32, shape, affine, 1e-5, &mut y32).unwrap();
+            assert!(max_rel_err(&stats.mean, &mean) < 1e-14, "{shape:?}");
+            assert!(max_rel_err(&stats.var, &var) < 1e-13, "{shape:?}");
+        }
+    }
+}
+
+#[test]
+fn backward_matches_the_reference_on_every_backend() {
+    for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+        for (si, shape) in SHAPES.iter().enumerate() {
+            let len: usize = shape.iter().product();
+            let (n, c, s) = layout_of(shape);
+            let x = noise(len, 300 + si as u64);
+            let dy = noise(len, 400 + si as u64);
+            let gamma = noise(c, 500 + si as u64);
+            let (mean, var) = reference_stats(&x, shape);
+            let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
+            let m = (n * s) as f64;
+            let (mut dbeta, mut dgamma) = (vec![0.0; c], vec![0.0; c]);
+            for i in 0..n {
+                for ch in 0..c {
+                    for j in 0..s {
+                        let at = (i * c + ch) * s + j;
+                        dbeta[ch] += dy[at];
+                        dgamma[ch] += dy[at] * (x[at] - mean[ch]) * invstd[ch];
+                    }
+                }
+            }
+            for training in [true, false] {
+                let mut want = vec![0.0; len];
+                for i in 0..n {
+                    for ch in 0..c {
+                        for j in 0..s {
+                            let at = (i * c + ch) * s + j;
+                            let xhat = (x[at] - mean[ch]) * invstd[ch];
+                            let g = gamma[ch] * invstd[ch];
+                            want[at] = if training {
+                                g / m * (m * dy[at] - dbeta[ch] - xhat * dgamma[ch])
+                            } else {
+                                dy[at] * g
+                            };
+                        }
+                    }
+                }
+                let mut dx = vec![0.0; len];
+                let saved = Saved {
+                    mean: &mean,
+                    invstd: &invstd,
+                };
+                let grads = backward(
+                    backend,
+                    &dy,
+                    &x,
+                    shape,
+                    Some(&gamma),
+                    saved,
+                    training,
+                    &mut dx,
+                )
+                .unwrap();
+                assert!(max_rel_err(&dx, &want) < 1e-12, "{backend:?} {shape:?}");
+                assert!(max_rel_err(&grads.dbeta, &dbeta) < 1e-12, "{shape:?}");
+                assert!(max_rel_err(&grads.dgamma, &dgamma) < 1e-12, "{shape:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn inference_uses_the_running_statistics() {
+    for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+        for shape in SHAPES {
+            let len: usize = shape.iter().product();
+            let (_, c, s) = layout_of(shape);
+            let x: Vec<f32> = noise(len, 7).iter().map(|&v| v as f32).collect();
+            let rm = noise(c, 8);
+            let rv: Vec<f64> = noise(c, 9).iter().map(|v| 1.5 + v).collect();
+            let mut y = vec![0.0f32; len];
+            let stats = forward_infer(backend, &x, shape, Affine::default(), &rm, &rv, 0.0, &mut y)
+                .unwrap();
+            for (at, (&yv, &xv)) in y.iter().zip(&x).enumerate() {
+                let ch = at / s % c;
+                let want = (f64::from(xv) - rm[ch]) / rv[ch].sqrt();
+                assert!((f64::from(yv) - want).abs() <= 1e-6 * want.abs().max(1.0));
+            }
+            assert_eq!(stats.mean, rm);
+        }
+    }
+}
+
+#[test]
+fn a_constant_float32_channel_normalises_to_exactly_beta() {
+    for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+        for shape in [&[64usize, 3][..], &[8, 3, 33]] {
+            let len: usize = shape.iter().product();
+            let (_, c, s) = layout_of(shape);
+            let x: Vec<f32> = (0..len)
+                .map(|i| if i / s % c == 1 { 1e7 } else { i as f32 })
+                .collect();
+            let beta = [0.5, -0.25, 2.0];
+            let affine = Affine {
+                gamma: None,
+                beta: Some(&beta),
+            };
+            let mut y = vec![0.0f32; len];
+            forward_train(backend, &x, shape, affine, 1e-5, &mut y).unwrap();
+            assert!((0..len).filter(|i| i / s % c == 1).all(|i| y[i] == -0.25));
+        }
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_before_writing() {
+    let x = vec![1.0f64; 12];
+    let mut y = vec![7.0f64; 12];
+    let b = Backend::Scalar;
+    let err = forward_train(b, &x, &[1, 12], Affine::default(), 1e-5, &mut y).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Value(
+            "Expected more than 1 value per channel when training, got input size (1, 12)".into()
+        )
+    );
+    let short = [1.0; 3];
+    let affine = Affine {
+        gamma: Some(&short),
+        beta: None,
+    };
+    assert!(matches!(
+        forward_train(b, &x, &[3, 4], affine, 1e-5, &mut y),
+        Err(Error::Shape(m)) if m.contains("gamma")
+    ));
+    assert!(forward_train(b, &x, &[3, 4], Affine::default(), -1.0, &mut y).is_err());
+    assert!(forward_train(b, &x, &[3, 5], Affine::default(), 1e-5, &mut y).is_err());
+    assert!(y.iter().all(|&v| v == 7.0));
+}
