@@ -380,3 +380,18 @@ def test_constructor_arguments_are_validated():
         nn.Sequential(nn.ReLU(), "relu")
     with pytest.raises(ValueError, match="activation"):
         nn.mlp(4, 2, hidden=3, layers=1, activation="swish")
+
+
+def test_backward_params_accumulates_the_same_gradients_as_backward():
+    rng = np.random.default_rng(10)
+    model = nn.mlp(5, 3, hidden=4, layers=2, batch_norm=HAVE_BN_KERNELS, seed=0)
+    x = rng.standard_normal((8, 5)).astype(np.float32)
+    r = rng.standard_normal((8, 3)).astype(np.float32)
+    model.forward(x)
+    model.backward(r)
+    full = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    model.forward(x)
+    assert model.backward_params(r) is None
+    for p, expected in zip(model.parameters(), full, strict=True):
+        np.testing.assert_array_equal(p.grad, expected)

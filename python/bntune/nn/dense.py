@@ -84,6 +84,13 @@ class Dense(Module):
         return z
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        grad = self._accumulate(grad)
+        return grad @ self.weight.value.T
+
+    def backward_params(self, grad: np.ndarray) -> None:
+        self._accumulate(grad)
+
+    def _accumulate(self, grad: np.ndarray) -> np.ndarray:
         x = self._x
         shape = None if x is None else (x.shape[0], self.out_features)
         grad = check_grad(self, grad, shape)
@@ -91,7 +98,7 @@ class Dense(Module):
         self.weight.grad += x.T @ grad
         if self.bias is not None:
             self.bias.grad += grad.sum(axis=0)
-        return grad @ self.weight.value.T
+        return grad
 
     def config(self) -> dict[str, Any]:
         return {

@@ -43,6 +43,12 @@ class Module:
     def backward(self, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def backward_params(self, grad: np.ndarray) -> None:
+        """Like ``backward`` but only accumulates the parameter gradients: the gradient with
+        respect to the input is not needed when the input is the data (``fit`` uses this), and
+        layers that can skip computing it do."""
+        self.backward(grad)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
 

@@ -68,6 +68,17 @@ class Sequential(Module):
                 raise self._in_layer(index, err) from err
         return grad
 
+    def backward_params(self, grad: np.ndarray) -> None:
+        for index in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[index]
+            try:
+                if index:
+                    grad = layer.backward(grad)
+                else:
+                    layer.backward_params(grad)
+            except (ShapeError, DtypeError, ValueError, TypeError, RuntimeError) as err:
+                raise self._in_layer(index, err) from err
+
     def named_parameters(self) -> dict[str, Parameter]:
         return {
             f"{index}.{name}": parameter

@@ -214,7 +214,7 @@ def fit(
                         loss=loss,
                         curve=curve,
                     )
-                model.backward(loss_fn.backward())
+                model.backward_params(loss_fn.backward())
                 optimizer.step()
                 total += loss * (hi - lo)
             dev_loss = dev_accuracy = None

@@ -18,6 +18,9 @@ class SGD(Optimizer):
     Same update as ``torch.optim.SGD(params, lr, weight_decay=...)``.
     """
 
+    # One term per update: gathering into a flat array would cost more than it saves.
+    flat = False
+
     def __init__(
         self, params: Iterable[Parameter] | Module, lr: float, *, weight_decay: float = 0.0
     ) -> None:
