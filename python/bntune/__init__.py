@@ -4,7 +4,7 @@ The numerics live in a Rust extension (``bntune._core``); this package is the th
 over it. See ``bntune.functional`` for the batch-norm kernels and ``bntune.qmc`` for samplers.
 """
 
-from bntune import functional, qmc
+from bntune import datasets, functional, nn, optim, qmc
 from bntune._core import (
     BntuneError,
     DtypeError,
@@ -14,15 +14,18 @@ from bntune._core import (
     set_num_threads,
     simd_backend,
 )
+from bntune.errors import TrainingDiverged
 
 __all__ = [
     "BntuneError",
     "DtypeError",
     "ShapeError",
+    "TrainingDiverged",
     "__version__",
+    "datasets",
     "functional",
     "get_num_threads",
-    "qmc",
+from bntune import datasets, functional, nn, optim, qmc
     "set_num_threads",
     "simd_backend",
 ]
