@@ -4,6 +4,7 @@ The numerics live in a Rust extension (``bntune._core``); this package is the th
 over it. See ``bntune.functional`` for the batch-norm kernels and ``bntune.qmc`` for samplers.
 """
 
+from bntune import tune
 from bntune._core import (
     BntuneError,
     DtypeError,
@@ -22,4 +23,5 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "simd_backend",
+    "tune",
 ]
