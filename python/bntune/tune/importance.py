@@ -5,11 +5,13 @@ each bin estimates E[f | x_i], and the share of dimension i is
 
     S_i = Var_b(mean_b f) / Var(f)
 
-(the bin variance weighted by bin counts), corrected for the noise in bin means like an adjusted
-R²: ``S_i = 1 - (1 - eta²) (n - 1) / (n - B)``, clipped at 0. For f = x1 + 0.5 x2 + 0 x3 with
-uniform x this gives 0.8, 0.2 and 0 (up to a bias of order 1/B²). Shares are first-order: they
-sum to at most 1, the rest being interactions. The estimate needs a design that is uniform over
-the whole cube, so the study uses its global round (round 1) only.
+(the bin variance weighted by bin counts: the correlation ratio eta²). For f = x1 + 0.5 x2 + 0 x3
+with uniform x this gives 0.8, 0.2 and 0, up to a bias of order 1/B² from the binning and the
+noise of the bin means. That noise is small for a quasi-random design, whose points fill every
+bin evenly in each dimension; with independent random points it adds about (B - 1) / n to each
+share. Shares are first-order: they sum to at most 1, the rest being interactions. The estimate
+needs a design that is uniform over the whole cube, so the study uses its global round (round 1)
+only.
 """
 
 from __future__ import annotations
@@ -57,10 +59,7 @@ def first_order_shares(
         sums = np.bincount(cell, weights=centred, minlength=bins)
         filled = counts > 0
         between = float(np.sum(sums[filled] ** 2 / counts[filled]))
-        eta2 = between / total
-        k = int(filled.sum())
-        adjusted = 1.0 - (1.0 - eta2) * (n - 1) / (n - k) if n > k else eta2
-        shares[name] = max(0.0, adjusted)
+        shares[name] = between / total
     return dict(sorted(shares.items(), key=lambda kv: -kv[1]))
 
 
