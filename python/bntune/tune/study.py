@@ -32,6 +32,8 @@ _INSERT_RUNNING = (
     "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)"
 )
 _FINISH = "UPDATE trials SET state = ?, value = ?, error = ?, finished = ?, rerun = ? WHERE id = ?"
+# one encoder, made once: json.dumps would build it per call
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _CURVE = "INSERT OR REPLACE INTO curves (trial_id, step, value) VALUES (?, ?, ?)"
 
 
@@ -277,14 +279,15 @@ class Study:
         *,
         rounds: int,
         trials_per_round: int,
-        top: float = 0.2,
+        top: float = 0.05,
         shrink: float = 0.5,
         sampler: str = "sobol",
         catch: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
     ) -> None:
         """Coarse-to-fine search: ``rounds`` rounds of ``trials_per_round`` trials, each in a box
-        zoomed around the best trials so far. See :mod:`bntune.tune.coarse_to_fine` for the
-        box rule and its defaults."""
+        zoomed around the best trials so far: ``top`` is the fraction of the best trials the
+        next box covers, ``shrink`` the least width of a box relative to the previous one. See
+        :mod:`bntune.tune.coarse_to_fine` for the box rule and its defaults."""
         from bntune.tune.coarse_to_fine import run
 
         run(
@@ -326,15 +329,16 @@ class Study:
             from bntune.tune.coarse_to_fine import into_box
 
             points = into_box(space, box, points)
+        rows = points.tolist()  # Python floats: cheaper to map and to encode than numpy's
         names = space.names
         prune = self._prune if self.pruner is not None else None
 
         def make(seq: int) -> tuple[Trial, FrozenTrial]:
-            u = points[seq - first]
+            u = rows[seq - first]
             params = space.from_unit(u)
             number = self._next_number
             self._next_number += 1
-            unit = dict(zip(names, u.tolist(), strict=True))
+            unit = dict(zip(names, u, strict=True))
             record = FrozenTrial(
                 number,
                 params,
@@ -408,8 +412,8 @@ class Study:
                 record.stream,
                 record.seq,
                 record.round,
-                json.dumps(record.params),
-                json.dumps(record.unit),
+                _dumps(record.params),
+                _dumps(record.unit),
                 record.started,
             ),
         )
