@@ -25,6 +25,7 @@ import os
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -243,6 +244,7 @@ def regret_optuna(problem: str, method: str, seed: int) -> float:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     space, f, fmin = PROBLEMS[problem]
     sampler = (
         optuna.samplers.TPESampler(seed=seed)

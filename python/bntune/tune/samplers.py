@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
 
 import numpy as np
 
@@ -48,9 +47,12 @@ def unit_points(sampler: str, d: int, seed: int, start: int, n: int, n_total: in
         return np.zeros((max(n, 0), d))
     from bntune import qmc
 
+    # random_at reads points by index without moving the engine or warning (Sobol's
+    # power-of-two advice is about drawing, and trial k simply gets point k)
     if sampler == "lhs":
-        engine = qmc.LatinHypercube(d, seed=seed)
-        return np.asarray(engine.random(n_total))[start : start + n]
+        # one design of n_total points, keyed by index 0: a resumed call reads the same design
+        design = qmc.LatinHypercube(d, seed=seed).random_at(0, n_total)
+        return np.asarray(design, dtype=np.float64)[start : start + n]
     if sampler == "sobol":
         engine = qmc.Sobol(d, scramble=True, seed=seed)
     elif sampler == "halton":
@@ -61,13 +63,7 @@ def unit_points(sampler: str, d: int, seed: int, start: int, n: int, n_total: in
         raise ValueError(
             f"unit_points: sampler must be one of sobol/halton/lhs/random, got {sampler!r}"
         )
-    if start:
-        engine.fast_forward(start)
-    with warnings.catch_warnings():
-        # Sobol's balance warning is about drawing n that is not a power of two; trial-by-trial
-        # drawing is what a tuner does, and the points are the sequence's own.
-        warnings.simplefilter("ignore", UserWarning)
-        return np.asarray(engine.random(n), dtype=np.float64)
+    return np.asarray(engine.random_at(start, n), dtype=np.float64)
 
 
 def grid_levels(space: Space, n_total: int) -> list[int]:
