@@ -4,7 +4,7 @@ The numerics live in a Rust extension (``bntune._core``); this package is the th
 over it. See ``bntune.functional`` for the batch-norm kernels and ``bntune.qmc`` for samplers.
 """
 
-from bntune import tune
+from bntune import qmc, tune
 from bntune._core import (
     BntuneError,
     DtypeError,
@@ -21,6 +21,7 @@ __all__ = [
     "ShapeError",
     "__version__",
     "get_num_threads",
+    "qmc",
     "set_num_threads",
     "simd_backend",
     "tune",

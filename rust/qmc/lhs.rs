@@ -1,0 +1,173 @@
+//! Latin hypercube designs: n points with exactly one in each 1/n stratum of every coordinate.
+//!
+//! Coordinate j of a design is `(perm_j[i] + u_ij) / n`, with `perm_j` a uniformly random
+//! permutation of 0..n (Fisher-Yates on a Xoshiro256++ stream) and `u_ij` uniform in [0, 1)
+//! (scrambled, "jittered") or 0.5 (centred). Each draw is a new design whose randomness is keyed
+//! by (seed, index of its first point), so an engine rebuilt at an index continues identically.
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::qmc::rng::{Stream, derive, shuffle, uniform_at, xoshiro};
+use crate::qmc::unit::UnitFloat;
+use crate::threads;
+
+/// Permutations for this many coordinates are held at once (n u32 each).
+const GROUP: usize = 8;
+const SERIAL_LIMIT: usize = 1 << 15;
+/// Values written per parallel task.
+const ROWS_PER_TASK: usize = 1 << 16;
+
+/// A Latin hypercube sampler.
+#[derive(Clone, Debug)]
+pub struct LatinHypercube {
+    d: usize,
+    seed: u64,
+    scramble: bool,
+}
+
+/// `(k + u) / n`, nudged by ulps so that `floor(x * n) == k` holds in floating point too.
+#[inline]
+fn in_stratum(k: u32, u: f64, n: usize) -> f64 {
+    let nf = n as f64;
+    let kf = f64::from(k);
+    let mut x = ((kf + u) / nf).min(1.0);
+    while (x * nf).floor() > kf {
+        x = f64::from_bits(x.to_bits() - 1);
+    }
+    while (x * nf).floor() < kf {
+        x = f64::from_bits(x.to_bits() + 1);
+    }
+    x
+}
+
+impl LatinHypercube {
+    pub const MAX_D: usize = 1 << 20;
+
+    pub fn new(d: usize, scramble: bool, seed: u64) -> Result<LatinHypercube> {
+        if !(1..=Self::MAX_D).contains(&d) {
+            return Err(Error::Value(format!(
+                "d must be between 1 and {} for LatinHypercube, got {d}",
+                Self::MAX_D
+            )));
+        }
+        Ok(LatinHypercube { d, seed, scramble })
+    }
+
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    pub fn max_points(&self) -> u128 {
+        1u128 << 64
+    }
+
+    /// Writes a new design of `out.len() / d` points, keyed by `start`, into `out`.
+    pub fn fill<T: UnitFloat>(&self, start: u64, out: &mut [T]) -> Result<()> {
+        let d = self.d;
+        if out.len() % d != 0 {
+            return Err(Error::Shape(format!(
+                "out must hold whole points of d={d} values, got {} values",
+                out.len()
+            )));
+        }
+        let n = out.len() / d;
+        crate::qmc::parallel::check_range(start, n, self.max_points(), "a Latin hypercube")?;
+        if n > u32::MAX as usize {
+            return Err(Error::Value(format!(
+                "n must be at most {} for LatinHypercube, got {n}",
+                u32::MAX
+            )));
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let parallel = out.len() > SERIAL_LIMIT;
+        let group = GROUP.min(d);
+        let mut perms = vec![0u32; group * n];
+        for j0 in (0..d).step_by(group) {
+            let width = group.min(d - j0);
+            let perms = &mut perms[..width * n];
+            let make = |(g, perm): (usize, &mut [u32])| {
+                for (i, p) in perm.iter_mut().enumerate() {
+                    *p = i as u32;
+                }
+                let key = derive(self.seed, Stream::LhsPermutation, start, (j0 + g) as u64);
+                shuffle(&mut xoshiro(key), perm);
+            };
+            if parallel {
+                threads::install(|| perms.par_chunks_mut(n).enumerate().for_each(make))?;
+            } else {
+                perms.chunks_mut(n).enumerate().for_each(make);
+            }
+            let perms = &*perms;
+            let keys: Vec<u64> = (j0..j0 + width)
+                .map(|j| derive(self.seed, Stream::LhsJitter, start, j as u64))
+                .collect();
+            let write = |first: usize, rows: &mut [T]| {
+                for (r, row) in rows.chunks_exact_mut(d).enumerate() {
+                    let i = first + r;
+                    for g in 0..width {
+                        let u = if self.scramble {
+                            uniform_at(keys[g], i as u64)
+                        } else {
+                            0.5
+                        };
+                        row[j0 + g] = T::from_unit_f64(in_stratum(perms[g * n + i], u, n));
+                    }
+                }
+            };
+            if parallel {
+                let rows_per_chunk = (ROWS_PER_TASK / d).max(1);
+                threads::install(|| {
+                    out.par_chunks_mut(rows_per_chunk * d)
+                        .enumerate()
+                        .for_each(|(c, rows)| write(c * rows_per_chunk, rows));
+                })?;
+            } else {
+                write(0, out);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_point_per_stratum_in_every_coordinate() {
+        for scramble in [true, false] {
+            for n in [1usize, 7, 100, 5000] {
+                let lhs = LatinHypercube::new(11, scramble, 3).unwrap();
+                let mut out = vec![0.0f64; n * 11];
+                lhs.fill(0, &mut out).unwrap();
+                for j in 0..11 {
+                    let mut seen = vec![false; n];
+                    for row in out.chunks(11) {
+                        let k = (row[j] * n as f64).floor() as usize;
+                        assert!(!seen[k]);
+                        seen[k] = true;
+                        if !scramble {
+                            assert_eq!(row[j], (k as f64 + 0.5) / n as f64);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stratum_edges_hold_in_floating_point() {
+        for n in [3usize, 10, 49, 1000] {
+            for k in [0u32, 1, (n / 2) as u32, n as u32 - 1] {
+                for u in [0.0, 0.5, 1.0 - f64::EPSILON / 2.0] {
+                    let x = in_stratum(k, u, n);
+                    assert_eq!((x * n as f64).floor(), f64::from(k));
+                    assert!(x < 1.0);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Pseudo-random points from Xoshiro256++ (Blackman & Vigna; the `rand_xoshiro` crate).
+//!
+//! Points are grouped in blocks of [`BLOCK`]: block `b` is the Xoshiro256++ stream seeded (via
+//! SplitMix64) with a sub-seed of (seed, b), and point `i` takes the `d` outputs starting at
+//! `(i mod BLOCK) * d` of its block. A value is `(x >> 11) * 2**-53`. The stream is therefore the
+//! same on every platform and for every thread count, and any index is reached in O(d * BLOCK).
+
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::RngCore;
+
+use crate::error::{Error, Result};
+use crate::qmc::parallel::{check_range, for_row_chunks};
+use crate::qmc::rng::{Stream, derive, xoshiro};
+use crate::qmc::unit::UnitFloat;
+
+/// Points per independently seeded block.
+pub const BLOCK: u64 = 1024;
+
+/// Uniform pseudo-random points in [0, 1)^d.
+#[derive(Clone, Debug)]
+pub struct RandomEngine {
+    d: usize,
+    seed: u64,
+}
+
+impl RandomEngine {
+    pub const MAX_D: usize = 1 << 20;
+
+    pub fn new(d: usize, seed: u64) -> Result<RandomEngine> {
+        if !(1..=Self::MAX_D).contains(&d) {
+            return Err(Error::Value(format!(
+                "d must be between 1 and {} for Random, got {d}",
+                Self::MAX_D
+            )));
+        }
+        Ok(RandomEngine { d, seed })
+    }
+
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    pub fn max_points(&self) -> u128 {
+        1u128 << 64
+    }
+
+    /// The generator positioned at the first value of point `index`.
+    fn stream_at(&self, index: u64) -> Xoshiro256PlusPlus {
+        let mut rng = xoshiro(derive(self.seed, Stream::RandomBlock, index / BLOCK, 0));
+        for _ in 0..(index % BLOCK) * self.d as u64 {
+            rng.next_u64();
+        }
+        rng
+    }
+
+    /// Writes points `start, start + 1, ...` (row-major, `d` values each) into `out`.
+    pub fn fill<T: UnitFloat>(&self, start: u64, out: &mut [T]) -> Result<()> {
+        let n = out.len() / self.d;
+        check_range(start, n, self.max_points(), "a Random engine")?;
+        for_row_chunks(out, self.d, |first, chunk| {
+            let mut index = start + first as u64;
+            let mut rng = self.stream_at(index);
+            let rows = chunk.len() / self.d;
+            for (r, row) in chunk.chunks_exact_mut(self.d).enumerate() {
+                for x in row.iter_mut() {
+                    *x = T::from_fixed(rng.next_u64() >> 11, 53);
+                }
+                if r + 1 < rows {
+                    index += 1;
+                    if index % BLOCK == 0 {
+                        rng = self.stream_at(index);
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_from_any_index_agree_and_look_uniform() {
+        let e = RandomEngine::new(3, 17).unwrap();
+        let mut all = vec![0.0f64; 3000 * 3];
+        e.fill(0, &mut all).unwrap();
+        let mut tail = vec![0.0f64; 1500 * 3];
+        e.fill(1500, &mut tail).unwrap();
+        assert_eq!(&all[1500 * 3..], &tail[..]);
+        let mean = all.iter().sum::<f64>() / all.len() as f64;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
+        assert!(all.iter().all(|&x| (0.0..1.0).contains(&x)));
+        let other = RandomEngine::new(3, 18).unwrap();
+        let mut b = vec![0.0f64; 3];
+        other.fill(0, &mut b).unwrap();
+        assert_ne!(&all[..3], &b[..]);
+    }
+}

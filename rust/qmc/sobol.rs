@@ -1,0 +1,252 @@
+//! Sobol' sequences in Gray-code order (Antonov & Saleev), bit-identical to
+//! `scipy.stats.qmc.Sobol(d, scramble=False, bits=bits)` when unscrambled.
+//!
+//! Point `i` is `shift XOR (XOR of V_k over the set bits k of gray(i) = i ^ (i >> 1))`, where
+//! `V_k` are the `bits`-bit direction numbers of each coordinate. Jumping to any index therefore
+//! costs O(d * bits), and consecutive points differ by one `V_k` (k = trailing ones of i).
+
+use crate::error::{Error, Result};
+use crate::qmc::direction_numbers::{self, MAX_DIM};
+use crate::qmc::parallel::{check_range, for_row_chunks};
+use crate::qmc::scramble;
+use crate::qmc::unit::UnitFloat;
+
+/// How a Sobol' engine randomises its points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SobolScramble {
+    /// The plain sequence (first point 0).
+    None,
+    /// Left linear matrix scramble and digital shift (LMS + shift), as scipy.
+    Lms,
+    /// Nested uniform (Owen) scrambling, hash-based.
+    Owen,
+}
+
+/// A Sobol' sequence of `d` coordinates with `bits`-bit integers (at most 2**bits points).
+#[derive(Clone, Debug)]
+pub struct Sobol {
+    d: usize,
+    bits: u32,
+    scramble: SobolScramble,
+    /// Direction numbers, bit-major: `v[k * d + j]` is V_k of coordinate j (after any LMS).
+    v: Vec<u64>,
+    /// Digital shift: point 0 (zero unless LMS-scrambled).
+    shift: Vec<u64>,
+    /// Owen scrambling: one key per (coordinate, digit level), coordinate-major.
+    owen_keys: Vec<u64>,
+}
+
+/// The unscrambled direction numbers V_0..V_{bits-1} of coordinate `dim`, as scipy computes
+/// them: the recurrence of Bratley & Fox (1988) on Joe & Kuo's initial numbers, then each V_k
+/// moved to the top of the `bits`-bit word.
+fn direction_numbers(dim: usize, bits: u32, out: &mut [u64]) {
+    let bits = bits as usize;
+    if dim == 0 {
+        for (k, v) in out.iter_mut().enumerate().take(bits) {
+            *v = 1u64 << (bits - 1 - k);
+        }
+        return;
+    }
+    let entry = &direction_numbers::table()[dim];
+    let s = entry.degree as usize;
+    for j in 0..bits {
+        out[j] = if j < s {
+            u64::from(entry.m[j])
+        } else {
+            let mut v = out[j - s];
+            for k in 0..s {
+                if (entry.poly >> (s - 1 - k)) & 1 == 1 {
+                    v ^= out[j - k - 1] << (k + 1);
+                }
+            }
+            v
+        };
+    }
+    for (j, v) in out.iter_mut().enumerate().take(bits) {
+        *v <<= bits - 1 - j;
+    }
+}
+
+impl Sobol {
+    /// The largest `d` this engine supports (Joe & Kuo's table).
+    pub const MAX_D: usize = MAX_DIM;
+
+    /// Builds the engine; `seed` only matters when scrambled.
+    pub fn new(d: usize, bits: u32, scramble: SobolScramble, seed: u64) -> Result<Sobol> {
+        if !(1..=MAX_DIM).contains(&d) {
+            return Err(Error::Value(format!(
+                "d must be between 1 and {MAX_DIM} for Sobol', got {d}"
+            )));
+        }
+        if !(1..=64).contains(&bits) {
+            return Err(Error::Value(format!(
+                "bits must be between 1 and 64, got {bits}"
+            )));
+        }
+        let nbits = bits as usize;
+        let mut v = vec![0u64; d * nbits];
+        let mut column = vec![0u64; nbits];
+        for j in 0..d {
+            direction_numbers(j, bits, &mut column);
+            for (k, &vk) in column.iter().enumerate() {
+                v[k * d + j] = vk;
+            }
+        }
+        let mut shift = vec![0u64; d];
+        let mut owen_keys = Vec::new();
+        match scramble {
+            SobolScramble::None => {}
+            SobolScramble::Lms => scramble::linear_matrix_scramble(&mut v, &mut shift, bits, seed),
+            SobolScramble::Owen => owen_keys = scramble::owen_keys(d, bits, seed),
+        }
+        Ok(Sobol {
+            d,
+            bits,
+            scramble,
+            v,
+            shift,
+            owen_keys,
+        })
+    }
+
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    pub fn scramble(&self) -> SobolScramble {
+        self.scramble
+    }
+
+    /// How many distinct points the engine has: 2**bits.
+    pub fn max_points(&self) -> u128 {
+        1u128 << self.bits
+    }
+
+    /// The integer point at `index` (before Owen scrambling), written to `q`.
+    fn integer_point(&self, index: u64, q: &mut [u64]) {
+        q.copy_from_slice(&self.shift);
+        let mut gray = index ^ (index >> 1);
+        while gray != 0 {
+            let k = gray.trailing_zeros() as usize;
+            gray &= gray - 1;
+            for (qj, vj) in q.iter_mut().zip(&self.v[k * self.d..(k + 1) * self.d]) {
+                *qj ^= vj;
+            }
+        }
+    }
+
+    #[inline]
+    fn emit<T: UnitFloat>(&self, q: &[u64], row: &mut [T]) {
+        let bits = self.bits;
+        if self.scramble == SobolScramble::Owen {
+            let levels = bits as usize;
+            for (j, (x, &qj)) in row.iter_mut().zip(q).enumerate() {
+                let keys = &self.owen_keys[j * levels..(j + 1) * levels];
+                *x = T::from_fixed(scramble::owen(qj, keys, bits), bits);
+            }
+        } else {
+            for (x, &qj) in row.iter_mut().zip(q) {
+                *x = T::from_fixed(qj, bits);
+            }
+        }
+    }
+
+    /// Writes points `start, start + 1, ...` (row-major, `d` values each) into `out`.
+    pub fn fill<T: UnitFloat>(&self, start: u64, out: &mut [T]) -> Result<()> {
+        let n = out.len() / self.d;
+        check_range(
+            start,
+            n,
+            self.max_points(),
+            "a Sobol' engine with this bits",
+        )?;
+        for_row_chunks(out, self.d, |first, chunk| {
+            let mut q = vec![0u64; self.d];
+            let mut index = start + first as u64;
+            self.integer_point(index, &mut q);
+            let rows = chunk.len() / self.d;
+            for (r, row) in chunk.chunks_exact_mut(self.d).enumerate() {
+                self.emit(&q, row);
+                if r + 1 < rows {
+                    let k = index.trailing_ones() as usize;
+                    for (qj, vj) in q.iter_mut().zip(&self.v[k * self.d..(k + 1) * self.d]) {
+                        *qj ^= vj;
+                    }
+                    index += 1;
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_points_of_the_3d_sequence() {
+        let s = Sobol::new(3, 30, SobolScramble::None, 0).unwrap();
+        let mut out = vec![0.0f64; 8 * 3];
+        s.fill(0, &mut out).unwrap();
+        #[rustfmt::skip]
+        let expected = [
+            0.0, 0.0, 0.0,
+            0.5, 0.5, 0.5,
+            0.75, 0.25, 0.25,
+            0.25, 0.75, 0.75,
+            0.375, 0.375, 0.625,
+            0.875, 0.875, 0.125,
+            0.625, 0.125, 0.875,
+            0.125, 0.625, 0.375,
+        ];
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_draw_from_an_index_matches_the_full_draw() {
+        for scramble in [SobolScramble::None, SobolScramble::Lms, SobolScramble::Owen] {
+            let s = Sobol::new(5, 30, scramble, 42).unwrap();
+            let mut all = vec![0.0f64; 100 * 5];
+            s.fill(0, &mut all).unwrap();
+            let mut tail = vec![0.0f64; 37 * 5];
+            s.fill(63, &mut tail).unwrap();
+            assert_eq!(&all[63 * 5..], &tail[..]);
+        }
+    }
+
+    #[test]
+    fn scrambled_sets_are_stratified() {
+        for scramble in [SobolScramble::Lms, SobolScramble::Owen] {
+            let m = 8;
+            let s = Sobol::new(4, 30, scramble, 9).unwrap();
+            let mut out = vec![0.0f64; (1 << m) * 4];
+            s.fill(0, &mut out).unwrap();
+            for j in 0..4 {
+                let mut seen = vec![false; 1 << m];
+                for row in out.chunks(4) {
+                    seen[(row[j] * f64::from(1 << m)) as usize] = true;
+                }
+                assert!(seen.iter().all(|&b| b), "{scramble:?} coordinate {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_arguments_and_the_end_of_the_sequence() {
+        assert!(Sobol::new(0, 30, SobolScramble::None, 0).is_err());
+        assert!(Sobol::new(MAX_DIM + 1, 30, SobolScramble::None, 0).is_err());
+        assert!(Sobol::new(2, 0, SobolScramble::None, 0).is_err());
+        assert!(Sobol::new(2, 65, SobolScramble::None, 0).is_err());
+        let s = Sobol::new(2, 3, SobolScramble::None, 0).unwrap();
+        let mut out = vec![0.0f32; 2 * 2];
+        assert!(s.fill(6, &mut out).is_ok());
+        assert!(s.fill(7, &mut out).is_err());
+        let s = Sobol::new(2, 64, SobolScramble::Lms, 1).unwrap();
+        assert!(s.fill(u64::MAX, &mut out[..2]).is_ok());
+        assert!(s.fill(u64::MAX, &mut out).is_err());
+    }
+}
