@@ -87,13 +87,38 @@ def test_stale_leases_are_taken_over_and_fresh_foreign_ones_are_not(tmp_path):
 
 def test_heartbeat_keeps_a_live_lease_fresh(tmp_path):
     path = tmp_path / "s.db"
-    study = tune.Study("s", storage=path, lease_timeout=0.6)
-    time.sleep(0.5)
+    study = tune.Study("s", storage=path, lease_timeout=0.6)  # beats every 0.1 s
     conn = sqlite3.connect(path)
-    (beat,) = conn.execute("SELECT heartbeat FROM leases").fetchone()
+    (acquired,) = conn.execute("SELECT acquired FROM leases").fetchone()
+    deadline = time.monotonic() + 30
+    beat = acquired
+    while beat == acquired and time.monotonic() < deadline:
+        time.sleep(0.05)
+        (beat,) = conn.execute("SELECT heartbeat FROM leases").fetchone()
     conn.close()
-    assert time.time() - beat < 0.4
+    assert beat > acquired
     study.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT COUNT(*) FROM leases").fetchone() == (0,)
+    conn.close()
+
+
+def test_two_processes_creating_one_new_file_both_succeed(tmp_path):
+    path = tmp_path / "new.db"
+    code = (
+        "import sys; from bntune import tune; "
+        "tune.Study(sys.argv[2], storage=sys.argv[1]).close(); print('ok')"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(path), f"s{i}"], stdout=subprocess.PIPE, text=True
+        )
+        for i in range(3)
+    ]
+    outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outs == ["ok"] * 3
+    with tune.Study("s0", storage=path) as study:
+        assert study.trials == []
 
 
 def _bytes(path):

@@ -124,6 +124,9 @@ def connect(
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={DURABILITIES[durability]}")
         conn.execute("PRAGMA foreign_keys=OFF")
+    except sqlite3.OperationalError as e:  # locked, read-only, disk full...
+        conn.close()
+        raise StorageError(f"cannot use study storage {where!r}: {e}") from e
     except sqlite3.DatabaseError as e:
         conn.close()
         raise StorageError(f"study storage {where!r} is damaged or not a database: {e}") from e
@@ -134,28 +137,14 @@ def connect(
 
 
 def _check_or_create(conn: sqlite3.Connection, where: str) -> None:
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    # reading sqlite_master makes SQLite parse the schema: a damaged file fails here
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if app_id == APPLICATION_ID:
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"study storage {where!r} has schema version {version}, newer than this bntune "
-                f"understands ({SCHEMA_VERSION}); upgrade bntune to open it"
-            )
-        if "trials" not in tables or "bntune_meta" not in tables:
-            raise StorageError(
-                f"study storage {where!r} is a damaged bntune database (tables missing)"
-            )
+    if _is_bntune(conn, where):
         return
-    if app_id != 0 or tables:
-        raise StorageError(
-            f"study storage {where!r} is a SQLite database but not a bntune study database "
-            f"(application_id={app_id}, tables={sorted(tables)}); bntune will not modify it"
-        )
+    # Another driver may be creating the same new file: take the write lock, then look again.
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if _is_bntune(conn, where):
+            conn.execute("ROLLBACK")
+            return
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
@@ -170,3 +159,28 @@ def _check_or_create(conn: sqlite3.Connection, where: str) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _is_bntune(conn: sqlite3.Connection, where: str) -> bool:
+    """True for a usable bntune database, False for an empty one; StorageError otherwise."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    # reading sqlite_master makes SQLite parse the schema: a damaged file fails here
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"study storage {where!r} has schema version {version}, newer than this bntune "
+                f"understands ({SCHEMA_VERSION}); upgrade bntune to open it"
+            )
+        if not {"trials", "bntune_meta", "studies", "leases"} <= tables:
+            raise StorageError(
+                f"study storage {where!r} is a damaged bntune database (tables missing)"
+            )
+        return True
+    if app_id != 0 or tables:
+        raise StorageError(
+            f"study storage {where!r} is a SQLite database but not a bntune study database "
+            f"(application_id={app_id}, tables={sorted(tables)}); bntune will not modify it"
+        )
+    return False
