@@ -1,10 +1,11 @@
 """bntune: fast, exact batch normalization and hyperparameter tuning done right.
 
 The numerics live in a Rust extension (``bntune._core``); this package is the thin Python face
-over it. See ``bntune.functional`` for the batch-norm kernels and ``bntune.qmc`` for samplers.
+over it: ``functional`` (batch-norm kernels), ``qmc`` (samplers), ``nn`` and ``optim`` (models and
+optimizers), ``datasets``, and ``tune`` (search spaces, studies, coarse-to-fine).
 """
 
-from bntune import datasets, functional, nn, optim, qmc
+from bntune import datasets, functional, nn, optim, qmc, tune
 from bntune._core import (
     BntuneError,
     DtypeError,
@@ -25,7 +26,10 @@ __all__ = [
     "datasets",
     "functional",
     "get_num_threads",
-from bntune import datasets, functional, nn, optim, qmc
+    "nn",
+    "optim",
+    "qmc",
     "set_num_threads",
     "simd_backend",
+    "tune",
 ]

@@ -1,0 +1,50 @@
+"""The tuner: search spaces on the right scale, quasi-random sampling, coarse-to-fine zoom, and
+a study that survives a crash.
+
+>>> from bntune import tune
+>>> space = tune.Space(lr=tune.LogUniform(1e-4, 1), beta=tune.OneMinusLogUniform(0.9, 0.999))
+>>> study = tune.Study("demo", storage=None, seed=0)
+>>> study.optimize(lambda t: (t.params["lr"] - 0.01) ** 2, space, n_trials=8)
+>>> study.best_trial.state
+'complete'
+"""
+
+from bntune.tune.dimensions import (
+    Choice,
+    Dimension,
+    Fixed,
+    IntLogUniform,
+    IntUniform,
+    LogUniform,
+    OneMinusLogUniform,
+    Uniform,
+)
+from bntune.tune.errors import Pruned, StorageError, StudyLocked
+from bntune.tune.importance import first_order_shares
+from bntune.tune.pruners import MedianStopping
+from bntune.tune.samplers import SAMPLERS
+from bntune.tune.space import Space, default_space
+from bntune.tune.study import Study
+from bntune.tune.trial import FrozenTrial, Trial
+
+__all__ = [
+    "SAMPLERS",
+    "Choice",
+    "Dimension",
+    "Fixed",
+    "FrozenTrial",
+    "IntLogUniform",
+    "IntUniform",
+    "LogUniform",
+    "MedianStopping",
+    "OneMinusLogUniform",
+    "Pruned",
+    "Space",
+    "StorageError",
+    "Study",
+    "StudyLocked",
+    "Trial",
+    "Uniform",
+    "default_space",
+    "first_order_shares",
+]

@@ -1,0 +1,21 @@
+"""The tuner's exceptions: a held lease, an unusable database, a pruned trial."""
+
+from __future__ import annotations
+
+from bntune._core import BntuneError
+
+
+class StudyLocked(BntuneError, RuntimeError):  # noqa: N818 - the documented public name
+    """Another live driver holds this study's lease (its pid, host and heartbeat are in the
+    message). Wait for it to finish, or stop it; a lease whose owner died is taken over."""
+
+
+class StorageError(BntuneError, RuntimeError):
+    """The storage file cannot be used as a bntune study database: it is not SQLite, it is a
+    SQLite database of another application, or it was written by a newer bntune. The file is
+    never modified in that case."""
+
+
+class Pruned(BntuneError):  # noqa: N818 - the name users write is `tune.Pruned`, as in the docs
+    """Raised by ``trial.report`` when the study's pruner stops the trial early. Let it propagate
+    out of the objective: the trial is recorded as pruned with its curve so far."""

@@ -1,0 +1,186 @@
+"""The study database: SQLite, one file, one writer (the driver).
+
+Tables: ``bntune_meta`` (application and schema version), ``studies``, ``leases``, ``trials``
+(number, params, value, state, round, timestamps, error text), ``curves`` (learning-curve points),
+``checkpoints`` (for resumable training) and ``boxes`` (coarse-to-fine rounds).
+
+Durability: by default the file is in WAL mode with ``synchronous=NORMAL``. A committed trial
+survives the driver process being killed (the OS still has the write), but **not a power cut or
+kernel crash**, which may lose the last trials committed before it (the database stays
+consistent). ``durability="full"`` (``synchronous=FULL``) syncs every commit to disk and survives
+those too, at the cost of one fsync per trial.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from bntune.tune.errors import StorageError
+
+SCHEMA_VERSION = 1
+#: PRAGMA application_id of a bntune study database: b"bntu" as a big-endian int
+APPLICATION_ID = int.from_bytes(b"bntu", "big")
+DURABILITIES = {"normal": "NORMAL", "full": "FULL"}
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE bntune_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE studies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    direction TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE leases (
+    study_id INTEGER PRIMARY KEY REFERENCES studies(id),
+    token TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    acquired REAL NOT NULL,
+    heartbeat REAL NOT NULL
+);
+CREATE TABLE trials (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    number INTEGER NOT NULL,
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    params TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    value REAL,
+    error TEXT,
+    started REAL NOT NULL,
+    finished REAL,
+    rerun INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (study_id, number)
+);
+CREATE INDEX trials_by_stream ON trials (study_id, stream, seq);
+CREATE TABLE curves (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    step INTEGER NOT NULL,
+    value REAL,
+    PRIMARY KEY (trial_id, step)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    step INTEGER NOT NULL,
+    path TEXT,
+    data BLOB,
+    created REAL NOT NULL,
+    PRIMARY KEY (trial_id, step)
+);
+CREATE TABLE boxes (
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    stream TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    box TEXT NOT NULL,
+    PRIMARY KEY (study_id, stream, round)
+);
+"""
+
+
+def _check_header(path: Path) -> None:
+    """Refuse, before SQLite touches it, a non-empty file that is not a SQLite database."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise StorageError(f"cannot read study storage {str(path)!r}: {e}") from e
+    if head and head != _SQLITE_MAGIC:
+        raise StorageError(
+            f"study storage {str(path)!r} is not a SQLite database (its first bytes are "
+            f"{head[:16]!r}); bntune will not overwrite it — give another path"
+        )
+
+
+def connect(
+    storage: str | os.PathLike[str] | None, durability: str = "normal"
+) -> sqlite3.Connection:
+    """An open, checked connection to a bntune study database, created if the file is new.
+
+    Raises :class:`StorageError` (leaving the file untouched) for a file that is not SQLite, is a
+    SQLite database of another application, is damaged, or was written by a newer bntune.
+    """
+    if durability not in DURABILITIES:
+        raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
+    where = ":memory:" if storage is None else os.fspath(storage)
+    if storage is not None:
+        _check_header(Path(where))
+    try:
+        # autocommit mode: transactions are explicit BEGIN/COMMIT, one per finished trial
+        conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False, timeout=10.0)
+    except sqlite3.Error as e:
+        raise StorageError(f"cannot open study storage {where!r}: {e}") from e
+    try:
+        _check_or_create(conn, where)
+        if storage is not None:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={DURABILITIES[durability]}")
+        conn.execute("PRAGMA foreign_keys=OFF")
+    except sqlite3.OperationalError as e:  # locked, read-only, disk full...
+        conn.close()
+        raise StorageError(f"cannot use study storage {where!r}: {e}") from e
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise StorageError(f"study storage {where!r} is damaged or not a database: {e}") from e
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_or_create(conn: sqlite3.Connection, where: str) -> None:
+    if _is_bntune(conn, where):
+        return
+    # Another driver may be creating the same new file: take the write lock, then look again.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if _is_bntune(conn, where):
+            conn.execute("ROLLBACK")
+            return
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO bntune_meta (key, value) VALUES ('application', 'bntune'), "
+            "('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _is_bntune(conn: sqlite3.Connection, where: str) -> bool:
+    """True for a usable bntune database, False for an empty one; StorageError otherwise."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    # reading sqlite_master makes SQLite parse the schema: a damaged file fails here
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"study storage {where!r} has schema version {version}, newer than this bntune "
+                f"understands ({SCHEMA_VERSION}); upgrade bntune to open it"
+            )
+        if not {"trials", "bntune_meta", "studies", "leases"} <= tables:
+            raise StorageError(
+                f"study storage {where!r} is a damaged bntune database (tables missing)"
+            )
+        return True
+    if app_id != 0 or tables:
+        raise StorageError(
+            f"study storage {where!r} is a SQLite database but not a bntune study database "
+            f"(application_id={app_id}, tables={sorted(tables)}); bntune will not modify it"
+        )
+    return False

@@ -1,0 +1,469 @@
+"""A study: trials of one objective, stored in SQLite, resumable after a crash."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import sqlite3
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from bntune.tune import storage as storage_db
+from bntune.tune.errors import Pruned
+from bntune.tune.lease import DEFAULT_LEASE_TIMEOUT, Lease
+from bntune.tune.pruners import CurveHistory, MedianStopping
+from bntune.tune.samplers import BUDGETED, check_sampler, design_points, design_size
+from bntune.tune.space import Space
+from bntune.tune.trial import FrozenTrial, Trial, last_value
+
+Objective = Callable[[Trial], float]
+#: a box in unit space: numeric name -> [low, high]; categorical name -> allowed option indices
+Box = dict[str, list[float] | list[int]]
+
+_INSERT_RUNNING = (
+    "INSERT INTO trials (study_id, number, stream, seq, round, state, params, unit, started) "
+    "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)"
+)
+_FINISH = "UPDATE trials SET state = ?, value = ?, error = ?, finished = ?, rerun = ? WHERE id = ?"
+# one encoder, made once: json.dumps would build it per call
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_CURVE = "INSERT OR REPLACE INTO curves (trial_id, step, value) VALUES (?, ?, ?)"
+
+
+def _release(lease: Lease | None, conn: sqlite3.Connection) -> None:
+    if lease is not None:
+        lease.release(conn)
+    conn.close()
+
+
+class Study:
+    """Trials of one objective, kept in a SQLite file (or in memory).
+
+    Args:
+        name: the study's name; several studies can share a file.
+        storage: path of the SQLite file (created if new), or None for an in-memory study.
+            See :mod:`bntune.tune.storage` for what survives what.
+        direction: "minimize" (default) or "maximize".
+        seed: seeds the samplers: trial k gets the same configuration for the same (seed, space).
+            None draws one for a new study and reuses the stored one when resuming.
+        pruner: e.g. ``tune.MedianStopping()``; used by ``trial.report``.
+        durability: "normal" (WAL, synchronous=NORMAL: survives a killed process, not a power
+            cut) or "full" (synchronous=FULL: an fsync per trial, survives a power cut).
+        lease_timeout: seconds after which a driver that stopped heartbeating loses its lease.
+
+    Opening a study takes its lease: a second driver gets ``tune.StudyLocked`` until this one
+    calls ``close()`` (or exits). Trials left running by a dead driver are marked failed, and
+    their configurations are run again by the next ``optimize``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        storage: str | os.PathLike[str] | None = None,
+        direction: str = "minimize",
+        seed: int | None = None,
+        pruner: MedianStopping | None = None,
+        durability: str = "normal",
+        lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Study: name must be a non-empty string, got {name!r}")
+        if direction not in ("minimize", "maximize"):
+            raise ValueError(
+                f"Study: direction must be 'minimize' or 'maximize', got {direction!r}"
+            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"Study: seed must be a non-negative integer or None, got {seed!r}")
+        self.name = name
+        self.direction = direction
+        self.pruner = pruner
+        self._path = None if storage is None else os.fspath(storage)
+        self._conn = storage_conn = storage_db.connect(storage, durability)
+        self._lease: Lease | None = None
+        try:
+            self._id, self.seed = self._open_study(seed)
+            if self._path is not None:
+                self._lease = Lease(self._path, storage_conn, self._id, name, lease_timeout)
+            self._mark_interrupted()
+            self._load()
+        except BaseException:
+            storage_conn.close()
+            raise
+        self._finalizer = weakref.finalize(self, _release, self._lease, storage_conn)
+        self._minimize = direction == "minimize"
+
+    # ---- opening -------------------------------------------------------------------------
+
+    def _open_study(self, seed: int | None) -> tuple[int, int]:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT id, direction, seed FROM studies WHERE name = ?", (self.name,)
+            ).fetchone()
+            if row is None:
+                seed = secrets.randbits(63) if seed is None else seed
+                cur = conn.execute(
+                    "INSERT INTO studies (name, direction, seed, created) VALUES (?, ?, ?, ?)",
+                    (self.name, self.direction, seed, time.time()),
+                )
+                study_id = int(cur.lastrowid or 0)
+            else:
+                study_id, direction, stored_seed = row
+                if direction != self.direction:
+                    raise ValueError(
+                        f"Study {self.name!r} in {self._path!r} was created with "
+                        f"direction={direction!r}, got direction={self.direction!r}"
+                    )
+                if seed is not None and seed != stored_seed:
+                    raise ValueError(
+                        f"Study {self.name!r} in {self._path!r} was created with seed "
+                        f"{stored_seed}, got seed={seed}; pass seed=None to resume it"
+                    )
+                seed = stored_seed
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return study_id, int(seed)
+
+    def _mark_interrupted(self) -> None:
+        # We hold the lease, so a trial still 'running' belongs to a driver that died.
+        self._conn.execute(
+            "UPDATE trials SET state = 'failed', rerun = 1, finished = ?, "
+            "error = 'interrupted: the driver process died while the trial was running' "
+            "WHERE study_id = ? AND state = 'running'",
+            (time.time(), self._id),
+        )
+
+    def _load(self) -> None:
+        curves: dict[int, dict[int, float]] = {}
+        for trial_id, step, value in self._conn.execute(
+            "SELECT c.trial_id, c.step, c.value FROM curves c JOIN trials t ON t.id = c.trial_id "
+            "WHERE t.study_id = ? ORDER BY c.trial_id, c.step",
+            (self._id,),
+        ):
+            curves.setdefault(trial_id, {})[step] = math.nan if value is None else value
+        self._trials: list[FrozenTrial] = []
+        self._history = CurveHistory()
+        self._best: FrozenTrial | None = None
+        for row in self._conn.execute(
+            "SELECT id, number, stream, seq, round, state, params, unit, value, error, started, "
+            "finished, rerun FROM trials WHERE study_id = ? ORDER BY number",
+            (self._id,),
+        ):
+            tid, number, stream, seq, rnd, state, params, unit, value, error, t0, t1, rerun = row
+            trial = FrozenTrial(
+                number=number,
+                params=json.loads(params),
+                value=value,
+                state=state,
+                curve=curves.get(tid, {}),
+                round=rnd,
+                error=error,
+                started=t0,
+                finished=t1,
+                unit=json.loads(unit),
+                stream=stream,
+                seq=seq,
+                rerun=bool(rerun),
+                _id=tid,
+            )
+            self._remember(trial)
+        self._next_number = self._trials[-1].number + 1 if self._trials else 0
+
+    def _remember(self, trial: FrozenTrial) -> None:
+        self._trials.append(trial)
+        if trial.state == "complete":
+            self._history.add(trial.curve)
+            if self._best is None or self._better(trial.value, self._best.value):
+                self._best = trial
+
+    def _better(self, a: float | None, b: float | None) -> bool:
+        if a is None or b is None:
+            return b is None
+        return a < b if self.direction == "minimize" else a > b
+
+    # ---- public reading ------------------------------------------------------------------
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        """Every finished trial, in order of number (a copy of the list)."""
+        return list(self._trials)
+
+    @property
+    def best_trial(self) -> FrozenTrial:
+        """The complete trial with the best value; ValueError while there is none."""
+        if self._best is None:
+            raise ValueError(f"Study {self.name!r} has no complete trial yet")
+        return self._best
+
+    @property
+    def boxes(self) -> dict[int, Box]:
+        """Coarse-to-fine boxes of the last ``coarse_to_fine`` run, per round: numeric dimension
+        -> [low, high] in unit space, categorical -> indices of the options kept."""
+        from bntune.tune.coarse_to_fine import load_boxes
+
+        return load_boxes(self)
+
+    def to_records(self) -> Any:
+        """One dict per trial (number, state, value, round, error, started, finished, and
+        ``params_<name>`` per hyperparameter); a pandas DataFrame when pandas is installed."""
+        records = []
+        for t in self._trials:
+            record: dict[str, Any] = {
+                "number": t.number,
+                "state": t.state,
+                "value": t.value,
+                "round": t.round,
+                "error": t.error,
+                "started": t.started,
+                "finished": t.finished,
+            }
+            record.update({f"params_{k}": v for k, v in t.params.items()})
+            records.append(record)
+        try:
+            import pandas as pd
+        except ImportError:
+            return records
+        return pd.DataFrame.from_records(records)
+
+    def importance(self, *, bins: int | None = None) -> dict[str, float]:
+        """Which hyperparameters mattered: name -> first-order share of the objective's variance,
+        largest first. See :func:`bntune.tune.importance.first_order_shares`."""
+        from bntune.tune.importance import study_importance
+
+        return study_importance(self, bins=bins)
+
+    # ---- running -------------------------------------------------------------------------
+
+    def optimize(
+        self,
+        objective: Objective,
+        space: Space,
+        *,
+        n_trials: int,
+        sampler: str = "sobol",
+        catch: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
+    ) -> None:
+        """Runs ``objective`` on the first ``n_trials`` points of ``sampler``'s design.
+
+        Trials this study already ran on the same (space, sampler) count toward ``n_trials``:
+        re-running a script after a crash finishes the job, continuing the sequence at the next
+        unused index, and a larger ``n_trials`` extends it ("lhs" and "grid" designs depend on
+        the budget, so a different ``n_trials`` is a new design). A grid may have fewer points
+        than ``n_trials`` (a full product of levels).
+
+        Exceptions listed in ``catch`` mark the trial failed (with the traceback as its error)
+        and the study goes on; a non-finite value marks it diverged; ``tune.Pruned`` pruned.
+        """
+        sampler = check_sampler(sampler)
+        n_trials = _check_count("n_trials", n_trials)
+        catch = _check_catch(catch)
+        budget = f"/{n_trials}" if sampler in BUDGETED else ""
+        stream = f"{sampler}{budget}:{space.key}"
+        self._run_stream(objective, space, sampler, stream, self.seed, 1, n_trials, None, catch)
+
+    def coarse_to_fine(
+        self,
+        objective: Objective,
+        space: Space,
+        *,
+        rounds: int,
+        trials_per_round: int,
+        top: float = 0.05,
+        shrink: float = 0.5,
+        sampler: str = "sobol",
+        catch: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
+    ) -> None:
+        """Coarse-to-fine search: ``rounds`` rounds of ``trials_per_round`` trials, each in a box
+        zoomed around the best trials so far: ``top`` is the fraction of the best trials the
+        next box covers, ``shrink`` the least width of a box relative to the previous one. See
+        :mod:`bntune.tune.coarse_to_fine` for the box rule and its defaults."""
+        from bntune.tune.coarse_to_fine import run
+
+        run(
+            self,
+            objective,
+            space,
+            rounds=_check_count("rounds", rounds),
+            trials_per_round=_check_count("trials_per_round", trials_per_round),
+            top=top,
+            shrink=shrink,
+            sampler=check_sampler(sampler),
+            catch=_check_catch(catch),
+        )
+
+    def _run_stream(
+        self,
+        objective: Objective,
+        space: Space,
+        sampler: str,
+        stream: str,
+        seed: int,
+        round_: int,
+        n_total: int,
+        box: Box | None,
+        catch: tuple[type[BaseException], ...],
+    ) -> None:
+        """Evaluates the not-yet-done points of one design (``stream``), in index order."""
+        if not isinstance(space, Space):
+            raise TypeError(f"space must be a tune.Space, got {space!r}")
+        if not callable(objective):
+            raise TypeError(f"objective must be callable, got {objective!r}")
+        done = {t.seq for t in self._trials if t.stream == stream and not t.rerun}
+        pending = [i for i in range(design_size(space, sampler, n_total)) if i not in done]
+        if not pending:
+            return
+        first = pending[0]
+        points = design_points(space, sampler, seed, first, pending[-1] - first + 1, n_total)
+        if box is not None:
+            from bntune.tune.coarse_to_fine import into_box
+
+            points = into_box(space, box, points)
+        rows = points.tolist()  # Python floats: cheaper to map and to encode than numpy's
+        names = space.names
+        prune = self._prune if self.pruner is not None else None
+
+        def make(seq: int) -> tuple[Trial, FrozenTrial]:
+            u = rows[seq - first]
+            params = space.from_unit(u)
+            number = self._next_number
+            self._next_number += 1
+            unit = dict(zip(names, u, strict=True))
+            record = FrozenTrial(
+                number,
+                params,
+                None,
+                "running",
+                {},
+                round_,
+                None,
+                time.time(),
+                None,
+                unit,
+                stream,
+                seq,
+            )
+            return Trial(number, params, round_, prune), record
+
+        conn = self._conn
+        live, record = make(pending[0])
+        conn.execute("BEGIN")
+        self._insert_running(record)
+        conn.execute("COMMIT")
+        for k in range(len(pending)):
+            raised: BaseException | None = None
+            try:
+                value = objective(live)
+                state, val, error = _judge(value)
+            except Pruned:
+                state, val, error = "pruned", last_value(live.curve), None
+            except catch as e:
+                state, val, error = "failed", None, _error_text(e)
+            except BaseException as e:
+                state, val, error = "failed", None, _error_text(e)
+                raised = e
+            record.state, record.value, record.error = state, val, error
+            record.curve = live.curve
+            record.finished = time.time()
+            record.rerun = raised is not None
+            nxt = make(pending[k + 1]) if raised is None and k + 1 < len(pending) else None
+            # one transaction: this trial's result and curve, and the next trial's start
+            conn.execute("BEGIN")
+            try:
+                conn.execute(
+                    _FINISH, (state, val, error, record.finished, int(record.rerun), record._id)
+                )
+                if record.curve:
+                    conn.executemany(
+                        _CURVE,
+                        [
+                            (record._id, s, v if math.isfinite(v) else None)
+                            for s, v in record.curve.items()
+                        ],
+                    )
+                if nxt is not None:
+                    self._insert_running(nxt[1])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._remember(record)
+            if raised is not None:
+                raise raised
+            if nxt is not None:
+                live, record = nxt
+
+    def _insert_running(self, record: FrozenTrial) -> None:
+        cur = self._conn.execute(
+            _INSERT_RUNNING,
+            (
+                self._id,
+                record.number,
+                record.stream,
+                record.seq,
+                record.round,
+                _dumps(record.params),
+                _dumps(record.unit),
+                record.started,
+            ),
+        )
+        record._id = int(cur.lastrowid or 0)
+
+    def _prune(self, step: int, value: float) -> bool:
+        assert self.pruner is not None
+        return self.pruner.should_prune(step, value, self._history, self._minimize)
+
+    # ---- closing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Releases the lease and closes the database (also done at exit and on collection)."""
+        self._finalizer()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self._path or "memory"
+        return f"Study({self.name!r}, storage={where!r}, trials={len(self._trials)})"
+
+
+def _judge(value: object) -> tuple[str, float | None, str | None]:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        return "failed", None, f"objective returned {value!r}, not a real number"
+    value = float(value)
+    if not math.isfinite(value):
+        return "diverged", None, f"objective returned {value!r}"
+    return "complete", value, None
+
+
+def _error_text(e: BaseException) -> str:
+    return "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip()
+
+
+def _check_count(name: str, n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return n
+
+
+def _check_catch(
+    catch: Sequence[type[BaseException]] | type[BaseException],
+) -> tuple[type[BaseException], ...]:
+    items = (catch,) if isinstance(catch, type) else tuple(catch)
+    for c in items:
+        if not (isinstance(c, type) and issubclass(c, BaseException)):
+            raise TypeError(f"catch must be exception classes, got {catch!r}")
+    return items

@@ -1,0 +1,93 @@
+"""Trials: the live one an objective sees, and the finished record a study keeps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bntune.tune.errors import Pruned
+
+STATES = ("complete", "failed", "pruned", "diverged", "running")
+
+
+@dataclass(eq=False)
+class FrozenTrial:
+    """A trial as stored: ``number`` (0, 1, ... in the study), ``params``, ``value`` (None unless
+    complete or pruned), ``state`` (one of "complete", "failed", "pruned", "diverged",
+    "running"), ``curve`` (step -> reported value), ``round`` (coarse-to-fine round, 1 for the
+    whole space), ``error`` (text for failed and diverged trials) and timestamps (seconds since
+    the epoch)."""
+
+    number: int
+    params: dict[str, Any]
+    value: float | None
+    state: str
+    curve: dict[int, float] = field(default_factory=dict)
+    round: int = 1
+    error: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    #: the unit-cube coordinates the configuration came from (name -> u)
+    unit: dict[str, float] = field(default_factory=dict)
+    #: which design the point came from, and its index in it (resume bookkeeping)
+    stream: str = ""
+    seq: int = 0
+    #: True when the trial was cut short by its driver dying: its configuration is run again
+    rerun: bool = False
+    _id: int = field(default=-1, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"FrozenTrial(number={self.number}, state={self.state!r}, value={self.value!r}, "
+            f"params={self.params!r})"
+        )
+
+
+class Trial:
+    """The trial an objective receives: read ``trial.params``, optionally call
+    ``trial.report(step, value)`` as training goes, return the objective's value."""
+
+    __slots__ = ("_prune", "curve", "number", "params", "round")
+
+    def __init__(
+        self,
+        number: int,
+        params: dict[str, Any],
+        round: int,
+        prune: Callable[[int, float], bool] | None,
+    ) -> None:
+        self.number = number
+        self.params = params
+        self.round = round
+        self.curve: dict[int, float] = {}
+        self._prune = prune
+
+    def report(self, step: int, value: float) -> None:
+        """Records ``value`` at ``step`` on the learning curve (stored with the trial) and raises
+        :class:`tune.Pruned` when the study's pruner says to stop. Reporting a step again
+        replaces its value."""
+        if isinstance(step, bool) or not isinstance(step, int):
+            try:
+                step = int(step.__index__())
+            except AttributeError:
+                raise TypeError(f"report: step must be an integer, got {step!r}") from None
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"report: value must be a real number, got {value!r}") from None
+        self.curve[step] = value
+        if self._prune is not None and self._prune(step, value):
+            raise Pruned(f"trial {self.number} pruned at step {step} (value {value!r})")
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, params={self.params!r})"
+
+
+def last_value(curve: dict[int, float]) -> float | None:
+    """The value at the curve's last step, or None for an empty curve or a non-finite value."""
+    if not curve:
+        return None
+    value = curve[max(curve)]
+    return value if math.isfinite(value) else None

@@ -1,0 +1,234 @@
+"""The study: trial states, pruning, records, resume, seeding and samplers end to end."""
+
+import math
+
+import numpy as np
+import pytest
+
+from bntune import tune
+from tune_helpers import needs_qmc
+
+SPACE = tune.Space(x=tune.Uniform(-1.0, 1.0), y=tune.Uniform(-1.0, 1.0))
+
+
+def quadratic(trial):
+    return trial.params["x"] ** 2 + trial.params["y"] ** 2
+
+
+@needs_qmc
+def test_best_trial_is_the_minimum_over_trials_and_maximize_flips_it():
+    study = tune.Study("q", seed=1)
+    study.optimize(quadratic, SPACE, n_trials=32)
+    values = [quadratic(t) for t in study.trials]
+    assert [t.value for t in study.trials] == values
+    assert study.best_trial.value == min(values)
+    up = tune.Study("q", seed=1, direction="maximize")
+    up.optimize(quadratic, SPACE, n_trials=32)
+    assert up.best_trial.value == max(values)
+
+
+@needs_qmc
+def test_trial_k_matches_the_sobol_sequence_of_the_study_seed():
+    from bntune import qmc
+
+    study = tune.Study("s", seed=7)
+    study.optimize(quadratic, SPACE, n_trials=16)
+    expected = qmc.Sobol(2, scramble=True, seed=7).random(16)
+    got = np.array([[t.unit["x"], t.unit["y"]] for t in study.trials])
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose([t.params["x"] for t in study.trials], -1 + 2 * expected[:, 0])
+
+
+@needs_qmc
+@pytest.mark.parametrize("sampler", ["sobol", "halton", "random", "lhs", "grid"])
+def test_trial_k_is_the_same_however_the_run_is_split(sampler):
+    one = tune.Study("a", seed=11)
+    one.optimize(quadratic, SPACE, n_trials=20, sampler=sampler)
+    split = tune.Study("a", seed=11)
+    if sampler in ("lhs", "grid"):
+        # the design is fixed by the budget: an interrupted call resumes inside it
+        calls = {"n": 0}
+
+        def stop_after_7(trial):
+            calls["n"] += 1
+            if calls["n"] == 8:
+                raise KeyboardInterrupt
+            return quadratic(trial)
+
+        with pytest.raises(KeyboardInterrupt):
+            split.optimize(stop_after_7, SPACE, n_trials=20, sampler=sampler)
+        split.optimize(quadratic, SPACE, n_trials=20, sampler=sampler)
+    else:
+        split.optimize(quadratic, SPACE, n_trials=5, sampler=sampler)
+        split.optimize(quadratic, SPACE, n_trials=20, sampler=sampler)
+    done = {t.seq: t.params for t in split.trials if t.state == "complete"}
+    assert done == {t.seq: t.params for t in one.trials}
+    assert len(done) == len(one.trials)
+
+
+@needs_qmc
+def test_lhs_design_is_latin_for_its_budget():
+    study = tune.Study("l", seed=3)
+    study.optimize(quadratic, SPACE, n_trials=50, sampler="lhs")
+    for name in ("x", "y"):
+        cells = sorted(int(t.unit[name] * 50) for t in study.trials)
+        assert cells == list(range(50))
+
+
+def test_states_failed_diverged_and_error_text():
+    space = tune.Space(k=tune.IntUniform(0, 3))
+
+    def objective(trial):
+        k = trial.params["k"]
+        if k == 0:
+            raise RuntimeError("boom")
+        if k == 1:
+            return math.nan
+        if k == 2:
+            return "oops"
+        return 1.0
+
+    study = tune.Study("s", seed=0)
+    study.optimize(objective, space, n_trials=16, sampler="grid")  # grid: k = 0, 1, 2, 3
+    by_k = {t.params["k"]: t for t in study.trials}
+    assert by_k[0].state == "failed"
+    assert "RuntimeError: boom" in by_k[0].error
+    assert by_k[1].state == "diverged"
+    assert by_k[1].value is None
+    assert by_k[2].state == "failed"
+    assert "not a real number" in by_k[2].error
+    assert by_k[3].state == "complete"
+    assert study.best_trial is by_k[3]
+
+
+def test_exceptions_outside_catch_propagate_after_recording_the_trial(tmp_path):
+    def objective(trial):
+        raise KeyError("bug")
+
+    path = tmp_path / "s.db"
+    study = tune.Study("s", storage=path, seed=0)
+    with pytest.raises(KeyError):
+        study.optimize(
+            objective,
+            tune.Space(k=tune.IntUniform(0, 3)),
+            n_trials=4,
+            sampler="grid",
+            catch=(ValueError,),
+        )
+    assert [t.state for t in study.trials] == ["failed"]
+    assert study.trials[0].rerun
+    with pytest.raises(ValueError, match="no complete trial"):
+        _ = study.best_trial
+
+
+def test_median_stopping_prunes_curves_worse_than_the_median_at_the_same_step():
+    space = tune.Space(k=tune.IntUniform(0, 9))
+    # trial with level k reports k + step at steps 0..4; the grid runs k = 0, 1, ..., 9
+    study = tune.Study("p", seed=0, pruner=tune.MedianStopping(n_startup_trials=3))
+
+    def objective(trial):
+        k = trial.params["k"]
+        for step in range(5):
+            trial.report(step, k + step)
+        return float(k + 5)
+
+    study.optimize(objective, space, n_trials=10, sampler="grid")
+    states = [(t.params["k"], t.state) for t in study.trials]
+    # k = 0, 1, 2 complete (startup); k = 3 is worse than median(0, 1, 2) + step at step 0
+    assert states[:3] == [(0, "complete"), (1, "complete"), (2, "complete")]
+    assert all(s == "pruned" for _, s in states[3:])
+    pruned = study.trials[3]
+    assert pruned.curve == {0: 3.0}
+    assert pruned.value == 3.0
+    assert study.trials[1].curve == {s: 1.0 + s for s in range(5)}
+
+
+def test_median_stopping_lets_better_trials_run():
+    space = tune.Space(k=tune.IntUniform(0, 9))
+    study = tune.Study("p", seed=0, pruner=tune.MedianStopping(n_startup_trials=3))
+
+    def objective(trial):
+        k = 9 - trial.params["k"]  # each trial better than all before it
+        for step in range(3):
+            trial.report(step, k + step)
+        return float(k)
+
+    study.optimize(objective, space, n_trials=10, sampler="grid")
+    assert all(t.state == "complete" for t in study.trials)
+
+
+def test_to_records_lists_every_trial():
+    study = tune.Study("r", seed=0)
+    space = tune.Space(k=tune.IntUniform(0, 3), c=tune.Fixed("z"))
+    study.optimize(lambda t: float(t.params["k"]), space, n_trials=4, sampler="grid")
+    records = study.to_records()
+    if not isinstance(records, list):  # pandas installed
+        records = records.to_dict("records")
+    assert [r["params_k"] for r in records] == [0, 1, 2, 3]
+    assert [r["value"] for r in records] == [0.0, 1.0, 2.0, 3.0]
+    assert all(r["state"] == "complete" and r["params_c"] == "z" for r in records)
+
+
+def test_file_study_persists_trials_curves_and_seed(tmp_path):
+    path = tmp_path / "study.db"
+    space = tune.Space(k=tune.IntUniform(0, 3))
+
+    def objective(trial):
+        trial.report(0, 10.0 * trial.params["k"])
+        trial.report(1, math.inf)
+        return float(trial.params["k"])
+
+    with tune.Study("p", storage=path, seed=5) as study:
+        study.optimize(objective, space, n_trials=4, sampler="grid")
+        before = [(t.number, t.params, t.value, t.state, t.curve) for t in study.trials]
+    with tune.Study("p", storage=path) as again:
+        assert again.seed == 5
+        after = [(t.number, t.params, t.value, t.state, t.curve) for t in again.trials]
+        assert after[0][4][0] == 0.0
+        assert math.isnan(after[0][4][1])
+        assert [a[:4] for a in after] == [b[:4] for b in before]
+        again.optimize(objective, space, n_trials=4, sampler="grid")  # nothing left to do
+        assert len(again.trials) == 4
+    with pytest.raises(ValueError, match="seed"):
+        tune.Study("p", storage=path, seed=6)
+    with pytest.raises(ValueError, match="direction"):
+        tune.Study("p", storage=path, direction="maximize")
+
+
+def test_interrupted_trial_is_rerun_and_completed_ones_are_not(tmp_path):
+    path = tmp_path / "study.db"
+    space = tune.Space(k=tune.IntUniform(0, 7))
+    seen = []
+
+    def interrupt_at_5(trial):
+        seen.append(trial.params["k"])
+        if trial.params["k"] == 5:
+            raise KeyboardInterrupt
+        return float(trial.params["k"])
+
+    with tune.Study("r", storage=path, seed=0) as study, pytest.raises(KeyboardInterrupt):
+        study.optimize(interrupt_at_5, space, n_trials=8, sampler="grid")
+
+    def record(trial):
+        seen.append(trial.params["k"])
+        return 0.0
+
+    with tune.Study("r", storage=path) as study:
+        study.optimize(record, space, n_trials=8, sampler="grid")
+        complete = sorted(t.params["k"] for t in study.trials if t.state == "complete")
+    assert complete == list(range(8))
+    assert seen == [0, 1, 2, 3, 4, 5, 5, 6, 7]
+
+
+def test_argument_errors():
+    study = tune.Study("e")
+    with pytest.raises(ValueError, match="sampler"):
+        study.optimize(quadratic, SPACE, n_trials=3, sampler="tpe")
+    with pytest.raises(ValueError, match="n_trials"):
+        study.optimize(quadratic, SPACE, n_trials=0)
+    with pytest.raises(TypeError, match="catch"):
+        study.optimize(quadratic, SPACE, n_trials=1, catch=("x",))
+    with pytest.raises(ValueError, match="direction"):
+        tune.Study("e", direction="down")
+    with pytest.raises(ValueError, match="durability"):
+        tune.Study("e", durability="paranoid")
