@@ -58,23 +58,15 @@ impl ColumnMoments {
         }
     }
 
-    /// Two-pass moments of `rows` (each of C values), which should fit in L2.
-    pub fn of_rows<'a, T: 'a>(
-        k: &Kernels<T>,
-        rows: impl Iterator<Item = &'a [T]> + Clone,
-        c: usize,
-    ) -> ColumnMoments {
+    /// Two-pass moments of `block`, whole rows of `c` values (small enough to stay in L2).
+    pub fn of_rows<T>(k: &Kernels<T>, block: &[T], c: usize) -> ColumnMoments {
         let mut m = ColumnMoments::new(c);
-        for row in rows.clone() {
-            (k.acc_cols)(row, &mut m.mean);
-            m.count += 1.0;
-        }
+        (k.block_sum_cols)(block, c, &mut m.mean);
+        m.count = (block.len() / c.max(1)) as f64;
         for v in &mut m.mean {
             *v /= m.count;
         }
-        for row in rows {
-            (k.acc_sq_dev_cols)(row, &m.mean, &mut m.m2);
-        }
+        (k.block_sq_dev_cols)(block, c, &m.mean, &mut m.m2);
         m
     }
 
@@ -135,7 +127,7 @@ mod tests {
         let k = f32::kernels(crate::simd::backend());
         let mut all = ColumnMoments::new(c);
         for rows in [0..10, 10..11, 11..37] {
-            let part = ColumnMoments::of_rows(&k, rows.map(|i| &x[i * c..(i + 1) * c]), c);
+            let part = ColumnMoments::of_rows(&k, &x[rows.start * c..rows.end * c], c);
             all.merge(&part);
         }
         for j in 0..c {
