@@ -46,7 +46,7 @@ pub fn backward<T: Element>(
     }
     l.check_channels("mean", saved.mean.len())?;
     l.check_channels("invstd", saved.invstd.len())?;
-    let k = T::kernels(backend);
+    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(dx)));
     let job = Job {
         k: &k,
         l,

@@ -76,8 +76,10 @@ pub fn float32_form(mean: f64, scale: f64, shift: f64) -> (f32, f32, f32) {
 
 /// An element type with scalar and vector inner loops.
 pub trait Element: Real {
-    /// The inner loops for `backend`; a backend this CPU lacks falls back to scalar.
-    fn kernels(backend: Backend) -> Kernels<Self>;
+    /// The inner loops for `backend`; a backend this CPU lacks falls back to scalar. With
+    /// `stream`, the normalise loops store with non-temporal stores (for outputs far larger
+    /// than the caches; see [`crate::batchnorm::plan::streams`]).
+    fn kernels(backend: Backend, stream: bool) -> Kernels<Self>;
 }
 
 fn scalar_table<T: Real>() -> Kernels<T> {
@@ -98,39 +100,39 @@ fn scalar_table<T: Real>() -> Kernels<T> {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn table<T: Real + crate::simd::avx2::Lanes>(backend: Backend) -> Kernels<T> {
+fn table<T: Real + crate::simd::avx2::Lanes>(backend: Backend, stream: bool) -> Kernels<T> {
     if backend == Backend::Avx2Fma && backend.is_supported() {
         // SAFETY: AVX2 and FMA were just detected on this CPU.
-        unsafe { super::avx2::table() }
+        unsafe { super::avx2::table(stream) }
     } else {
         scalar_table()
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn table<T: Real>(_backend: Backend) -> Kernels<T> {
+fn table<T: Real>(_backend: Backend, _stream: bool) -> Kernels<T> {
     scalar_table()
 }
 
 impl Element for f32 {
     #[cfg(target_arch = "x86_64")]
-    fn kernels(backend: Backend) -> Kernels<f32> {
+    fn kernels(backend: Backend, stream: bool) -> Kernels<f32> {
         if backend == Backend::Avx2Fma && backend.is_supported() {
             // SAFETY: AVX2 and FMA were just detected on this CPU.
-            unsafe { super::avx2::table_f32() }
+            unsafe { super::avx2::table_f32(stream) }
         } else {
             scalar_table()
         }
     }
 
     #[cfg(not(target_arch = "x86_64"))]
-    fn kernels(backend: Backend) -> Kernels<f32> {
-        table(backend)
+    fn kernels(backend: Backend, stream: bool) -> Kernels<f32> {
+        table(backend, stream)
     }
 }
 
 impl Element for f64 {
-    fn kernels(backend: Backend) -> Kernels<f64> {
-        table(backend)
+    fn kernels(backend: Backend, stream: bool) -> Kernels<f64> {
+        table(backend, stream)
     }
 }

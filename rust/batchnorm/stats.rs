@@ -107,7 +107,7 @@ mod tests {
         let mean_ref = x.iter().sum::<f64>() / x.len() as f64;
         let var_ref = x.iter().map(|v| (v - mean_ref).powi(2)).sum::<f64>() / x.len() as f64;
         for backend in Backend::ALL {
-            let k = f64::kernels(backend);
+            let k = f64::kernels(backend, false);
             let mut pieces = Vec::new();
             push_row_pieces(&k, &x[..5000], &mut pieces);
             push_row_pieces(&k, &x[5000..], &mut pieces);
@@ -124,7 +124,7 @@ mod tests {
         let x: Vec<f32> = (0..n * c)
             .map(|i| 1e4 + ((i * 53) % 97) as f32 * 0.25)
             .collect();
-        let k = f32::kernels(crate::simd::backend());
+        let k = f32::kernels(crate::simd::backend(), false);
         let mut all = ColumnMoments::new(c);
         for rows in [0..10, 10..11, 11..37] {
             let part = ColumnMoments::of_rows(&k, &x[rows.start * c..rows.end * c], c);
@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn a_constant_channel_has_its_value_as_mean_and_zero_variance() {
         let x = vec![1e7f32; 777];
-        let k = f32::kernels(crate::simd::backend());
+        let k = f32::kernels(crate::simd::backend(), false);
         let mut pieces = Vec::new();
         push_row_pieces(&k, &x, &mut pieces);
         assert_eq!(combine(&pieces, x.len()), (1e7, 0.0));
