@@ -1,7 +1,9 @@
 //! Forward kernels: training (batch statistics) and inference (running statistics).
 //!
-//! y = (x − mean)·(gamma·invstd) + beta, with x − mean formed in f64 and y rounded once, so a
-//! float32 channel that is constant 1e7 gives exactly beta and data far from zero loses nothing.
+//! y = (x − mean)·(gamma·invstd) + beta, with x − mean formed in f64 (float32 AVX2 loops use the
+//! equally exact float32 form of [`NormCols`]) and y rounded once, so a float32 channel that is
+//! constant 1e7 gives exactly beta and data far from zero loses nothing (unlike folding the
+//! mean into one float32 shift, x·(gamma·invstd) + (beta − mean·gamma·invstd)).
 
 use super::kernels::{Element, Kernels, NormCols};
 use super::layout::Layout;
@@ -81,7 +83,7 @@ fn train_columns<T: Element>(
     eps: f64,
     y: &mut [T],
 ) -> Result<Vec<(f64, f64, f64)>> {
-    let cut = plan::RowGroups::new(l.c, std::mem::size_of::<T>(), 1);
+    let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 1);
     let row = |i: usize| &x[i * l.c..(i + 1) * l.c];
     let parallel = plan::is_parallel(l.len());
     let groups = plan::map_tasks(parallel, cut.count(l.n), |g| {
