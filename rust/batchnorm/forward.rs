@@ -9,7 +9,7 @@ use super::kernels::{Element, Kernels, NormCols};
 use super::layout::Layout;
 use super::params::{Affine, Stats, check_eps, check_trainable};
 use super::plan::{self, Shared};
-use super::stats::{self, ColumnMoments};
+use super::stats::{self, ColumnMoments, Moments};
 use crate::error::Result;
 use crate::simd::Backend;
 
@@ -50,15 +50,14 @@ fn train_rows<T: Element>(
     y: &mut [T],
 ) -> Result<Vec<(f64, f64, f64)>> {
     let out = Shared::new(y);
-    let m = l.per_channel();
     plan::map_tasks(plan::is_parallel(l.len()), l.c, |ch| {
         let row_start = |i: usize| (i * l.c + ch) * l.s;
-        let mut pieces = Vec::with_capacity(l.n * l.s.div_ceil(plan::PIECE_LEN));
+        let mut moments = Moments::default();
         for i in 0..l.n {
             let start = row_start(i);
-            stats::push_row_pieces(k, &x[start..start + l.s], &mut pieces);
+            moments.add_row(k, &x[start..start + l.s]);
         }
-        let (mean, var) = stats::combine(&pieces, m);
+        let (mean, var) = (moments.mean, moments.var());
         let inv = stats::invstd(var, eps);
         let (scale, shift) = (affine.gamma(ch) * inv, affine.beta(ch));
         // Backwards: the rows read last are the likeliest still in L2.

@@ -2,43 +2,48 @@
 //!
 //! A channel is cut into pieces small enough to stay in L1 (fixed by the shape, see
 //! [`super::plan`]). Each piece is summed, then its squared deviations about its own mean are
-//! summed (the two-pass form, never E[x²] − E[x]²). Pieces combine exactly by
-//! Σ(x − μ)² = Σ_b [M2_b + n_b·(μ_b − μ)²], in piece order, so the result does not depend on
-//! which thread computed which piece.
+//! summed (the two-pass form, never E[x²] − E[x]²). Pieces merge by Chan et al.'s pairwise
+//! update (exact in exact arithmetic, stable in floating point), in piece order, so the result
+//! does not depend on which thread computed which piece.
 
 use super::kernels::Kernels;
 use super::plan::PIECE_LEN;
 
-/// The statistics of one piece: its size, Σx and Σ(x − Σx/n)².
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Piece {
+/// Count, mean and Σ(x − mean)² of the values seen so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Moments {
     pub count: f64,
-    pub sum: f64,
+    pub mean: f64,
     pub m2: f64,
 }
 
-/// Appends the pieces of one contiguous row (cut every [`PIECE_LEN`] values).
-pub fn push_row_pieces<T>(k: &Kernels<T>, row: &[T], pieces: &mut Vec<Piece>) {
-    for part in row.chunks(PIECE_LEN) {
-        let sum = (k.sum)(part);
-        let count = part.len() as f64;
-        let m2 = (k.sum_sq_dev)(part, sum / count);
-        pieces.push(Piece { count, sum, m2 });
+impl Moments {
+    /// Adds a piece of `count` values with mean `mean` and Σ(x − mean)² = `m2`: with
+    /// δ = mean − self.mean, mean += δ·n_b/n and M2 += m2 + δ²·n_a·n_b/n.
+    pub fn merge(&mut self, count: f64, mean: f64, m2: f64) {
+        let n = self.count + count;
+        if count == 0.0 {
+            return;
+        }
+        let d = mean - self.mean;
+        self.mean += d * (count / n);
+        self.m2 += m2 + d * d * (self.count * count / n);
+        self.count = n;
     }
-}
 
-/// The mean and biased variance of a channel of `total` values made of `pieces`.
-pub fn combine(pieces: &[Piece], total: usize) -> (f64, f64) {
-    let m = total as f64;
-    let mean = pieces.iter().map(|p| p.sum).sum::<f64>() / m;
-    let m2: f64 = pieces
-        .iter()
-        .map(|p| {
-            let d = p.sum / p.count - mean;
-            p.m2 + p.count * d * d
-        })
-        .sum();
-    (mean, m2 / m)
+    /// Adds one contiguous row, two-pass, in pieces of at most [`PIECE_LEN`] values.
+    pub fn add_row<T>(&mut self, k: &Kernels<T>, row: &[T]) {
+        for part in row.chunks(PIECE_LEN) {
+            let count = part.len() as f64;
+            let mean = (k.sum)(part) / count;
+            self.merge(count, mean, (k.sum_sq_dev)(part, mean));
+        }
+    }
+
+    /// The biased variance M2/count.
+    pub fn var(&self) -> f64 {
+        self.m2 / self.count
+    }
 }
 
 /// Per-column count, mean and Σ(x − mean)² of a run of rows of an (N, C) input.
@@ -100,7 +105,7 @@ mod tests {
     use crate::simd::Backend;
 
     #[test]
-    fn pieces_combine_to_the_two_pass_statistics() {
+    fn rows_merge_to_the_two_pass_statistics() {
         let x: Vec<f64> = (0..10_000)
             .map(|i| 1e4 + ((i * 37) % 101) as f64 * 0.01)
             .collect();
@@ -108,11 +113,10 @@ mod tests {
         let var_ref = x.iter().map(|v| (v - mean_ref).powi(2)).sum::<f64>() / x.len() as f64;
         for backend in Backend::ALL {
             let k = f64::kernels(backend, false);
-            let mut pieces = Vec::new();
-            push_row_pieces(&k, &x[..5000], &mut pieces);
-            push_row_pieces(&k, &x[5000..], &mut pieces);
-            assert_eq!(pieces.len(), 4);
-            let (mean, var) = combine(&pieces, x.len());
+            let mut m = Moments::default();
+            m.add_row(&k, &x[..5000]);
+            m.add_row(&k, &x[5000..]);
+            let (mean, var) = (m.mean, m.var());
             assert!((mean - mean_ref).abs() < 1e-10, "{backend:?}");
             assert!((var - var_ref).abs() < 1e-10 * var_ref, "{backend:?}");
         }
@@ -144,8 +148,9 @@ mod tests {
     fn a_constant_channel_has_its_value_as_mean_and_zero_variance() {
         let x = vec![1e7f32; 777];
         let k = f32::kernels(crate::simd::backend(), false);
-        let mut pieces = Vec::new();
-        push_row_pieces(&k, &x, &mut pieces);
-        assert_eq!(combine(&pieces, x.len()), (1e7, 0.0));
+        let mut m = Moments::default();
+        m.add_row(&k, &x[..100]);
+        m.add_row(&k, &x[100..]);
+        assert_eq!((m.mean, m.var()), (1e7, 0.0));
     }
 }
