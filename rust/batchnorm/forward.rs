@@ -57,7 +57,7 @@ fn train_rows<T: Element>(
             let start = row_start(i);
             moments.add_row(k, &x[start..start + l.s]);
         }
-        let (mean, var) = (moments.mean, moments.var());
+        let (mean, var) = (moments.mean(), moments.var());
         let inv = stats::invstd(var, eps);
         let (scale, shift) = (affine.gamma(ch) * inv, affine.beta(ch));
         // Backwards: the rows read last are the likeliest still in L2.
@@ -100,7 +100,8 @@ fn train_columns<T: Element>(
         total.merge(g);
     }
     let m = total.count;
-    let triples: Vec<(f64, f64, f64)> = (total.mean.iter().zip(&total.m2))
+    let mean = total.sum_mean();
+    let triples: Vec<(f64, f64, f64)> = (mean.iter().zip(&total.m2))
         .map(|(&mean, &m2)| {
             let var = m2 / m;
             (mean, var, stats::invstd(var, eps))
@@ -108,7 +109,7 @@ fn train_columns<T: Element>(
         .collect();
     let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * triples[c].2).collect();
     let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();
-    let norm = NormCols::new(total.mean, scale, shift);
+    let norm = NormCols::new(mean, scale, shift);
     let out = Shared::new(y);
     plan::map_tasks(parallel, cut.count(l.n), |g| {
         for i in cut.rows(g, l.n) {

@@ -9,38 +9,48 @@
 use super::kernels::Kernels;
 use super::plan::PIECE_LEN;
 
-/// Count, mean and Σ(x − mean)² of the values seen so far.
+/// Count, Σx and Σ(x − mean)² of the values seen so far.
+///
+/// M2 follows Chan et al.'s pairwise update about a running mean; the reported mean is Σx/n,
+/// which keeps IEEE semantics for infinities (a +inf value gives mean +inf, not inf − inf).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Moments {
     pub count: f64,
-    pub mean: f64,
+    pub sum: f64,
+    running: f64,
     pub m2: f64,
 }
 
 impl Moments {
-    /// Adds a piece of `count` values with mean `mean` and Σ(x − mean)² = `m2`: with
-    /// δ = mean − self.mean, mean += δ·n_b/n and M2 += m2 + δ²·n_a·n_b/n.
-    pub fn merge(&mut self, count: f64, mean: f64, m2: f64) {
-        let n = self.count + count;
+    /// Adds a piece of `count` values with Σx = `sum` and Σ(x − sum/count)² = `m2`: with
+    /// δ = mean_b − mean_a, mean_a += δ·n_b/n and M2 += m2 + δ²·n_a·n_b/n.
+    pub fn merge(&mut self, count: f64, sum: f64, m2: f64) {
         if count == 0.0 {
             return;
         }
-        let d = mean - self.mean;
-        self.mean += d * (count / n);
+        let n = self.count + count;
+        let d = sum / count - self.running;
+        self.running += d * (count / n);
         self.m2 += m2 + d * d * (self.count * count / n);
         self.count = n;
+        self.sum += sum;
     }
 
     /// Adds one contiguous row, two-pass, in pieces of at most [`PIECE_LEN`] values.
     pub fn add_row<T>(&mut self, k: &Kernels<T>, row: &[T]) {
         for part in row.chunks(PIECE_LEN) {
             let count = part.len() as f64;
-            let mean = (k.sum)(part) / count;
-            self.merge(count, mean, (k.sum_sq_dev)(part, mean));
+            let sum = (k.sum)(part);
+            self.merge(count, sum, (k.sum_sq_dev)(part, sum / count));
         }
     }
 
-    /// The biased variance M2/count.
+    /// Σx/n.
+    pub fn mean(&self) -> f64 {
+        self.sum / self.count
+    }
+
+    /// The biased variance M2/n.
     pub fn var(&self) -> f64 {
         self.m2 / self.count
     }
@@ -50,6 +60,9 @@ impl Moments {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ColumnMoments {
     pub count: f64,
+    /// Σx per column: the reported mean is sum/count (see [`Moments`]).
+    pub sum: Vec<f64>,
+    /// The running mean M2 is taken about.
     pub mean: Vec<f64>,
     pub m2: Vec<f64>,
 }
@@ -58,6 +71,7 @@ impl ColumnMoments {
     pub fn new(c: usize) -> ColumnMoments {
         ColumnMoments {
             count: 0.0,
+            sum: vec![0.0; c],
             mean: vec![0.0; c],
             m2: vec![0.0; c],
         }
@@ -66,10 +80,10 @@ impl ColumnMoments {
     /// Two-pass moments of `block`, whole rows of `c` values (small enough to stay in L2).
     pub fn of_rows<T>(k: &Kernels<T>, block: &[T], c: usize) -> ColumnMoments {
         let mut m = ColumnMoments::new(c);
-        (k.block_sum_cols)(block, c, &mut m.mean);
+        (k.block_sum_cols)(block, c, &mut m.sum);
         m.count = (block.len() / c.max(1)) as f64;
-        for v in &mut m.mean {
-            *v /= m.count;
+        for (u, s) in m.mean.iter_mut().zip(&m.sum) {
+            *u = s / m.count;
         }
         (k.block_sq_dev_cols)(block, c, &m.mean, &mut m.m2);
         m
@@ -89,7 +103,15 @@ impl ColumnMoments {
             *ma += d * wb;
             *m2a += m2b + d * d * wab;
         }
+        for (s, t) in self.sum.iter_mut().zip(&other.sum) {
+            *s += t;
+        }
         self.count = n;
+    }
+
+    /// Σx/n per column.
+    pub fn sum_mean(&self) -> Vec<f64> {
+        self.sum.iter().map(|s| s / self.count).collect()
     }
 }
 
@@ -116,7 +138,7 @@ mod tests {
             let mut m = Moments::default();
             m.add_row(&k, &x[..5000]);
             m.add_row(&k, &x[5000..]);
-            let (mean, var) = (m.mean, m.var());
+            let (mean, var) = (m.mean(), m.var());
             assert!((mean - mean_ref).abs() < 1e-10, "{backend:?}");
             assert!((var - var_ref).abs() < 1e-10 * var_ref, "{backend:?}");
         }
@@ -139,6 +161,7 @@ mod tests {
             let mean = col.iter().sum::<f64>() / n as f64;
             let m2: f64 = col.iter().map(|v| (v - mean).powi(2)).sum();
             assert!((all.mean[j] - mean).abs() < 1e-11);
+            assert!((all.sum_mean()[j] - mean).abs() < 1e-11);
             assert!((all.m2[j] - m2).abs() < 1e-9 * m2);
         }
         assert_eq!(all.count, n as f64);
@@ -151,6 +174,6 @@ mod tests {
         let mut m = Moments::default();
         m.add_row(&k, &x[..100]);
         m.add_row(&k, &x[100..]);
-        assert_eq!((m.mean, m.var()), (1e7, 0.0));
+        assert_eq!((m.mean(), m.var()), (1e7, 0.0));
     }
 }
