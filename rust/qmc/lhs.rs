@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::qmc::rng::{Stream, derive, shuffle, uniform_at, xoshiro};
+use crate::qmc::rng::{Stream, derive, permutation, uniform_at, xoshiro};
 use crate::qmc::unit::UnitFloat;
 use crate::threads;
 
@@ -31,13 +31,12 @@ pub struct LatinHypercube {
 fn in_stratum(k: u32, u: f64, n: usize) -> f64 {
     let nf = n as f64;
     let kf = f64::from(k);
-    let k64 = u64::from(k);
     let mut x = ((kf + u) / nf).min(1.0);
-    // x * n >= 0, so truncation is floor (and, unlike floor, needs no libm call on baseline x86).
-    while (x * nf) as u64 > k64 {
+    // floor(x * n) > k  <=>  x * n >= k + 1 (k + 1 is exact): float compares, no libm floor.
+    while x * nf >= kf + 1.0 {
         x = f64::from_bits(x.to_bits() - 1);
     }
-    while ((x * nf) as u64) < k64 {
+    while x * nf < kf {
         x = f64::from_bits(x.to_bits() + 1);
     }
     x
@@ -91,11 +90,8 @@ impl LatinHypercube {
             let width = group.min(d - j0);
             let perms = &mut perms[..width * n];
             let make = |(g, perm): (usize, &mut [u32])| {
-                for (i, p) in perm.iter_mut().enumerate() {
-                    *p = i as u32;
-                }
                 let key = derive(self.seed, Stream::LhsPermutation, start, (j0 + g) as u64);
-                shuffle(&mut xoshiro(key), perm);
+                permutation(&mut xoshiro(key), perm);
             };
             if parallel {
                 threads::install(|| perms.par_chunks_mut(n).enumerate().for_each(make))?;

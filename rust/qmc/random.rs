@@ -10,7 +10,7 @@ use rand_xoshiro::rand_core::RngCore;
 
 use crate::error::{Error, Result};
 use crate::qmc::parallel::{check_range, for_row_chunks};
-use crate::qmc::rng::{Stream, derive, xoshiro};
+use crate::qmc::rng::{Stream, derive, unit_f64, xoshiro};
 use crate::qmc::unit::UnitFloat;
 
 /// Points per independently seeded block.
@@ -63,7 +63,7 @@ impl RandomEngine {
             let rows = chunk.len() / self.d;
             for (r, row) in chunk.chunks_exact_mut(self.d).enumerate() {
                 for x in row.iter_mut() {
-                    *x = T::from_fixed(rng.next_u64() >> 11, 53);
+                    *x = T::from_unit_f64(unit_f64(rng.next_u64()));
                 }
                 if r + 1 < rows {
                     index += 1;
