@@ -149,3 +149,21 @@ def test_train_and_eval_switch_every_layer_and_batch_norm_statistics():
     model.eval()
     batch = model.forward(x)
     np.testing.assert_allclose(model.forward(x[:1]), batch[:1], rtol=1e-12)
+
+
+def test_load_rejects_a_corrupted_architecture(tmp_path):
+    path = tmp_path / "m.npz"
+    nn.save(nn.Dense(3, 2), path)
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    header = json.loads(arrays["__bntune__.json"].tobytes())
+    header["model"]["units"] = 5
+    arrays["__bntune__.json"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="Dense with bad arguments"):
+        nn.load(path)
+    header["model"] = {"type": "Conv2d"}
+    arrays["__bntune__.json"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="unknown layer type 'Conv2d'"):
+        nn.load(path)
