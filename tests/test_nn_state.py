@@ -1,6 +1,7 @@
 """state_dict / load_state_dict and nn.save / nn.load: complete and exact round-trips."""
 
 import json
+import pickle
 import zipfile
 
 import numpy as np
@@ -167,3 +168,19 @@ def test_load_rejects_a_corrupted_architecture(tmp_path):
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match="unknown layer type 'Conv2d'"):
         nn.load(path)
+
+
+def test_pickled_model_keeps_its_state_but_not_its_last_batch():
+    rng = np.random.default_rng(6)
+    model = randomise(nn.mlp(6, 3, hidden=5, layers=2, batch_norm=HAVE_BN_KERNELS), 7)
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    model.forward(x)
+    clone = pickle.loads(pickle.dumps(model))
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(clone.state_dict()[key], value)
+    assert clone[0]._x is None
+    assert model[0]._x is x  # the original keeps what its backward needs
+    with pytest.raises(RuntimeError, match="before forward"):
+        clone.backward(np.zeros((64, 3), dtype=np.float32))
+    model.eval()
+    np.testing.assert_array_equal(clone.eval().forward(x), model.forward(x))
