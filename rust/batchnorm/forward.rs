@@ -7,7 +7,7 @@ use super::kernels::{Element, Kernels};
 use super::layout::Layout;
 use super::params::{Affine, Stats, check_eps, check_trainable};
 use super::plan::{self, Shared};
-use super::stats::{self, Piece};
+use super::stats::{self, ColumnMoments};
 use crate::error::Result;
 use crate::simd::Backend;
 
@@ -59,7 +59,8 @@ fn train_rows<T: Element>(
         let (mean, var) = stats::combine(&pieces, m);
         let inv = stats::invstd(var, eps);
         let (scale, shift) = (affine.gamma(ch) * inv, affine.beta(ch));
-        for i in 0..l.n {
+        // Backwards: the rows read last are the likeliest still in L2.
+        for i in (0..l.n).rev() {
             let start = row_start(i);
             // SAFETY: row (i, ch) belongs to this channel's task alone.
             let y_row = unsafe { out.part(start, l.s) };
@@ -69,7 +70,9 @@ fn train_rows<T: Element>(
     })
 }
 
-/// (N, C): one task per block of columns (a few cache lines wide), cut into pieces of rows.
+/// (N, C): tasks are groups of whole rows. Each group's moments come from pieces small enough
+/// to stay in L2 between their two passes; groups merge in order, then the groups are
+/// normalised (from L3 when the input fits there).
 fn train_columns<T: Element>(
     k: &Kernels<T>,
     l: Layout,
@@ -78,65 +81,40 @@ fn train_columns<T: Element>(
     eps: f64,
     y: &mut [T],
 ) -> Result<Vec<(f64, f64, f64)>> {
-    let size = std::mem::size_of::<T>();
-    let width = plan::column_block(l.n, l.c, size, 1);
-    let rows = plan::rows_per_piece(width, size);
-    let out = Shared::new(y);
-    let blocks = plan::map_tasks(plan::is_parallel(l.len()), l.c.div_ceil(width), |b| {
-        let c0 = b * width;
-        let w = width.min(l.c - c0);
-        let row = |i: usize| &x[i * l.c + c0..i * l.c + c0 + w];
-        let chunks = l.n.div_ceil(rows);
-        let mut pieces = vec![
-            Piece {
-                count: 0.0,
-                sum: 0.0,
-                m2: 0.0
-            };
-            chunks * w
-        ];
-        let (mut sum, mut m2, mut mu) = (vec![0.0; w], vec![0.0; w], vec![0.0; w]);
-        for (ci, r0) in (0..l.n).step_by(rows).enumerate() {
-            let r1 = (r0 + rows).min(l.n);
-            sum.fill(0.0);
-            m2.fill(0.0);
-            for i in r0..r1 {
-                (k.acc_cols)(row(i), &mut sum);
-            }
-            let count = (r1 - r0) as f64;
-            for (u, s) in mu.iter_mut().zip(&sum) {
-                *u = s / count;
-            }
-            for i in r0..r1 {
-                (k.acc_sq_dev_cols)(row(i), &mu, &mut m2);
-            }
-            for j in 0..w {
-                pieces[j * chunks + ci] = Piece {
-                    count,
-                    sum: sum[j],
-                    m2: m2[j],
-                };
-            }
+    let cut = plan::RowGroups::new(l.c, std::mem::size_of::<T>(), 1);
+    let row = |i: usize| &x[i * l.c..(i + 1) * l.c];
+    let parallel = plan::is_parallel(l.len());
+    let groups = plan::map_tasks(parallel, cut.count(l.n), |g| {
+        let rows = cut.rows(g, l.n);
+        let mut moments = ColumnMoments::new(l.c);
+        for start in rows.clone().step_by(cut.piece) {
+            let piece = start..(start + cut.piece).min(rows.end);
+            moments.merge(&ColumnMoments::of_rows(k, piece.map(row), l.c));
         }
-        let mut mean = vec![0.0; w];
-        let (mut scale, mut shift) = (vec![0.0; w], vec![0.0; w]);
-        let mut triples = Vec::with_capacity(w);
-        for j in 0..w {
-            let (mj, var) = stats::combine(&pieces[j * chunks..(j + 1) * chunks], l.n);
-            let inv = stats::invstd(var, eps);
-            mean[j] = mj;
-            scale[j] = affine.gamma(c0 + j) * inv;
-            shift[j] = affine.beta(c0 + j);
-            triples.push((mj, var, inv));
-        }
-        for i in 0..l.n {
-            // SAFETY: columns c0..c0 + w of every row belong to this block's task alone.
-            let y_row = unsafe { out.part(i * l.c + c0, w) };
-            (k.affine_cols)(row(i), &mean, &scale, &shift, y_row);
-        }
-        triples
+        moments
     })?;
-    Ok(blocks.into_iter().flatten().collect())
+    let mut total = ColumnMoments::new(l.c);
+    for g in &groups {
+        total.merge(g);
+    }
+    let m = total.count;
+    let triples: Vec<(f64, f64, f64)> = (total.mean.iter().zip(&total.m2))
+        .map(|(&mean, &m2)| {
+            let var = m2 / m;
+            (mean, var, stats::invstd(var, eps))
+        })
+        .collect();
+    let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * triples[c].2).collect();
+    let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();
+    let out = Shared::new(y);
+    plan::map_tasks(parallel, cut.count(l.n), |g| {
+        for i in cut.rows(g, l.n) {
+            // SAFETY: row i belongs to group g's task alone.
+            let y_row = unsafe { out.part(i * l.c, l.c) };
+            (k.affine_cols)(row(i), &total.mean, &scale, &shift, y_row);
+        }
+    })?;
+    Ok(triples)
 }
 
 /// Inference forward: normalises `x` into `y` with the running statistics (f64, length C).

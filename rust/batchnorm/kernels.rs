@@ -65,6 +65,17 @@ fn table<T: Real>(_backend: Backend) -> Kernels<T> {
 }
 
 impl Element for f32 {
+    #[cfg(target_arch = "x86_64")]
+    fn kernels(backend: Backend) -> Kernels<f32> {
+        if backend == Backend::Avx2Fma && backend.is_supported() {
+            // SAFETY: AVX2 and FMA were just detected on this CPU.
+            unsafe { super::avx2::table_f32() }
+        } else {
+            scalar_table()
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
     fn kernels(backend: Backend) -> Kernels<f32> {
         table(backend)
     }

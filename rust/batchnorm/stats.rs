@@ -41,6 +41,61 @@ pub fn combine(pieces: &[Piece], total: usize) -> (f64, f64) {
     (mean, m2 / m)
 }
 
+/// Per-column count, mean and Σ(x − mean)² of a run of rows of an (N, C) input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnMoments {
+    pub count: f64,
+    pub mean: Vec<f64>,
+    pub m2: Vec<f64>,
+}
+
+impl ColumnMoments {
+    pub fn new(c: usize) -> ColumnMoments {
+        ColumnMoments {
+            count: 0.0,
+            mean: vec![0.0; c],
+            m2: vec![0.0; c],
+        }
+    }
+
+    /// Two-pass moments of `rows` (each of C values), which should fit in L2.
+    pub fn of_rows<'a, T: 'a>(
+        k: &Kernels<T>,
+        rows: impl Iterator<Item = &'a [T]> + Clone,
+        c: usize,
+    ) -> ColumnMoments {
+        let mut m = ColumnMoments::new(c);
+        for row in rows.clone() {
+            (k.acc_cols)(row, &mut m.mean);
+            m.count += 1.0;
+        }
+        for v in &mut m.mean {
+            *v /= m.count;
+        }
+        for row in rows {
+            (k.acc_sq_dev_cols)(row, &m.mean, &mut m.m2);
+        }
+        m
+    }
+
+    /// Adds the moments of more rows (Chan et al.'s pairwise update, exact in exact
+    /// arithmetic): with δ = mean_b − mean_a, mean += δ·n_b/n and M2 += M2_b + δ²·n_a·n_b/n.
+    pub fn merge(&mut self, other: &ColumnMoments) {
+        let n = self.count + other.count;
+        if other.count == 0.0 {
+            return;
+        }
+        let (wb, wab) = (other.count / n, self.count * other.count / n);
+        let cols = self.mean.iter_mut().zip(self.m2.iter_mut());
+        for ((ma, m2a), (mb, m2b)) in cols.zip(other.mean.iter().zip(&other.m2)) {
+            let d = mb - *ma;
+            *ma += d * wb;
+            *m2a += m2b + d * d * wab;
+        }
+        self.count = n;
+    }
+}
+
 /// 1/√(var + eps).
 pub fn invstd(var: f64, eps: f64) -> f64 {
     1.0 / (var + eps).sqrt()
@@ -69,6 +124,28 @@ mod tests {
             assert!((mean - mean_ref).abs() < 1e-10, "{backend:?}");
             assert!((var - var_ref).abs() < 1e-10 * var_ref, "{backend:?}");
         }
+    }
+
+    #[test]
+    fn merged_column_moments_match_the_definition() {
+        let (n, c) = (37, 5);
+        let x: Vec<f32> = (0..n * c)
+            .map(|i| 1e4 + ((i * 53) % 97) as f32 * 0.25)
+            .collect();
+        let k = f32::kernels(crate::simd::backend());
+        let mut all = ColumnMoments::new(c);
+        for rows in [0..10, 10..11, 11..37] {
+            let part = ColumnMoments::of_rows(&k, rows.map(|i| &x[i * c..(i + 1) * c]), c);
+            all.merge(&part);
+        }
+        for j in 0..c {
+            let col: Vec<f64> = (0..n).map(|i| f64::from(x[i * c + j])).collect();
+            let mean = col.iter().sum::<f64>() / n as f64;
+            let m2: f64 = col.iter().map(|v| (v - mean).powi(2)).sum();
+            assert!((all.mean[j] - mean).abs() < 1e-11);
+            assert!((all.m2[j] - m2).abs() < 1e-9 * m2);
+        }
+        assert_eq!(all.count, n as f64);
     }
 
     #[test]
