@@ -46,7 +46,7 @@ pub fn backward<T: Element>(
     }
     l.check_channels("mean", saved.mean.len())?;
     l.check_channels("invstd", saved.invstd.len())?;
-    let k = T::kernels(backend);
+    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(dx)));
     let job = Job {
         k: &k,
         l,
@@ -144,10 +144,12 @@ impl<T: Element> Job<'_, T> {
         let parallel = plan::is_parallel(l.len());
         let sums = plan::map_tasks(parallel, cut.count(l.n), |g| {
             let (mut sum_dy, mut sum_dot) = (vec![0.0; l.c], vec![0.0; l.c]);
-            for i in cut.rows(g, l.n) {
-                let r = cols(i);
+            let rows = cut.rows(g, l.n);
+            for start in rows.clone().step_by(cut.piece) {
+                let r = start * l.c..(start + cut.piece).min(rows.end) * l.c;
                 let (dy, x) = (&self.dy[r.clone()], &self.x[r]);
-                (k.acc_dy_dot_cols)(dy, x, self.saved.mean, &mut sum_dy, &mut sum_dot);
+                let mean = self.saved.mean;
+                (k.block_dy_dot_cols)(dy, x, l.c, mean, &mut sum_dy, &mut sum_dot);
             }
             (sum_dy, sum_dot)
         })?;

@@ -3,7 +3,7 @@
 //! y = (x − mean)·(gamma·invstd) + beta, with x − mean formed in f64 and y rounded once, so a
 //! float32 channel that is constant 1e7 gives exactly beta and data far from zero loses nothing.
 
-use super::kernels::{Element, Kernels};
+use super::kernels::{Element, Kernels, NormCols};
 use super::layout::Layout;
 use super::params::{Affine, Stats, check_eps, check_trainable};
 use super::plan::{self, Shared};
@@ -28,7 +28,7 @@ pub fn forward_train<T: Element>(
     affine.check(&layout)?;
     check_eps(eps)?;
     check_trainable(shape, &layout)?;
-    let k = T::kernels(backend);
+    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(y)));
     let triples = if layout.s == 1 {
         train_columns(&k, layout, x, affine, eps, y)?
     } else {
@@ -89,7 +89,8 @@ fn train_columns<T: Element>(
         let mut moments = ColumnMoments::new(l.c);
         for start in rows.clone().step_by(cut.piece) {
             let piece = start..(start + cut.piece).min(rows.end);
-            moments.merge(&ColumnMoments::of_rows(k, piece.map(row), l.c));
+            let block = &x[piece.start * l.c..piece.end * l.c];
+            moments.merge(&ColumnMoments::of_rows(k, block, l.c));
         }
         moments
     })?;
@@ -106,12 +107,13 @@ fn train_columns<T: Element>(
         .collect();
     let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * triples[c].2).collect();
     let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();
+    let norm = NormCols::new(total.mean, scale, shift);
     let out = Shared::new(y);
     plan::map_tasks(parallel, cut.count(l.n), |g| {
         for i in cut.rows(g, l.n) {
             // SAFETY: row i belongs to group g's task alone.
             let y_row = unsafe { out.part(i * l.c, l.c) };
-            (k.affine_cols)(row(i), &total.mean, &scale, &shift, y_row);
+            (k.affine_cols)(row(i), &norm, y_row);
         }
     })?;
     Ok(triples)
@@ -138,7 +140,7 @@ pub fn forward_infer<T: Element>(
     l.check_channels("running_mean", running_mean.len())?;
     l.check_channels("running_var", running_var.len())?;
     check_eps(eps)?;
-    let k = T::kernels(backend);
+    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(y)));
     let invstd: Vec<f64> = running_var.iter().map(|&v| stats::invstd(v, eps)).collect();
     let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * invstd[c]).collect();
     let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();
@@ -150,6 +152,7 @@ pub fn forward_infer<T: Element>(
         (l.n * l.c, l.s)
     };
     let per_task = (plan::SEQUENTIAL_BELOW / row_len).max(1);
+    let norm = NormCols::new(running_mean.to_vec(), scale.clone(), shift.clone());
     let out = Shared::new(y);
     plan::map_tasks(plan::is_parallel(l.len()), rows.div_ceil(per_task), |t| {
         for r in t * per_task..((t + 1) * per_task).min(rows) {
@@ -158,7 +161,7 @@ pub fn forward_infer<T: Element>(
             // SAFETY: task t alone owns rows t·per_task.. (t + 1)·per_task.
             let y_row = unsafe { out.part(start, row_len) };
             if l.s == 1 {
-                (k.affine_cols)(x_row, running_mean, &scale, &shift, y_row);
+                (k.affine_cols)(x_row, &norm, y_row);
             } else {
                 let c = r % l.c;
                 (k.affine_row)(x_row, running_mean[c], scale[c], shift[c], y_row);

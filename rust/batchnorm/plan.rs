@@ -23,6 +23,15 @@ const PIECE_BYTES: usize = 64 << 10;
 /// there are enough tasks to share between threads and few partial results to combine.
 const PIECES_PER_GROUP: usize = 16;
 
+/// Outputs of at least this many bytes are written with non-temporal stores: they cannot stay
+/// in cache anyway, and streaming them saves reading each line before it is overwritten.
+pub const STREAM_BYTES: usize = 8 << 20;
+
+/// Whether an output of `bytes` bytes is streamed.
+pub fn streams(bytes: usize) -> bool {
+    bytes >= STREAM_BYTES
+}
+
 /// Runs `count` tasks, in the pool when `parallel`, and returns their results in task order.
 pub fn map_tasks<R: Send>(
     parallel: bool,

@@ -58,23 +58,15 @@ impl ColumnMoments {
         }
     }
 
-    /// Two-pass moments of `rows` (each of C values), which should fit in L2.
-    pub fn of_rows<'a, T: 'a>(
-        k: &Kernels<T>,
-        rows: impl Iterator<Item = &'a [T]> + Clone,
-        c: usize,
-    ) -> ColumnMoments {
+    /// Two-pass moments of `block`, whole rows of `c` values (small enough to stay in L2).
+    pub fn of_rows<T>(k: &Kernels<T>, block: &[T], c: usize) -> ColumnMoments {
         let mut m = ColumnMoments::new(c);
-        for row in rows.clone() {
-            (k.acc_cols)(row, &mut m.mean);
-            m.count += 1.0;
-        }
+        (k.block_sum_cols)(block, c, &mut m.mean);
+        m.count = (block.len() / c.max(1)) as f64;
         for v in &mut m.mean {
             *v /= m.count;
         }
-        for row in rows {
-            (k.acc_sq_dev_cols)(row, &m.mean, &mut m.m2);
-        }
+        (k.block_sq_dev_cols)(block, c, &m.mean, &mut m.m2);
         m
     }
 
@@ -115,7 +107,7 @@ mod tests {
         let mean_ref = x.iter().sum::<f64>() / x.len() as f64;
         let var_ref = x.iter().map(|v| (v - mean_ref).powi(2)).sum::<f64>() / x.len() as f64;
         for backend in Backend::ALL {
-            let k = f64::kernels(backend);
+            let k = f64::kernels(backend, false);
             let mut pieces = Vec::new();
             push_row_pieces(&k, &x[..5000], &mut pieces);
             push_row_pieces(&k, &x[5000..], &mut pieces);
@@ -132,10 +124,10 @@ mod tests {
         let x: Vec<f32> = (0..n * c)
             .map(|i| 1e4 + ((i * 53) % 97) as f32 * 0.25)
             .collect();
-        let k = f32::kernels(crate::simd::backend());
+        let k = f32::kernels(crate::simd::backend(), false);
         let mut all = ColumnMoments::new(c);
         for rows in [0..10, 10..11, 11..37] {
-            let part = ColumnMoments::of_rows(&k, rows.map(|i| &x[i * c..(i + 1) * c]), c);
+            let part = ColumnMoments::of_rows(&k, &x[rows.start * c..rows.end * c], c);
             all.merge(&part);
         }
         for j in 0..c {
@@ -151,7 +143,7 @@ mod tests {
     #[test]
     fn a_constant_channel_has_its_value_as_mean_and_zero_variance() {
         let x = vec![1e7f32; 777];
-        let k = f32::kernels(crate::simd::backend());
+        let k = f32::kernels(crate::simd::backend(), false);
         let mut pieces = Vec::new();
         push_row_pieces(&k, &x, &mut pieces);
         assert_eq!(combine(&pieces, x.len()), (1e7, 0.0));
