@@ -184,3 +184,14 @@ def test_pickled_model_keeps_its_state_but_not_its_last_batch():
         clone.backward(np.zeros((64, 3), dtype=np.float32))
     model.eval()
     np.testing.assert_array_equal(clone.eval().forward(x), model.forward(x))
+
+
+def test_nested_sequential_round_trips(tmp_path):
+    inner = nn.Sequential(nn.Dense(4, 3, dtype=np.float64), nn.Tanh())
+    model = randomise(nn.Sequential(inner, nn.Dense(3, 2, dtype=np.float64)), 8)
+    assert sorted(model.state_dict()) == ["0.0.bias", "0.0.weight", "1.bias", "1.weight"]
+    nn.save(model, tmp_path / "nested.npz")
+    loaded = nn.load(tmp_path / "nested.npz")
+    assert isinstance(loaded[0], nn.Sequential)
+    x = np.random.default_rng(9).standard_normal((5, 4))
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
