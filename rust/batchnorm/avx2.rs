@@ -342,8 +342,9 @@ fn block_sum_cols<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64]) {
     unsafe { block_sum_cols_impl(x, c, acc) }
 }
 
-/// Column sums of a block of rows, 16 columns at a time held in registers over all rows, so
-/// each value costs one widening load and one add.
+/// Column sums of a block of rows, in strips of four rows read side by side (four sequential
+/// streams the prefetcher follows): each strip adds its rows in registers, so the accumulators
+/// are loaded and stored once per four rows.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn block_sum_cols_impl<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64]) {
     if c == 0 {
@@ -352,35 +353,34 @@ unsafe fn block_sum_cols_impl<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64
     let rows = x.len() / c;
     let w = c.min(acc.len());
     let p = x.as_ptr();
-    let mut j = 0;
+    let mut r = 0;
     // SAFETY: every load reads [r·c + j..r·c + j + 4] with r < rows and j + 4 <= w <= c, so
     // within rows·c <= x.len(); acc accesses stay below w <= acc.len().
     unsafe {
-        while j + 16 <= w {
-            let mut a = [_mm256_setzero_pd(); 4];
-            for r in 0..rows {
-                let base = p.add(r * c + j);
-                for (k, v) in a.iter_mut().enumerate() {
-                    *v = _mm256_add_pd(*v, T::load4(base.add(4 * k)));
-                }
+        while r + 4 <= rows {
+            let row = [
+                p.add(r * c),
+                p.add((r + 1) * c),
+                p.add((r + 2) * c),
+                p.add((r + 3) * c),
+            ];
+            let mut j = 0;
+            while j + 4 <= w {
+                let a = _mm256_add_pd(T::load4(row[0].add(j)), T::load4(row[1].add(j)));
+                let b = _mm256_add_pd(T::load4(row[2].add(j)), T::load4(row[3].add(j)));
+                let sum = _mm256_add_pd(param4(acc, j), _mm256_add_pd(a, b));
+                _mm256_storeu_pd(acc.as_mut_ptr().add(j), sum);
+                j += 4;
             }
-            for (k, v) in a.iter().enumerate() {
-                let sum = _mm256_add_pd(param4(acc, j + 4 * k), *v);
-                _mm256_storeu_pd(acc.as_mut_ptr().add(j + 4 * k), sum);
+            for (jj, a) in acc.iter_mut().enumerate().take(w).skip(j) {
+                let v = |k: usize| x[(r + k) * c + jj].to_f64();
+                *a += (v(0) + v(1)) + (v(2) + v(3));
             }
-            j += 16;
-        }
-        while j + 4 <= w {
-            let mut a = _mm256_setzero_pd();
-            for r in 0..rows {
-                a = _mm256_add_pd(a, T::load4(p.add(r * c + j)));
-            }
-            _mm256_storeu_pd(acc.as_mut_ptr().add(j), _mm256_add_pd(param4(acc, j), a));
-            j += 4;
+            r += 4;
         }
     }
-    for (jj, a) in acc.iter_mut().enumerate().take(w).skip(j) {
-        *a += (0..rows).map(|r| x[r * c + jj].to_f64()).sum::<f64>();
+    for rr in r..rows {
+        scalar::acc_cols(&x[rr * c..rr * c + w], &mut acc[..w]);
     }
 }
 
@@ -389,6 +389,7 @@ fn block_sq_dev_cols<T: Real + Lanes>(x: &[T], c: usize, mean: &[f64], acc: &mut
     unsafe { block_sq_dev_cols_impl(x, c, mean, acc) }
 }
 
+/// Σ(x − mean)² per column, in strips of four rows like [`block_sum_cols_impl`].
 #[target_feature(enable = "avx2,fma")]
 unsafe fn block_sq_dev_cols_impl<T: Real + Lanes>(
     x: &[T],
@@ -402,45 +403,38 @@ unsafe fn block_sq_dev_cols_impl<T: Real + Lanes>(
     let rows = x.len() / c;
     let w = c.min(acc.len()).min(mean.len());
     let p = x.as_ptr();
-    let mut j = 0;
+    let mut r = 0;
     // SAFETY: as in `block_sum_cols_impl`; mean accesses stay below w <= mean.len().
     unsafe {
-        while j + 16 <= w {
-            let mut a = [_mm256_setzero_pd(); 4];
-            let m = [
-                param4(mean, j),
-                param4(mean, j + 4),
-                param4(mean, j + 8),
-                param4(mean, j + 12),
+        while r + 4 <= rows {
+            let row = [
+                p.add(r * c),
+                p.add((r + 1) * c),
+                p.add((r + 2) * c),
+                p.add((r + 3) * c),
             ];
-            for r in 0..rows {
-                let base = p.add(r * c + j);
-                for (k, v) in a.iter_mut().enumerate() {
-                    let d = _mm256_sub_pd(T::load4(base.add(4 * k)), m[k]);
-                    *v = _mm256_fmadd_pd(d, d, *v);
-                }
+            let mut j = 0;
+            while j + 4 <= w {
+                let m = param4(mean, j);
+                let d0 = _mm256_sub_pd(T::load4(row[0].add(j)), m);
+                let d1 = _mm256_sub_pd(T::load4(row[1].add(j)), m);
+                let d2 = _mm256_sub_pd(T::load4(row[2].add(j)), m);
+                let d3 = _mm256_sub_pd(T::load4(row[3].add(j)), m);
+                let a = _mm256_fmadd_pd(d1, d1, _mm256_mul_pd(d0, d0));
+                let b = _mm256_fmadd_pd(d3, d3, _mm256_mul_pd(d2, d2));
+                let sum = _mm256_add_pd(param4(acc, j), _mm256_add_pd(a, b));
+                _mm256_storeu_pd(acc.as_mut_ptr().add(j), sum);
+                j += 4;
             }
-            for (k, v) in a.iter().enumerate() {
-                let sum = _mm256_add_pd(param4(acc, j + 4 * k), *v);
-                _mm256_storeu_pd(acc.as_mut_ptr().add(j + 4 * k), sum);
+            for jj in j..w {
+                let d = |k: usize| x[(r + k) * c + jj].to_f64() - mean[jj];
+                acc[jj] += (d(0) * d(0) + d(1) * d(1)) + (d(2) * d(2) + d(3) * d(3));
             }
-            j += 16;
-        }
-        while j + 4 <= w {
-            let (mut a, m) = (_mm256_setzero_pd(), param4(mean, j));
-            for r in 0..rows {
-                let d = _mm256_sub_pd(T::load4(p.add(r * c + j)), m);
-                a = _mm256_fmadd_pd(d, d, a);
-            }
-            _mm256_storeu_pd(acc.as_mut_ptr().add(j), _mm256_add_pd(param4(acc, j), a));
-            j += 4;
+            r += 4;
         }
     }
-    for jj in j..w {
-        let m = mean[jj];
-        acc[jj] += (0..rows)
-            .map(|r| (x[r * c + jj].to_f64() - m).powi(2))
-            .sum::<f64>();
+    for rr in r..rows {
+        scalar::acc_sq_dev_cols(&x[rr * c..rr * c + w], &mean[..w], &mut acc[..w]);
     }
 }
 
@@ -456,6 +450,7 @@ fn block_dy_dot_cols<T: Real + Lanes>(
     unsafe { block_dy_dot_cols_impl(dy, x, c, mean, [acc_dy, acc_dot]) }
 }
 
+/// Σdy and Σdy·(x − mean) per column, in strips of four rows like [`block_sum_cols_impl`].
 #[target_feature(enable = "avx2,fma")]
 unsafe fn block_dy_dot_cols_impl<T: Real + Lanes>(
     dy: &[T],
@@ -470,39 +465,49 @@ unsafe fn block_dy_dot_cols_impl<T: Real + Lanes>(
     let rows = dy.len().min(x.len()) / c;
     let w = c.min(mean.len()).min(acc_dy.len()).min(acc_dot.len());
     let (pg, px) = (dy.as_ptr(), x.as_ptr());
-    let mut j = 0;
+    let mut r = 0;
     // SAFETY: as in `block_sum_cols_impl`, for dy and x alike.
     unsafe {
-        while j + 8 <= w {
-            let mut s = [_mm256_setzero_pd(); 2];
-            let mut d = [_mm256_setzero_pd(); 2];
-            let m = [param4(mean, j), param4(mean, j + 4)];
-            for r in 0..rows {
-                let at = r * c + j;
-                for k in 0..2 {
-                    let g = T::load4(pg.add(at + 4 * k));
-                    let dev = _mm256_sub_pd(T::load4(px.add(at + 4 * k)), m[k]);
-                    s[k] = _mm256_add_pd(s[k], g);
-                    d[k] = _mm256_fmadd_pd(g, dev, d[k]);
+        while r + 4 <= rows {
+            let mut j = 0;
+            while j + 4 <= w {
+                let m = param4(mean, j);
+                let (mut s, mut d) = (param4(acc_dy, j), param4(acc_dot, j));
+                let (mut s4, mut d4) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+                for k in 0..4 {
+                    let at = (r + k) * c + j;
+                    let g = T::load4(pg.add(at));
+                    s4 = _mm256_add_pd(s4, g);
+                    d4 = _mm256_fmadd_pd(g, _mm256_sub_pd(T::load4(px.add(at)), m), d4);
                 }
+                s = _mm256_add_pd(s, s4);
+                d = _mm256_add_pd(d, d4);
+                _mm256_storeu_pd(acc_dy.as_mut_ptr().add(j), s);
+                _mm256_storeu_pd(acc_dot.as_mut_ptr().add(j), d);
+                j += 4;
             }
-            for k in 0..2 {
-                let at = j + 4 * k;
-                let sum = _mm256_add_pd(param4(acc_dy, at), s[k]);
-                _mm256_storeu_pd(acc_dy.as_mut_ptr().add(at), sum);
-                let dot = _mm256_add_pd(param4(acc_dot, at), d[k]);
-                _mm256_storeu_pd(acc_dot.as_mut_ptr().add(at), dot);
+            for jj in j..w {
+                let (mut s4, mut d4) = (0.0, 0.0);
+                for k in 0..4 {
+                    let g = dy[(r + k) * c + jj].to_f64();
+                    s4 += g;
+                    d4 += g * (x[(r + k) * c + jj].to_f64() - mean[jj]);
+                }
+                acc_dy[jj] += s4;
+                acc_dot[jj] += d4;
             }
-            j += 8;
+            r += 4;
         }
     }
-    for jj in j..w {
-        let m = mean[jj];
-        for r in 0..rows {
-            let g = dy[r * c + jj].to_f64();
-            acc_dy[jj] += g;
-            acc_dot[jj] += g * (x[r * c + jj].to_f64() - m);
-        }
+    for rr in r..rows {
+        let at = rr * c..rr * c + w;
+        scalar::acc_dy_dot_cols(
+            &dy[at.clone()],
+            &x[at],
+            &mean[..w],
+            &mut acc_dy[..w],
+            &mut acc_dot[..w],
+        );
     }
 }
 

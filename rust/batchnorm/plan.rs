@@ -17,11 +17,11 @@ pub const PIECE_LEN: usize = 4096;
 
 /// Bytes of one (N, C) input's rows whose statistics are taken in one piece: small enough that
 /// the second pass over the piece reads it from L2.
-const PIECE_BYTES: usize = 64 << 10;
+const PIECE_BYTES: usize = 256 << 10;
 
 /// Pieces per group: a group of rows is one task of an (N, C) input (about 1 MiB of input), so
 /// there are enough tasks to share between threads and few partial results to combine.
-const PIECES_PER_GROUP: usize = 16;
+const PIECES_PER_GROUP: usize = 4;
 
 /// Outputs of at least this many bytes are written with non-temporal stores: they cannot stay
 /// in cache anyway, and streaming them saves reading each line before it is overwritten.
@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn row_groups_cover_every_row_once() {
         let g = RowGroups::new(1024, 4, 1);
-        assert_eq!((g.piece, g.group), (16, 256));
+        assert_eq!((g.piece, g.group), (64, 256));
         assert_eq!(g.count(1000), 4);
         assert_eq!(g.rows(3, 1000), 768..1000);
         assert_eq!(RowGroups::new(1 << 20, 8, 2).piece, 1);
