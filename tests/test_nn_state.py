@@ -25,8 +25,13 @@ needs_bn = pytest.mark.skipif(
 def randomise(model, seed):
     """Gives every parameter and buffer distinctive values, as training would."""
     rng = np.random.default_rng(seed)
-    for array in model._state_arrays().values():
-        array[...] = rng.uniform(0.5, 2.0, array.shape)
+    state = model.state_dict()
+    model.load_state_dict(
+        {
+            key: rng.uniform(0.5, 2.0, value.shape).astype(value.dtype)
+            for key, value in state.items()
+        }
+    )
     return model
 
 
