@@ -13,8 +13,6 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from bntune.tune import storage as storage_db
 from bntune.tune.errors import Pruned
 from bntune.tune.lease import DEFAULT_LEASE_TIMEOUT, Lease
@@ -340,18 +338,15 @@ class Study:
             self._next_number += 1
             unit = dict(zip(names, u, strict=True))
             record = FrozenTrial(
-                number,
-                params,
-                None,
-                "running",
-                {},
-                round_,
-                None,
-                time.time(),
-                None,
-                unit,
-                stream,
-                seq,
+                number=number,
+                params=params,
+                value=None,
+                state="running",
+                round=round_,
+                started=time.time(),
+                unit=unit,
+                stream=stream,
+                seq=seq,
             )
             return Trial(number, params, round_, prune), record
 
@@ -441,12 +436,16 @@ class Study:
 
 
 def _judge(value: object) -> tuple[str, float | None, str | None]:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+    # anything float() accepts through __float__ (numpy scalars, 0-d arrays, tensors), not str
+    if isinstance(value, bool) or not hasattr(value, "__float__"):
         return "failed", None, f"objective returned {value!r}, not a real number"
-    value = float(value)
-    if not math.isfinite(value):
-        return "diverged", None, f"objective returned {value!r}"
-    return "complete", value, None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        return "failed", None, f"objective returned {value!r}, not a real number ({e})"
+    if not math.isfinite(number):
+        return "diverged", None, f"objective returned {number!r}"
+    return "complete", number, None
 
 
 def _error_text(e: BaseException) -> str:
