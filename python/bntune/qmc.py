@@ -74,8 +74,8 @@ def _as_seed(seed: object) -> int | None:
 
 def _as_count(n: object, name: str = "n") -> int:
     value = _as_int(n, name)
-    if value < 0:
-        raise ValueError(f"{name} must be non-negative, got {value}")
+    if not 0 <= value < _SEED_LIMIT:
+        raise ValueError(f"{name} must be a non-negative integer below 2**64, got {value}")
     return value
 
 
@@ -141,8 +141,6 @@ class QMCEngine:
         position alone and never warning. For :class:`LatinHypercube`, a fresh design of ``n``
         points keyed by ``index``. This is how the tuner gives trial ``k`` the point at ``k``."""
         start = _as_count(index, "index")
-        if start >= _SEED_LIMIT:
-            raise ValueError(f"index must be below 2**64, got {start}")
         return self._engine.random_at(start, _as_count(n), _wants_float32(dtype))  # type: ignore[no-any-return]
 
     def fast_forward(self, n: int) -> QMCEngine:

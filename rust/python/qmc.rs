@@ -37,10 +37,13 @@ fn parse_scramble(name: &str) -> PyResult<Scramble> {
     }
 }
 
-fn to_count(n: i64, name: &str) -> PyResult<usize> {
+fn to_count(n: u64, name: &str) -> PyResult<usize> {
     usize::try_from(n)
-        .map_err(|_| PyValueError::new_err(format!("{name} must be non-negative, got {n}")))
+        .map_err(|_| PyValueError::new_err(format!("{name}={n} is too large for this machine")))
 }
+
+/// Larger outputs are allocated through `numpy.empty`, which reports failure as MemoryError.
+const DIRECT_ALLOCATION_LIMIT: usize = 1 << 27;
 
 /// Allocates an (n, d) array and fills it with points `start..start + n`, GIL released.
 fn draw_into<'py, T: UnitFloat + numpy::Element>(
@@ -53,9 +56,18 @@ fn draw_into<'py, T: UnitFloat + numpy::Element>(
     n.checked_mul(d)
         .filter(|&len| len <= isize::MAX as usize / 8)
         .ok_or_else(|| PyValueError::new_err(format!("n={n} points of d={d} is too large")))?;
-    // SAFETY: every element is written by `fill` before the array is returned; on error the
-    // uninitialised array is dropped without being read.
-    let array = unsafe { PyArray2::<T>::new(py, [n, d], false) };
+    let array = if n * d <= DIRECT_ALLOCATION_LIMIT {
+        // SAFETY: every element is written by `fill` before the array is returned; on error
+        // the uninitialised array is dropped without being read.
+        unsafe { PyArray2::<T>::new(py, [n, d], false) }
+    } else {
+        // rust-numpy panics when numpy cannot allocate; numpy.empty raises MemoryError instead.
+        let dtype = numpy::dtype::<T>(py);
+        py.import("numpy")?
+            .getattr("empty")?
+            .call1(((n, d), dtype))?
+            .cast_into::<PyArray2<T>>()?
+    };
     // SAFETY: the array was just created, so nothing else references its data.
     let out = unsafe { array.as_slice_mut() }
         .map_err(|e| shape_error(py, format!("could not write the output array: {e}")))?;
@@ -170,7 +182,7 @@ impl QmcEngine {
 
     /// The next `n` points as an (n, d) array (float32 if asked), advancing the index by `n`.
     #[pyo3(signature = (n, float32=false))]
-    fn random<'py>(slf: &Bound<'py, Self>, n: i64, float32: bool) -> PyResult<Bound<'py, PyAny>> {
+    fn random<'py>(slf: &Bound<'py, Self>, n: u64, float32: bool) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let n = to_count(n, "n")?;
         let (engine, start) = {
@@ -189,7 +201,7 @@ impl QmcEngine {
         &self,
         py: Python<'py>,
         index: u64,
-        n: i64,
+        n: u64,
         float32: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let n = to_count(n, "n")?;
@@ -197,7 +209,7 @@ impl QmcEngine {
     }
 
     /// Skips `n` points (O(1) here: points are computed from their index).
-    fn fast_forward(&mut self, n: i64) -> PyResult<()> {
+    fn fast_forward(&mut self, n: u64) -> PyResult<()> {
         let n = to_count(n, "n")?;
         check_range(&self.engine, self.index, n)?;
         self.index += n as u64;
