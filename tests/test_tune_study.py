@@ -232,3 +232,7 @@ def test_argument_errors():
         tune.Study("e", direction="down")
     with pytest.raises(ValueError, match="durability"):
         tune.Study("e", durability="paranoid")
+    with pytest.raises(ValueError, match="seed"):
+        tune.Study("e", seed=2**63)
+    with pytest.raises(ValueError, match="seed"):
+        tune.Study("e", seed=-1)

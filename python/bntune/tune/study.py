@@ -78,8 +78,11 @@ class Study:
             raise ValueError(
                 f"Study: direction must be 'minimize' or 'maximize', got {direction!r}"
             )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"Study: seed must be a non-negative integer or None, got {seed!r}")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+        ):
+            # SQLite stores signed 64-bit integers
+            raise ValueError(f"Study: seed must be None or an integer in [0, 2**63), got {seed!r}")
         self.name = name
         self.direction = direction
         self.pruner = pruner
