@@ -46,7 +46,8 @@ class Study:
 
     Args:
         name: the study's name; several studies can share a file.
-        storage: path of the SQLite file (created if new), or None for an in-memory study.
+        storage: path of the SQLite file (created if new), or None for an in-memory study
+            (its trials live in Python only and end with the process).
             See :mod:`bntune.tune.storage` for what survives what.
         direction: "minimize" (default) or "maximize".
         seed: seeds the samplers: trial k gets the same configuration for the same (seed, space).
@@ -354,10 +355,13 @@ class Study:
             return Trial(number, params, round_, prune), record
 
         conn = self._conn
+        # an in-memory study keeps its trials in Python only: nothing could read them back
+        persist = self._path is not None
         live, record = make(pending[0])
-        conn.execute("BEGIN")
-        self._insert_running(record)
-        conn.execute("COMMIT")
+        if persist:
+            conn.execute("BEGIN")
+            self._insert_running(record)
+            conn.execute("COMMIT")
         for k in range(len(pending)):
             raised: BaseException | None = None
             try:
@@ -375,31 +379,44 @@ class Study:
             record.finished = time.time()
             record.rerun = raised is not None
             nxt = make(pending[k + 1]) if raised is None and k + 1 < len(pending) else None
-            # one transaction: this trial's result and curve, and the next trial's start
-            conn.execute("BEGIN")
-            try:
-                conn.execute(
-                    _FINISH, (state, val, error, record.finished, int(record.rerun), record._id)
-                )
-                if record.curve:
-                    conn.executemany(
-                        _CURVE,
-                        [
-                            (record._id, s, v if math.isfinite(v) else None)
-                            for s, v in record.curve.items()
-                        ],
-                    )
-                if nxt is not None:
-                    self._insert_running(nxt[1])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            if persist:
+                self._commit(record, nxt[1] if nxt is not None else None)
             self._remember(record)
             if raised is not None:
                 raise raised
             if nxt is not None:
                 live, record = nxt
+
+    def _commit(self, record: FrozenTrial, nxt: FrozenTrial | None) -> None:
+        """One transaction: the finished trial's result and curve, and the next trial's start."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute(
+                _FINISH,
+                (
+                    record.state,
+                    record.value,
+                    record.error,
+                    record.finished,
+                    int(record.rerun),
+                    record._id,
+                ),
+            )
+            if record.curve:
+                conn.executemany(
+                    _CURVE,
+                    [
+                        (record._id, s, v if math.isfinite(v) else None)
+                        for s, v in record.curve.items()
+                    ],
+                )
+            if nxt is not None:
+                self._insert_running(nxt)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _insert_running(self, record: FrozenTrial) -> None:
         cur = self._conn.execute(
