@@ -244,8 +244,9 @@ class Sobol(QMCEngine):
         bits: integer precision, ``1 <= bits <= 64`` (default 30, as scipy).
         seed: ``None`` or an integer in ``[0, 2**64)``.
 
-    Drawing through :meth:`random` so that the total drawn is not a power of two warns once per
-    engine (the balance properties need ``2**m`` points); :meth:`random_at` never warns.
+    Like scipy, :meth:`random` warns when a first draw (from index 0) is not a power of two
+    (the balance properties need ``2**m`` points), here at most once per engine until
+    :meth:`reset`; :meth:`random_at` never warns.
     """
 
     _kind = "sobol"
@@ -281,12 +282,12 @@ class Sobol(QMCEngine):
 
     def random(self, n: int = 1, *, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
         count = _as_count(n)
-        total = self._engine.index + count
-        if count and total & (total - 1) and not self._warned:
+        # scipy's rule: a first draw (from index 0) of a count that is not a power of two.
+        if count & (count - 1) and not self._warned and self._engine.index == 0:
             self._warned = True
             warnings.warn(
                 "The balance properties of Sobol' points require n to be a power of 2 "
-                f"(this draw brings the total to {total}).",
+                f"(drawing {count} points from the start).",
                 UserWarning,
                 stacklevel=2,
             )

@@ -31,11 +31,13 @@ pub struct LatinHypercube {
 fn in_stratum(k: u32, u: f64, n: usize) -> f64 {
     let nf = n as f64;
     let kf = f64::from(k);
+    let k64 = u64::from(k);
     let mut x = ((kf + u) / nf).min(1.0);
-    while (x * nf).floor() > kf {
+    // x * n >= 0, so truncation is floor (and, unlike floor, needs no libm call on baseline x86).
+    while (x * nf) as u64 > k64 {
         x = f64::from_bits(x.to_bits() - 1);
     }
-    while (x * nf).floor() < kf {
+    while ((x * nf) as u64) < k64 {
         x = f64::from_bits(x.to_bits() + 1);
     }
     x

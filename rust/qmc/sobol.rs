@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::qmc::direction_numbers::{self, MAX_DIM};
 use crate::qmc::parallel::{check_range, for_row_chunks};
 use crate::qmc::scramble;
-use crate::qmc::unit::UnitFloat;
+use crate::qmc::unit::{UnitFloat, scale_f64};
 
 /// How a Sobol' engine randomises its points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,18 +139,43 @@ impl Sobol {
         }
     }
 
-    #[inline]
-    fn emit<T: UnitFloat>(&self, q: &[u64], row: &mut [T]) {
+    /// Writes `chunk` (whole rows) with the points from `index` on, advancing in Gray-code
+    /// order. `OWEN` and `SMALL` (bits <= 52) are hoisted out of the loop as constants.
+    fn fill_chunk<T: UnitFloat, const OWEN: bool, const SMALL: bool>(
+        &self,
+        mut index: u64,
+        chunk: &mut [T],
+    ) {
+        let d = self.d;
         let bits = self.bits;
-        if self.scramble == SobolScramble::Owen {
-            let levels = bits as usize;
-            for (j, (x, &qj)) in row.iter_mut().zip(q).enumerate() {
-                let keys = &self.owen_keys[j * levels..(j + 1) * levels];
-                *x = T::from_fixed(scramble::owen(qj, keys, bits), bits);
+        let scale = scale_f64(bits);
+        let levels = self.bits as usize;
+        let mut q = vec![0u64; d];
+        self.integer_point(index, &mut q);
+        let rows = chunk.len() / d;
+        for (r, row) in chunk.chunks_exact_mut(d).enumerate() {
+            if OWEN {
+                for (j, (x, &qj)) in row.iter_mut().zip(&q).enumerate() {
+                    let keys = &self.owen_keys[j * levels..(j + 1) * levels];
+                    *x = T::from_fixed(scramble::owen(qj, keys, self.bits), bits);
+                }
+            } else {
+                if SMALL {
+                    for (x, &qj) in row.iter_mut().zip(&q) {
+                        *x = T::from_small_fixed(qj, scale);
+                    }
+                } else {
+                    for (x, &qj) in row.iter_mut().zip(&q) {
+                        *x = T::from_fixed(qj, bits);
+                    }
+                }
             }
-        } else {
-            for (x, &qj) in row.iter_mut().zip(q) {
-                *x = T::from_fixed(qj, bits);
+            if r + 1 < rows {
+                let k = index.trailing_ones() as usize;
+                for (qj, vj) in q.iter_mut().zip(&self.v[k * d..(k + 1) * d]) {
+                    *qj ^= vj;
+                }
+                index += 1;
             }
         }
     }
@@ -164,20 +189,15 @@ impl Sobol {
             self.max_points(),
             "a Sobol' engine with this bits",
         )?;
+        let owen = self.scramble == SobolScramble::Owen;
+        let small = self.bits <= 52;
         for_row_chunks(out, self.d, |first, chunk| {
-            let mut q = vec![0u64; self.d];
-            let mut index = start + first as u64;
-            self.integer_point(index, &mut q);
-            let rows = chunk.len() / self.d;
-            for (r, row) in chunk.chunks_exact_mut(self.d).enumerate() {
-                self.emit(&q, row);
-                if r + 1 < rows {
-                    let k = index.trailing_ones() as usize;
-                    for (qj, vj) in q.iter_mut().zip(&self.v[k * self.d..(k + 1) * self.d]) {
-                        *qj ^= vj;
-                    }
-                    index += 1;
-                }
+            let index = start + first as u64;
+            match (owen, small) {
+                (false, true) => self.fill_chunk::<T, false, true>(index, chunk),
+                (false, false) => self.fill_chunk::<T, false, false>(index, chunk),
+                (true, true) => self.fill_chunk::<T, true, true>(index, chunk),
+                (true, false) => self.fill_chunk::<T, true, false>(index, chunk),
             }
         })
     }

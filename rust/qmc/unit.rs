@@ -34,6 +34,12 @@ pub trait UnitFloat: Copy + Send + Sync + 'static {
     fn from_fixed(q: u64, bits: u32) -> Self;
     /// A double in [0, 1) converted without reaching 1.0 (float32 rounds toward zero).
     fn from_unit_f64(x: f64) -> Self;
+    /// [`UnitFloat::from_fixed`] for `bits <= 52`, with `scale = scale_f64(bits)` precomputed:
+    /// branch-free, so loops over it vectorise.
+    #[inline]
+    fn from_small_fixed(q: u64, scale: f64) -> Self {
+        Self::from_unit_f64(small_to_f64(q) * scale)
+    }
 }
 
 impl UnitFloat for f64 {
