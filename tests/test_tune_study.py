@@ -236,3 +236,24 @@ def test_argument_errors():
         tune.Study("e", seed=2**63)
     with pytest.raises(ValueError, match="seed"):
         tune.Study("e", seed=-1)
+
+
+def test_median_stopping_follows_the_direction():
+    space = tune.Space(k=tune.IntUniform(0, 5))
+
+    def falling(trial):  # values 5, 4, ..., 0: each worse than before when maximizing
+        value = float(5 - trial.params["k"])
+        trial.report(0, value)
+        return value
+
+    study = tune.Study("m", direction="maximize", pruner=tune.MedianStopping(n_startup_trials=2))
+    study.optimize(falling, space, n_trials=6, sampler="grid")
+    # after 5 and 4 complete (median 4.5), 3 is below the median and pruned, and so on
+    assert [t.state for t in study.trials] == ["complete"] * 2 + ["pruned"] * 4
+    assert study.best_trial.value == 5.0
+
+
+def test_a_space_of_fixed_values_runs():
+    study = tune.Study("f")
+    study.optimize(lambda t: float(t.params["a"]), tune.Space(a=tune.Fixed(1)), n_trials=3)
+    assert [t.params for t in study.trials] == [{"a": 1}] * 3
