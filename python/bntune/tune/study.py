@@ -155,6 +155,9 @@ class Study:
         ):
             curves.setdefault(trial_id, {})[step] = math.nan if value is None else value
         self._trials: list[FrozenTrial] = []
+        # per design (stream): the indices done, and the largest, so that a call finds its
+        # pending indices without scanning every trial
+        self._done: dict[str, tuple[set[int], list[int]]] = {}
         self._history = CurveHistory()
         self._best: FrozenTrial | None = None
         for row in self._conn.execute(
@@ -184,6 +187,10 @@ class Study:
 
     def _remember(self, trial: FrozenTrial) -> None:
         self._trials.append(trial)
+        if not trial.rerun:
+            seqs, largest = self._done.setdefault(trial.stream, (set(), [-1]))
+            seqs.add(trial.seq)
+            largest[0] = max(largest[0], trial.seq)
         if trial.state == "complete":
             self._history.add(trial.curve)
             if self._best is None or self._better(trial.value, self._best.value):
@@ -321,8 +328,12 @@ class Study:
             raise TypeError(f"space must be a tune.Space, got {space!r}")
         if not callable(objective):
             raise TypeError(f"objective must be callable, got {objective!r}")
-        done = {t.seq for t in self._trials if t.stream == stream and not t.rerun}
-        pending = [i for i in range(design_size(space, sampler, n_total)) if i not in done]
+        size = design_size(space, sampler, n_total)
+        done, largest = self._done.get(stream, (set(), [-1]))
+        if largest[0] == len(done) - 1:  # indices 0 .. largest all done: the usual case
+            pending = list(range(len(done), size))
+        else:
+            pending = [i for i in range(size) if i not in done]
         if not pending:
             return
         first = pending[0]
