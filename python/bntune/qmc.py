@@ -53,6 +53,8 @@ _DISCREPANCY_METHODS = ("CD", "WD", "MD", "L2-star")
 
 def _as_int(value: object, name: str) -> int:
     """``operator.index(value)``, refusing bools and naming the argument on failure."""
+    if type(value) is int:  # the common case, first: this runs on every draw
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got the bool {value!r}")
     try:
@@ -112,7 +114,7 @@ class QMCEngine:
     _engine: Any
 
     def _start(self, d: object, scramble: str, bits: int, seed: object) -> None:
-        dim = _as_int(d, "d")
+        dim = d if type(d) is int else _as_int(d, "d")
         if dim < 1:
             raise ValueError(f"d must be a positive integer, got {dim}")
         self._engine = _core.QmcEngine(self._kind, dim, scramble, bits, _as_seed(seed))
@@ -263,7 +265,9 @@ class Sobol(QMCEngine):
         nbits = 30 if bits is None else _as_int(bits, "bits")
         if not 1 <= nbits <= 64:
             raise ValueError(f"bits must be between 1 and 64, got {nbits}")
-        if isinstance(scramble, str):
+        if scramble is True:
+            mode = "default"
+        elif isinstance(scramble, str):
             if scramble not in ("owen", "lms"):
                 raise ValueError(f"scramble must be True, False, 'lms' or 'owen', got {scramble!r}")
             mode = "owen" if scramble == "owen" else "default"

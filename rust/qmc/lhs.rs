@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::qmc::rng::{Stream, derive, shuffle, uniform_at, xoshiro};
+use crate::qmc::rng::{Stream, derive, permutation, uniform_at, xoshiro};
 use crate::qmc::unit::UnitFloat;
 use crate::threads;
 
@@ -26,18 +26,22 @@ pub struct LatinHypercube {
     scramble: bool,
 }
 
-/// `(k + u) / n`, nudged by ulps so that `floor(x * n) == k` holds in floating point too.
+/// A point of stratum `k` of `n`: `(k + u) / n` jittered (as `(k + u) * (1/n)`, a multiply),
+/// `(k + 1/2) / n` exactly when centred, nudged by ulps so that `floor(x * n) == k` holds in
+/// floating point too.
 #[inline]
-fn in_stratum(k: u32, u: f64, n: usize) -> f64 {
+fn in_stratum(k: u32, jitter: Option<f64>, n: usize, inv_n: f64) -> f64 {
     let nf = n as f64;
     let kf = f64::from(k);
-    let k64 = u64::from(k);
-    let mut x = ((kf + u) / nf).min(1.0);
-    // x * n >= 0, so truncation is floor (and, unlike floor, needs no libm call on baseline x86).
-    while (x * nf) as u64 > k64 {
+    let mut x = match jitter {
+        Some(u) => ((kf + u) * inv_n).min(1.0),
+        None => (kf + 0.5) / nf,
+    };
+    // floor(x * n) > k  <=>  x * n >= k + 1 (k + 1 is exact): float compares, no libm floor.
+    while x * nf >= kf + 1.0 {
         x = f64::from_bits(x.to_bits() - 1);
     }
-    while ((x * nf) as u64) < k64 {
+    while x * nf < kf {
         x = f64::from_bits(x.to_bits() + 1);
     }
     x
@@ -85,17 +89,15 @@ impl LatinHypercube {
             return Ok(());
         }
         let parallel = out.len() > SERIAL_LIMIT;
+        let inv_n = 1.0 / n as f64;
         let group = GROUP.min(d);
         let mut perms = vec![0u32; group * n];
         for j0 in (0..d).step_by(group) {
             let width = group.min(d - j0);
             let perms = &mut perms[..width * n];
             let make = |(g, perm): (usize, &mut [u32])| {
-                for (i, p) in perm.iter_mut().enumerate() {
-                    *p = i as u32;
-                }
                 let key = derive(self.seed, Stream::LhsPermutation, start, (j0 + g) as u64);
-                shuffle(&mut xoshiro(key), perm);
+                permutation(&mut xoshiro(key), perm);
             };
             if parallel {
                 threads::install(|| perms.par_chunks_mut(n).enumerate().for_each(make))?;
@@ -110,12 +112,8 @@ impl LatinHypercube {
                 for (r, row) in rows.chunks_exact_mut(d).enumerate() {
                     let i = first + r;
                     for g in 0..width {
-                        let u = if self.scramble {
-                            uniform_at(keys[g], i as u64)
-                        } else {
-                            0.5
-                        };
-                        row[j0 + g] = T::from_unit_f64(in_stratum(perms[g * n + i], u, n));
+                        let u = self.scramble.then(|| uniform_at(keys[g], i as u64));
+                        row[j0 + g] = T::from_unit_f64(in_stratum(perms[g * n + i], u, n, inv_n));
                     }
                 }
             };
@@ -164,8 +162,8 @@ mod tests {
     fn stratum_edges_hold_in_floating_point() {
         for n in [3usize, 10, 49, 1000] {
             for k in [0u32, 1, (n / 2) as u32, n as u32 - 1] {
-                for u in [0.0, 0.5, 1.0 - f64::EPSILON / 2.0] {
-                    let x = in_stratum(k, u, n);
+                for u in [None, Some(0.0), Some(0.5), Some(1.0 - f64::EPSILON / 2.0)] {
+                    let x = in_stratum(k, u, n, 1.0 / n as f64);
                     assert_eq!((x * n as f64).floor(), f64::from(k));
                     assert!(x < 1.0);
                 }
