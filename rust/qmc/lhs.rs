@@ -12,8 +12,9 @@ use crate::qmc::rng::{Stream, derive, permutation, uniform_at, xoshiro};
 use crate::qmc::unit::UnitFloat;
 use crate::threads;
 
-/// Permutations for this many coordinates are held at once (n u32 each).
-const GROUP: usize = 8;
+/// Permutations for this many coordinates are held at once (n u32 each): at most half the
+/// size of the float64 output, and each group is one pass over the output.
+const GROUP: usize = 16;
 const SERIAL_LIMIT: usize = 1 << 15;
 /// Values written per parallel task.
 const ROWS_PER_TASK: usize = 1 << 16;
