@@ -102,19 +102,20 @@ class Scripted:
 
 class NoisyQuadratic:
     """SGD on a 1-d quadratic with gradient noise, tracked exactly through its second moment:
-    ``m <- (1 - lr)^2 m + lr^2 sigma^2`` from ``m = 1``; the metric is m. A large lr is best
+    ``m <- (1 - lr)^2 m + lr^2 sigma^2`` from ``m = m0``; the metric is m. A large lr is best
     early (fast decay), a small one late (low noise floor ``lr sigma^2 / (2 - lr)``): the best
     learning rate changes during training. ``width`` is structural (it only scales nothing but
     must be inherited)."""
 
     mutable = ("lr",)
     sigma2 = 1.0
-    steps_per_epoch = 10
+    m0 = 1e6
+    steps_per_epoch = 1
 
     def __init__(self, params: dict) -> None:
         self.lr = float(params["lr"])
         self.width = int(params.get("width", 1))
-        self.m = 1.0
+        self.m = self.m0
         self.epoch = 0
 
     def step(self) -> float:
