@@ -32,7 +32,7 @@ class Curve:
     def step(self) -> float:
         self.epoch += 1
         self.w = self.w + 1.0
-        marker = os.environ.get("BNTUNE_TEST_KILL_MARKER")
+        marker = self.params.get("kill_marker")
         if marker and self.epoch == 2 and not os.path.exists(marker):
             with open(marker, "w") as f:
                 f.write("killed once")
@@ -139,3 +139,33 @@ class NoisyQuadratic:
             if k != "lr":
                 raise ValueError(f"NoisyQuadratic: only lr can change, got {k!r}")
             self.lr = float(v)  # type: ignore[arg-type]
+
+
+def bn_in_worker(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Batch norm forward in a worker process, and the worker's kernel thread count."""
+    import bntune
+    from bntune import functional as F  # noqa: N812
+
+    c = x.shape[1]
+    y, _, _ = F.batch_norm_forward(x, np.ones(c, x.dtype), np.zeros(c, x.dtype))
+    return y, bntune.get_num_threads()
+
+
+def blas_threads() -> int | None:
+    """The BLAS thread count threadpoolctl reports in this process (None without it)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    blas = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(blas) if blas else None
+
+
+def quadratic_objective(trial) -> float:
+    """A function objective for parallel optimize: reports a short curve, returns a value."""
+    x = trial.params["x"]
+    for step in range(3):
+        trial.report(step, (x - 0.3) ** 2 + 1.0 / (step + 1))
+    if x > 0.9:
+        raise ValueError("x too large (a test failure)")
+    return (x - 0.3) ** 2
