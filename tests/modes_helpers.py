@@ -169,3 +169,9 @@ def quadratic_objective(trial) -> float:
     if x > 0.9:
         raise ValueError("x too large (a test failure)")
     return (x - 0.3) ** 2
+
+
+class ScriptedWithBaseline(Scripted):
+    """Scripted with a ``baseline``: a metric above 3 means the model learned nothing."""
+
+    baseline = 3.0

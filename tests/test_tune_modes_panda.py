@@ -25,11 +25,11 @@ def test_default_policy_raises_lr_while_improving_and_rolls_back_exactly_on_nan(
     study = tune.Study("panda", seed=0)
     trial = study.babysit(Scripted, {"lr": 1.5}, epochs=5)
     # by hand: lr 1.5 improves (up x1.2), 1.8 improves (up), 2.16 diverges -> roll back to the
-    # best step (2) with lr 2.16 / 2; then NaN is no baseline, so 1.08 counts as improving
+    # best step (2) with lr 2.16 / 10; then NaN is no baseline, so 0.216 counts as improving
     w0 = np.zeros(4)
     w1 = _descend(w0, 1.5)
     w2 = _descend(w1, 1.5 * 1.2)
-    lr4 = 1.5 * 1.2 * 1.2 * 0.5
+    lr4 = 1.5 * 1.2 * 1.2 * 0.1
     w4 = _descend(w2, lr4)
     w5 = _descend(w4, lr4 * 1.2)
     kinds = [(e["kind"], e["epoch"]) for e in trial.events]
@@ -183,3 +183,19 @@ def test_pbt_beats_the_same_configurations_trained_independently():
     independent = [_quadratic_run(p["lr"], NoisyQuadratic.m0, 40) for p in QSPACE.sample(4, seed=0)]
     assert min(m.value for m in members) < min(independent)
     assert study.best_checkpoint().load(NoisyQuadratic).m == min(m.value for m in members)
+
+
+def test_default_policy_treats_worse_than_the_baseline_as_broken():
+    modes_helpers.LOG.clear()
+    study = tune.Study("baseline", seed=0)
+    trial = study.babysit(modes_helpers.ScriptedWithBaseline, {"lr": 1.9}, epochs=2)
+    # epoch 1: 4 * (1 - 1.9)^2 = 3.24 is finite, but above the baseline 3: back to the initial
+    # model with lr / 10; epoch 2: 4 * (1 - 0.19)^2 = 2.6244 beats it: raise lr by 1.2
+    assert trial.curve[1] == pytest.approx(3.24, rel=1e-12)
+    assert trial.curve[2] == pytest.approx(2.6244, rel=1e-12)
+    assert [(e["kind"], e.get("to"), e.get("values")) for e in trial.events] == [
+        ("rollback", 0, None),
+        ("set_params", None, {"lr": pytest.approx(0.19, rel=1e-12)}),
+        ("set_params", None, {"lr": pytest.approx(0.228, rel=1e-12)}),
+    ]
+    np.testing.assert_array_equal(modes_helpers.LOG[1]["w"], np.zeros(4))

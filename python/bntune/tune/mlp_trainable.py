@@ -53,6 +53,9 @@ class MLPTrainable:
     ``set_params`` accepts the names in ``mutable``; the others are structural.
     """
 
+    #: the dev cross-entropy of a model that learned nothing (uniform over 10 classes): a
+    #: babysitter treats a worse value as a broken run
+    baseline: ClassVar[float] = math.log(10.0)
     mutable: ClassVar[tuple[str, ...]] = (
         "lr",
         "momentum",

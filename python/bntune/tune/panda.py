@@ -75,6 +75,9 @@ class BabysitView:
     checkpoints: list[int]
     events: list[dict[str, Any]]
     minimize: bool = True
+    #: the trainable's ``baseline`` attribute (None without one): the metric of a model that
+    #: learned nothing (e.g. ln 10 for a 10-class cross-entropy); worse than that is broken
+    baseline: float | None = None
 
     def better(self, a: float, b: float) -> bool:
         """Whether metric ``a`` is better than ``b`` in the study's direction."""
@@ -88,24 +91,36 @@ class DefaultPolicy:
     After each epoch, with ``v`` the metric, ``prev`` the previous epoch's and ``best`` the best
     so far:
 
-    - ``v`` NaN/Inf, or worse than ``best`` by more than ``tolerance * |best|``: roll back to the
-      best checkpoint (the initial model if there is none) and multiply ``param`` by ``down``;
+    - ``v`` NaN/Inf, worse than the trainable's ``baseline`` (when it has one: the metric of a
+      model that learned nothing), or worse than ``best`` by more than ``tolerance * |best|``:
+      roll back to the best checkpoint that beat the baseline (the initial model if there is
+      none) and multiply ``param`` by ``cut`` (a decade: the course searches rates on a log
+      scale, and a rate that broke the model is far too large);
     - better than ``prev`` (or the first epoch): multiply ``param`` by ``up``;
     - otherwise (worse, within tolerance): multiply ``param`` by ``down``.
 
-    Defaults: ``param="lr"``, ``up=1.2``, ``down=0.5``, ``tolerance=0.1``.
+    Defaults: ``param="lr"``, ``up=1.2``, ``down=0.5``, ``cut=0.1``, ``tolerance=0.1``.
     """
 
     def __init__(
-        self, param: str = "lr", *, up: float = 1.2, down: float = 0.5, tolerance: float = 0.1
+        self,
+        param: str = "lr",
+        *,
+        up: float = 1.2,
+        down: float = 0.5,
+        cut: float = 0.1,
+        tolerance: float = 0.1,
     ) -> None:
         if not (isinstance(up, int | float) and up >= 1.0):
             raise ValueError(f"DefaultPolicy: up must be a number >= 1, got {up!r}")
         if not (isinstance(down, int | float) and 0.0 < down <= 1.0):
             raise ValueError(f"DefaultPolicy: down must be in (0, 1], got {down!r}")
+        if not (isinstance(cut, int | float) and 0.0 < cut <= 1.0):
+            raise ValueError(f"DefaultPolicy: cut must be in (0, 1], got {cut!r}")
         if not (isinstance(tolerance, int | float) and tolerance >= 0.0):
             raise ValueError(f"DefaultPolicy: tolerance must be >= 0, got {tolerance!r}")
-        self.param, self.up, self.down, self.tolerance = param, up, down, tolerance
+        self.param, self.up, self.down, self.cut = param, up, down, cut
+        self.tolerance = tolerance
 
     def __call__(self, view: BabysitView) -> SetParams | Rollback:
         if self.param not in view.params:
@@ -114,14 +129,16 @@ class DefaultPolicy:
                 f"pass DefaultPolicy(param=...) naming one of {sorted(view.params)}"
             )
         current = view.params[self.param]
-        v, best = view.value, view.best_value
-        bad = not math.isfinite(v)
+        v, best, baseline = view.value, view.best_value, view.baseline
+        bad = not math.isfinite(v) or (baseline is not None and not view.better(v, baseline))
         if not bad and best is not None and best != v:
             margin = self.tolerance * abs(best)
             bad = v > best + margin if view.minimize else v < best - margin
         if bad:
-            to = view.best_step if view.best_step is not None else 0
-            return Rollback(to, **{self.param: current * self.down})
+            to = view.best_step
+            if to is None or (baseline is not None and not view.better(view.curve[to], baseline)):
+                to = 0
+            return Rollback(to, **{self.param: current * self.cut})
         prev = view.curve.get(view.epoch - 1)
         if prev is None or not math.isfinite(prev) or view.better(v, prev):
             return SetParams(**{self.param: current * self.up})
@@ -130,7 +147,7 @@ class DefaultPolicy:
     def __repr__(self) -> str:
         return (
             f"DefaultPolicy(param={self.param!r}, up={self.up}, down={self.down}, "
-            f"tolerance={self.tolerance})"
+            f"cut={self.cut}, tolerance={self.tolerance})"
         )
 
 
@@ -291,6 +308,7 @@ def babysit(
             checkpoints=[*stored_steps, step],
             events=list(record.events),
             minimize=minimize,
+            baseline=getattr(model, "baseline", None),
         )
         events = []
         for decision in _decisions(policy(view)):
