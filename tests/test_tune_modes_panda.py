@@ -232,3 +232,26 @@ def test_default_policy_rules_one_by_one():
     assert p(_view(2.5, {1: 2.5}, baseline=2.3)) == tune.Rollback(0, lr=pytest.approx(0.01))
     with pytest.raises(ValueError, match="up must be a number >= 1"):
         tune.DefaultPolicy(up=0.5)
+
+
+def test_pbt_continues_after_its_driver_was_killed(tmp_path):
+    from modes_helpers import InterruptingQuadratic
+
+    reference = tune.Study("ref", seed=2).pbt(
+        NoisyQuadratic, QSPACE, population=4, epochs=6, interval=2, n_workers=1
+    )
+    InterruptingQuadratic.steps, InterruptingQuadratic.kill_after = 0, 10
+    study = tune.Study("pbt", storage=tmp_path / "p.db", seed=2)
+    with pytest.raises(KeyboardInterrupt):
+        study.pbt(InterruptingQuadratic, QSPACE, population=4, epochs=6, interval=2, n_workers=1)
+    study.close()
+    InterruptingQuadratic.steps, InterruptingQuadratic.kill_after = 0, None
+    again = tune.Study("pbt", storage=tmp_path / "p.db")
+    members = again.pbt(
+        InterruptingQuadratic, QSPACE, population=4, epochs=6, interval=2, n_workers=1
+    )
+    assert InterruptingQuadratic.steps == 4 * 6 - 10  # what was committed is not redone
+    for mine, ref in zip(members, reference, strict=True):
+        assert mine.params == ref.params
+        assert mine.events == ref.events
+        assert mine.value == pytest.approx(ref.value, rel=1e-12)
