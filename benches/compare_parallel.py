@@ -108,36 +108,39 @@ MLP_SPACE = tune.Space(
 )
 
 
-def asha(n_workers: int = 2) -> None:
-    print("asha: 27 digits-MLP configurations, up to 27 epochs, 2 workers")
-    t0 = time.perf_counter()
-    full = tune.Study("full", seed=0).caviar(
-        tune.MLPTrainable, MLP_SPACE, population=27, epochs=27, n_workers=n_workers
-    )
-    t_full = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fast = tune.Study("asha", seed=0).caviar(
-        tune.MLPTrainable,
-        MLP_SPACE,
-        population=27,
-        epochs=27,
-        scheduler=tune.ASHA(),
-        n_workers=n_workers,
-    )
-    t_asha = time.perf_counter() - t0
-    best_full = min(t.value for t in full if t.state == "complete")  # type: ignore[type-var]
-    best_asha = min(t.value for t in fast if t.state == "complete")  # type: ignore[type-var]
-    used_full = sum(len(t.curve) for t in full)
-    used_asha = sum(len(t.curve) for t in fast)
+def asha(seeds: tuple[int, ...] = (0, 1, 2), n_workers: int = 2) -> None:
+    print(f"asha: 27 digits-MLP configurations, up to 27 epochs, {n_workers} workers")
+    quality, budget = [], []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        full = tune.Study("full", seed=seed).caviar(
+            tune.MLPTrainable, MLP_SPACE, population=27, epochs=27, n_workers=n_workers
+        )
+        t_full = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fast = tune.Study("asha", seed=seed).caviar(
+            tune.MLPTrainable,
+            MLP_SPACE,
+            population=27,
+            epochs=27,
+            scheduler=tune.ASHA(),
+            n_workers=n_workers,
+        )
+        t_asha = time.perf_counter() - t0
+        best_full = min(t.value for t in full if t.state == "complete")  # type: ignore[type-var]
+        best_asha = min(t.value for t in fast if t.state == "complete")  # type: ignore[type-var]
+        used_full = sum(len(t.curve) for t in full)
+        used_asha = sum(len(t.curve) for t in fast)
+        quality.append(best_asha / best_full)
+        budget.append(used_asha / used_full)
+        print(
+            f"  seed {seed}: all fully {best_full:.4f} ({used_full} epochs, {t_full:.1f} s); "
+            f"ASHA {best_asha:.4f} ({used_asha} epochs, {t_asha:.1f} s): dev CE ratio "
+            f"{quality[-1]:.3f}, epochs {budget[-1]:.1%}"
+        )
     print(
-        f"  train all fully: best final dev CE {best_full:.4f}, {used_full} epochs, {t_full:.1f} s"
-    )
-    print(
-        f"  ASHA:            best final dev CE {best_asha:.4f}, {used_asha} epochs, {t_asha:.1f} s"
-    )
-    print(
-        f"  ASHA / full: dev CE {best_asha / best_full:.3f} (target <= 1.05), "
-        f"epochs {used_asha / used_full:.1%} (target <= 25%)"
+        f"  ASHA / full: median dev CE ratio {statistics.median(quality):.3f} (target <= 1.05), "
+        f"median epochs {statistics.median(budget):.1%} (target <= 25%)"
     )
 
 

@@ -191,3 +191,34 @@ def test_caviar_checks_its_arguments():
         tune.SuccessiveHalving(reduction=1)
     with pytest.raises(ValueError, match="no complete trial with a stored checkpoint"):
         study.best_checkpoint()
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "sgd", "nesterov", "rmsprop", "adam"])
+def test_mlp_trainable_builds_every_optimizer_and_changes_its_knobs(optimizer):
+    lr = 0.01 if optimizer in ("rmsprop", "adam") else 0.1
+    model = tune.MLPTrainable(
+        {"lr": lr, "optimizer": optimizer, "hidden": 8, "layers": 1, "n_train": 100}
+    )
+    assert math.isfinite(model.step())
+    model.set_params(lr=lr / 2, momentum=0.8, weight_decay=1e-4)
+    assert model.optimizer.weight_decay == 1e-4
+    if optimizer in ("momentum", "nesterov", "rmsprop"):
+        assert model.optimizer.beta == 0.8
+    assert math.isfinite(model.step())
+    assert model.optimizer.lr == lr / 2  # lr_decay 0: epoch e runs with lr
+
+
+def test_the_best_digits_model_comes_home_with_its_dev_cross_entropy():
+    from bntune import datasets, nn
+
+    space = tune.Space(lr=tune.LogUniform(0.01, 0.5), hidden=tune.IntUniform(8, 16))
+    study = tune.Study("mlp", seed=0)
+    study.caviar(
+        tune.MLPTrainable, space, population=3, epochs=2, n_workers=1
+    )  # fmt: skip
+    best = study.best_trial
+    model = best.load(tune.MLPTrainable)
+    data = datasets.digits(0)
+    dev_loss, _ = nn.evaluate(model.model, nn.SoftmaxCrossEntropy(), data.X_dev, data.y_dev)
+    assert dev_loss == best.value  # the same weights, the same evaluation
+    assert model.model[0].weight.value.shape == (64, best.params["hidden"])
