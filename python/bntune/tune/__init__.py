@@ -9,6 +9,7 @@ a study that survives a crash.
 'complete'
 """
 
+from bntune.tune.checkpoints import Checkpoint
 from bntune.tune.dimensions import (
     Choice,
     Dimension,
@@ -20,31 +21,47 @@ from bntune.tune.dimensions import (
     Uniform,
 )
 from bntune.tune.errors import Pruned, StorageError, StudyLocked
+from bntune.tune.executors import InlineExecutor, process_pool
 from bntune.tune.importance import first_order_shares
+from bntune.tune.mlp_trainable import MLPTrainable
+from bntune.tune.panda import DefaultPolicy, Rollback, SetParams, Stop
 from bntune.tune.pruners import MedianStopping
 from bntune.tune.samplers import SAMPLERS
+from bntune.tune.schedulers import ASHA, SuccessiveHalving
 from bntune.tune.space import Space, default_space
 from bntune.tune.study import Study
+from bntune.tune.trainable import Trainable
 from bntune.tune.trial import FrozenTrial, Trial
 
 __all__ = [
+    "ASHA",
     "SAMPLERS",
+    "Checkpoint",
     "Choice",
+    "DefaultPolicy",
     "Dimension",
     "Fixed",
     "FrozenTrial",
+    "InlineExecutor",
     "IntLogUniform",
     "IntUniform",
     "LogUniform",
+    "MLPTrainable",
     "MedianStopping",
     "OneMinusLogUniform",
     "Pruned",
+    "Rollback",
+    "SetParams",
     "Space",
+    "Stop",
     "StorageError",
     "Study",
     "StudyLocked",
+    "SuccessiveHalving",
+    "Trainable",
     "Trial",
     "Uniform",
     "default_space",
     "first_order_shares",
+    "process_pool",
 ]

@@ -179,8 +179,12 @@ class Study:
             )
             self._remember(trial)
         self._next_number = self._trials[-1].number + 1 if self._trials else 0
+        from bntune.tune.mode_store import load_events
+
+        load_events(self)
 
     def _remember(self, trial: FrozenTrial) -> None:
+        trial._study = weakref.ref(self)  # a weak link: a dropped study still closes
         self._trials.append(trial)
         if trial.state == "complete":
             self._history.add(trial.curve)
@@ -253,8 +257,15 @@ class Study:
         n_trials: int,
         sampler: str = "sobol",
         catch: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
+        n_workers: int | None = None,
+        executor: Any = None,
     ) -> None:
         """Runs ``objective`` on the first ``n_trials`` points of ``sampler``'s design.
+
+        ``n_workers`` > 1 runs trials on a local process pool (the objective must then be
+        picklable: a module-level function), ``executor`` on any ``concurrent.futures.Executor``
+        (e.g. Dask's ``client.get_executor()``); None/1 runs them here. See
+        :mod:`bntune.tune.parallel`.
 
         Trials this study already ran on the same (space, sampler) count toward ``n_trials``:
         re-running a script after a crash finishes the job, continuing the sequence at the next
@@ -270,6 +281,15 @@ class Study:
         catch = _check_catch(catch)
         budget = f"/{n_trials}" if sampler in BUDGETED else ""
         stream = f"{sampler}{budget}:{space.key}"
+        if executor is not None or n_workers not in (None, 1):
+            from bntune.tune import parallel
+            from bntune.tune.executors import WorkPool
+
+            if not isinstance(space, Space):
+                raise TypeError(f"space must be a tune.Space, got {space!r}")
+            with WorkPool(n_workers, executor) as pool:
+                parallel.optimize(self, objective, space, sampler, stream, n_trials, catch, pool)
+            return
         self._run_stream(objective, space, sampler, stream, self.seed, 1, n_trials, None, catch)
 
     def coarse_to_fine(
@@ -301,6 +321,88 @@ class Study:
             sampler=check_sampler(sampler),
             catch=_check_catch(catch),
         )
+
+    # ---- trainable modes (see caviar.py, panda.py, pbt.py) ---------------------------------
+
+    def caviar(
+        self,
+        trainable: type,
+        space: Space,
+        *,
+        population: int,
+        epochs: int,
+        scheduler: Any = None,
+        n_workers: int | None = None,
+        executor: Any = None,
+    ) -> list[FrozenTrial]:
+        """Caviar mode: ``population`` configurations of ``space`` (trial k gets point k of the
+        study's Sobol design) trained in parallel as ``trainable`` for up to ``epochs`` epochs,
+        each curve recorded per epoch. ``scheduler``: None (train all fully),
+        ``tune.SuccessiveHalving()``, ``tune.ASHA()`` or ``tune.MedianStopping()``. Runs on
+        ``executor`` (any ``concurrent.futures.Executor``), else ``n_workers`` local processes
+        (None: the cores; 1: in this process). Returns the population's trials. See
+        :mod:`bntune.tune.caviar`."""
+        from bntune.tune.caviar import run
+
+        return run(
+            self,
+            trainable,
+            space,
+            population=population,
+            epochs=epochs,
+            scheduler=scheduler,
+            n_workers=n_workers,
+            executor=executor,
+        )
+
+    def babysit(
+        self,
+        trainable: type,
+        params: dict[str, Any] | None,
+        *,
+        epochs: int,
+        policy: Any = None,
+        resume: int | None = None,
+        from_step: int | None = None,
+    ) -> FrozenTrial:
+        """Panda mode: trains one ``trainable(params)`` for ``epochs`` epochs in this process,
+        asking ``policy`` (default ``tune.DefaultPolicy()``) after each one. ``resume=number``
+        continues that babysat trial from its last checkpoint (or ``from_step``). Returns the
+        trial; ``trial.events`` lists the changes and rollbacks. See :mod:`bntune.tune.panda`."""
+        from bntune.tune.panda import babysit
+
+        return babysit(
+            self, trainable, params, epochs=epochs, policy=policy, resume=resume,
+            from_step=from_step,
+        )  # fmt: skip
+
+    def pbt(
+        self,
+        trainable: type,
+        space: Space,
+        *,
+        population: int,
+        epochs: int,
+        interval: int,
+        n_workers: int | None = None,
+        executor: Any = None,
+    ) -> list[FrozenTrial]:
+        """Population based training: every ``interval`` epochs the bottom quarter copies the
+        checkpoint of the top quarter and perturbs its mutable hyperparameters. See
+        :mod:`bntune.tune.pbt`."""
+        from bntune.tune.pbt import run
+
+        return run(
+            self, trainable, space, population=population, epochs=epochs, interval=interval,
+            n_workers=n_workers, executor=executor,
+        )  # fmt: skip
+
+    def best_checkpoint(self) -> Any:
+        """The best complete trial's stored checkpoint (a ``tune.Checkpoint``: trial, step,
+        params, value, state; ``.load(trainable)`` rebuilds the model)."""
+        from bntune.tune.checkpoints import best_checkpoint
+
+        return best_checkpoint(self)
 
     def _run_stream(
         self,

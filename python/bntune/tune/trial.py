@@ -37,6 +37,20 @@ class FrozenTrial:
     #: True when the trial was cut short by its driver dying: its configuration is run again
     rerun: bool = False
     _id: int = field(default=-1, repr=False)
+    #: what a babysitter or PBT did to the trial: dicts with "kind" ("set_params", "rollback",
+    #: "exploit", ...), "epoch" and the values
+    events: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _study: Any = field(default=None, repr=False)
+
+    def load(self, trainable: type, step: int | None = None) -> Any:
+        """The trial's model rebuilt from its stored checkpoint at ``step`` (None: the stored
+        step with the best value): ``trainable(params)`` with the state loaded."""
+        from bntune.tune.checkpoints import checkpoint_of
+
+        study = None if self._study is None else self._study()
+        if study is None:
+            raise ValueError(f"trial {self.number} does not belong to an open study")
+        return checkpoint_of(study, self, step).load(trainable)
 
     def __repr__(self) -> str:
         return (

@@ -1,0 +1,157 @@
+"""Caviar mode: a population of models trained in parallel, each recording its curve per epoch.
+
+Trial k of the population gets point k of the study's Sobol design (the configuration
+``space.sample(population, seed=study.seed)[k]``), whatever the number of workers. The driver
+asks the scheduler what to run, sends "advance trial k by e epochs from its checkpoint" units to
+the executor, and commits each result (curve points and new checkpoint, one transaction) as it
+arrives. A driver that is restarted with the same arguments continues from the stored
+checkpoints: the scheduler's state is the stored curves.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+from typing import TYPE_CHECKING, Any
+
+from bntune.tune import checkpoints, mode_store
+from bntune.tune.executors import WorkPool, run_all
+from bntune.tune.samplers import design_points
+from bntune.tune.schedulers import TrialState, as_scheduler
+from bntune.tune.space import Space
+from bntune.tune.trainable import check_trainable
+from bntune.tune.units import Unit, UnitResult, advance
+
+if TYPE_CHECKING:
+    from bntune.tune.study import Study
+    from bntune.tune.trial import FrozenTrial
+
+
+def check_positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def population_trials(
+    study: Study, space: Space, stream: str, population: int
+) -> list[FrozenTrial]:
+    """The population's trials in index order: stored ones (revived if their driver died) and
+    new ``running`` ones for the indices not yet started."""
+    stored: dict[int, FrozenTrial] = {}
+    for t in [*study._trials, *mode_store.unfinished(study, stream)]:
+        if t.stream == stream:
+            stored[t.seq] = t
+    points = design_points(space, "sobol", study.seed, 0, population, population).tolist()
+    out = []
+    for k in range(population):
+        if k in stored:
+            out.append(stored[k])
+            continue
+        u = points[k]
+        params = space.from_unit(u)
+        out.append(mode_store.new_trial(study, params, zip(space.names, u, strict=True), stream, k))
+    return out
+
+
+def run(
+    study: Study,
+    trainable: type,
+    space: Space,
+    *,
+    population: int,
+    epochs: int,
+    scheduler: Any,
+    n_workers: int | None,
+    executor: cf.Executor | None,
+) -> list[FrozenTrial]:
+    """``study.caviar`` (see there)."""
+    trainable = check_trainable(trainable)
+    if not isinstance(space, Space):
+        raise TypeError(f"caviar: space must be a tune.Space, got {space!r}")
+    population = check_positive("caviar: population", population)
+    epochs = check_positive("caviar: epochs", epochs)
+    plan = as_scheduler(scheduler)
+    stream = f"caviar:{plan.key()}:{population}:{epochs}:{space.key}"
+    with WorkPool(n_workers, executor) as pool:
+        trials = population_trials(study, space, stream, population)
+        states = [_state(study, t) for t in trials]
+        minimize = study.direction == "minimize"
+
+        def next_units(free: int) -> list[Unit]:
+            runs, stops = plan.plan(states, free, epochs, minimize)
+            while stops:  # stopping trials may let the others go on: ask again
+                for index in stops:
+                    _stop(study, trials[index], states[index])
+                runs, stops = plan.plan(states, free, epochs, minimize)
+            units = []
+            for index, until in runs:
+                s, t = states[index], trials[index]
+                found = checkpoints.get(study._conn, t._id) if s.done else None
+                units.append(
+                    Unit(
+                        run=stream,
+                        trial=t.number,
+                        trainable=trainable,
+                        params=dict(t.params),
+                        checkpoint=None if found is None else found[1],
+                        start=s.done,
+                        epochs=until - s.done,
+                        limit_threads=pool.limit_threads,
+                        order=index,
+                    )
+                )
+                s.flying = True
+            return units
+
+        def done(unit: Unit, result: UnitResult) -> None:
+            index = unit.order
+            s, t = states[index], trials[index]
+            s.flying = False
+            finish = None
+            values = [v for _, v in result.points]
+            if result.error is not None:
+                finish = ("failed", None, result.error)
+            elif values and not math.isfinite(values[-1]):
+                finish = ("diverged", None, f"the metric became {values[-1]!r}")
+            elif result.step >= epochs:
+                finish = ("complete", values[-1], None)
+            mode_store.commit(
+                study,
+                t,
+                points=result.points,
+                checkpoint=None if result.checkpoint is None else (result.step, result.checkpoint),
+                finish=finish,
+            )
+            s.done = result.step if result.checkpoint is not None else s.done
+            s.curve.update(result.points)
+            s.finished = finish is not None
+
+        run_all(pool, advance, next_units, done)
+    # trials the scheduler never took further stop where they are
+    for t, s in zip(trials, states, strict=True):
+        if t.state == "running":
+            _stop(study, t, s)
+    return trials
+
+
+def _state(study: Study, t: FrozenTrial) -> TrialState:
+    s = TrialState(index=t.seq, curve=dict(t.curve))
+    if t.state == "running":
+        stored = checkpoints.steps(study._conn, t._id)
+        s.done = stored[-1] if stored else 0
+        # points after the last checkpoint (none: they commit together) would be redone
+        s.curve = {k: v for k, v in s.curve.items() if k <= s.done}
+    else:
+        s.done = max(t.curve, default=0)
+        s.finished = t.state != "pruned"
+        s.stopped = t.state == "pruned"
+    return s
+
+
+def _stop(study: Study, t: FrozenTrial, s: TrialState) -> None:
+    value = s.curve.get(s.done) if s.done else None
+    if value is not None and not math.isfinite(value):
+        value = None
+    mode_store.commit(study, t, finish=("pruned", value, None))
+    s.stopped = True

@@ -1,0 +1,229 @@
+"""Where work runs: in the driver, in a local process pool, or on any ``concurrent.futures``
+executor (a Dask cluster through ``distributed.Client(...).get_executor()``).
+
+The local pool starts its workers with **forkserver** (or spawn), never ``fork``: the kernels'
+rayon thread pool does not survive a fork (a forked child that runs a kernel hangs). Each worker
+runs kernels on one thread (``bntune.set_num_threads(1)``) and, through ``threadpoolctl`` when
+it is installed, numpy's BLAS on one thread, so that n workers use n cores without
+oversubscription. Work sent to an executor the driver did not create (Dask) sets the same limits
+in the worker the first time a task runs there.
+
+The driver is the only process that writes the study; workers return results to it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+#: environment variables read by the BLAS/OpenMP libraries numpy may use
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+_limited = False
+_blas_limits: Any = None
+
+
+def limit_worker_threads() -> None:
+    """One kernel thread and one BLAS thread in this process (idempotent)."""
+    global _limited, _blas_limits
+    if _limited:
+        return
+    for name in _THREAD_ENV:
+        os.environ[name] = "1"  # for libraries loaded from now on, and children
+    import bntune
+
+    bntune.set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass  # the environment variables cover a BLAS that is loaded later
+    else:
+        _blas_limits = threadpool_limits(limits=1)
+    _limited = True
+
+
+class InlineExecutor(cf.Executor):
+    """Runs each task in the calling thread at ``submit`` time (``n_workers=1``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._shutdown = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("InlineExecutor: cannot submit after shutdown")
+        future: cf.Future = cf.Future()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as e:
+            future.set_exception(e)
+        else:
+            future.set_result(result)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._shutdown = True
+
+
+def process_pool(n_workers: int | None = None, *, start_method: str | None = None) -> cf.Executor:
+    """A local ``ProcessPoolExecutor`` of ``n_workers`` (default: the cores) processes started
+    with ``start_method`` ("forkserver" where available, else "spawn"; "fork" is refused), each
+    limited to one kernel thread and one BLAS thread."""
+    n = default_workers() if n_workers is None else check_workers(n_workers)
+    methods = multiprocessing.get_all_start_methods()
+    if start_method is None:
+        start_method = "forkserver" if "forkserver" in methods else "spawn"
+    if start_method not in ("forkserver", "spawn"):
+        raise ValueError(
+            f"process_pool: start_method must be 'forkserver' or 'spawn' (a forked child hangs "
+            f"in the kernels' thread pool), got {start_method!r}"
+        )
+    if start_method not in methods:
+        raise ValueError(f"process_pool: start method {start_method!r} is not available here")
+    context = multiprocessing.get_context(start_method)
+    return cf.ProcessPoolExecutor(
+        max_workers=n, mp_context=context, initializer=limit_worker_threads
+    )
+
+
+def default_workers() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def check_workers(n_workers: object) -> int:
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ValueError(f"n_workers must be a positive integer or None, got {n_workers!r}")
+    return n_workers
+
+
+class WorkPool:
+    """The executor a mode runs on, and the bookkeeping to survive a worker that dies.
+
+    ``executor`` (any ``concurrent.futures.Executor``) wins over ``n_workers``; otherwise
+    ``n_workers=1`` runs in the driver and more workers (None: the cores) get a local process
+    pool, which is rebuilt (up to ``max_rebuilds`` times) if a worker process is killed.
+    """
+
+    def __init__(
+        self,
+        n_workers: int | None,
+        executor: cf.Executor | None,
+        *,
+        default_inline: bool = False,
+        max_rebuilds: int = 3,
+    ) -> None:
+        if executor is not None and not isinstance(executor, cf.Executor):
+            raise TypeError(
+                f"executor must be a concurrent.futures.Executor (e.g. "
+                f"distributed.Client(...).get_executor()), got {executor!r}"
+            )
+        if n_workers is not None:
+            check_workers(n_workers)
+        self.owned = executor is None
+        self.inline = executor is None and (
+            n_workers == 1 or (n_workers is None and default_inline)
+        )
+        self.n_workers = 1 if self.inline else (n_workers or default_workers())
+        self.limit_threads = executor is not None
+        self._max_rebuilds = max_rebuilds
+        self.rebuilds = 0
+        self.executor: cf.Executor = executor or self._make()
+
+    def _make(self) -> cf.Executor:
+        return InlineExecutor() if self.inline else process_pool(self.n_workers)
+
+    @property
+    def capacity(self) -> int:
+        """How many tasks to keep in flight: the workers, or Dask's thread count."""
+        if not self.owned:
+            counter = getattr(self.executor, "_client", None)
+            if counter is not None:
+                try:
+                    return max(1, sum(counter.nthreads().values()))
+                except Exception:
+                    return default_workers()
+            return getattr(self.executor, "_max_workers", None) or default_workers()
+        return self.n_workers
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
+        return self.executor.submit(fn, *args)
+
+    def rebuild(self, error: BaseException) -> None:
+        """Replaces a broken local pool (re-raising ``error`` for a foreign executor or after
+        too many rebuilds)."""
+        if not self.owned or self.rebuilds >= self._max_rebuilds:
+            raise error
+        self.rebuilds += 1
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._make()
+
+    def close(self) -> None:
+        if self.owned:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> WorkPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_all(
+    pool: WorkPool,
+    fn: Callable[[Any], Any],
+    next_tasks: Callable[[int], list[Any]],
+    on_done: Callable[[Any, Any], None],
+) -> None:
+    """Runs ``fn(task)`` on ``pool`` for the tasks ``next_tasks(free)`` hands out (at most
+    ``free``; it is asked again whenever a worker is free), calling ``on_done(task, result)`` in
+    the driver as each finishes (results that arrive together in task ``order``). Stops when
+    nothing is in flight and ``next_tasks`` has nothing more. A task whose worker died is run
+    again (a broken local pool is rebuilt). Exceptions raised by ``fn`` propagate: catch them
+    inside ``fn``."""
+    retry: list[Any] = []
+    flying: dict[cf.Future, Any] = {}
+    capacity = pool.capacity
+    try:
+        while True:
+            free = capacity - len(flying)
+            while retry and free > 0:
+                task = retry.pop(0)
+                flying[pool.submit(fn, task)] = task
+                free -= 1
+            if free > 0:
+                for task in next_tasks(free):
+                    flying[pool.submit(fn, task)] = task
+            if not flying:
+                return
+            done, _ = cf.wait(list(flying), return_when=cf.FIRST_COMPLETED)
+            broken: BaseException | None = None
+            for future in sorted(done, key=lambda f: _order(flying[f])):
+                task = flying.pop(future)
+                try:
+                    result = future.result()
+                except cf.BrokenExecutor as e:
+                    broken = e
+                    retry.append(task)
+                    continue
+                on_done(task, result)
+            if broken is not None:
+                # every task in flight died with the pool: run them again
+                retry.extend(flying.values())
+                flying.clear()
+                pool.rebuild(broken)
+    finally:
+        for future in flying:
+            future.cancel()
+
+
+def _order(task: Any) -> Any:
+    return getattr(task, "order", 0)

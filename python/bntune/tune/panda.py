@@ -1,0 +1,363 @@
+"""Panda mode: one model trained epoch by epoch and babysat — nudged, rolled back, stopped.
+
+After every epoch the policy sees the run so far (a :class:`BabysitView`) and answers with
+``None`` (carry on), a dict or :class:`SetParams` (change hyperparameters through
+``set_params``), :class:`Rollback` (restore a stored checkpoint, then apply changes),
+:class:`Stop`, or a list of these. Every epoch's checkpoint is stored with the study, the
+checkpoint *after* training (the model that scored the curve value of that step); steps count
+epochs spent, so a rollback does not rewind the step counter. The hyperparameters in effect
+survive a rollback (only the weights, buffers and generators are restored) unless the rollback
+changes them.
+
+The trial's value is its best finite curve value, and ``study.best_checkpoint()`` /
+``trial.load(trainable)`` give the model of that step.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bntune.tune import checkpoints, mode_store
+from bntune.tune.trainable import check_trainable, mutable_names
+
+if TYPE_CHECKING:
+    from bntune.tune.study import Study
+    from bntune.tune.trial import FrozenTrial
+
+STREAM = "babysit"
+
+
+@dataclass
+class SetParams:
+    """Change these hyperparameters from the next epoch on: ``SetParams(lr=0.01)``."""
+
+    changes: dict[str, Any]
+
+    def __init__(self, **changes: Any) -> None:
+        self.changes = changes
+
+
+@dataclass
+class Rollback:
+    """Restore the checkpoint of step ``to`` (None: the step with the best value so far; 0 is
+    the initial model), then apply ``changes``: ``Rollback(lr=0.01)``."""
+
+    to: int | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, to: int | None = None, **changes: Any) -> None:
+        self.to = to
+        self.changes = changes
+
+
+@dataclass
+class Stop:
+    """Stop babysitting now."""
+
+
+@dataclass
+class BabysitView:
+    """What a policy sees after each epoch: ``epoch`` (the step just trained), ``value`` (its
+    metric), ``curve`` (step -> value), ``params`` (the hyperparameters now), ``best_step`` and
+    ``best_value`` (best finite value so far; None before any), ``checkpoints`` (steps that can
+    be rolled back to), ``events`` (what was done so far) and ``minimize``."""
+
+    epoch: int
+    value: float
+    curve: dict[int, float]
+    params: dict[str, Any]
+    best_step: int | None
+    best_value: float | None
+    checkpoints: list[int]
+    events: list[dict[str, Any]]
+    minimize: bool = True
+    #: the trainable's ``baseline`` attribute (None without one): the metric of a model that
+    #: learned nothing (e.g. ln 10 for a 10-class cross-entropy); worse than that is broken
+    baseline: float | None = None
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether metric ``a`` is better than ``b`` in the study's direction."""
+        return a < b if self.minimize else a > b
+
+
+class DefaultPolicy:
+    """The course's babysitting: raise the learning rate while the metric improves, cut it when
+    it worsens, and roll back when it goes wrong.
+
+    After each epoch, with ``v`` the metric, ``prev`` the previous epoch's and ``best`` the best
+    so far:
+
+    - ``v`` NaN/Inf, worse than the trainable's ``baseline`` (when it has one: the metric of a
+      model that learned nothing), or worse than ``best`` by more than ``tolerance * |best|``:
+      roll back to the best checkpoint that beat the baseline (the initial model if there is
+      none) and multiply ``param`` by ``cut`` (a decade: the course searches rates on a log
+      scale, and a rate that broke the model is far too large);
+    - better than ``prev`` (or the first epoch): multiply ``param`` by ``up``;
+    - otherwise (worse, within tolerance): multiply ``param`` by ``down``.
+
+    Defaults: ``param="lr"``, ``up=1.2``, ``down=0.5``, ``cut=0.1``, ``tolerance=0.1``.
+    """
+
+    def __init__(
+        self,
+        param: str = "lr",
+        *,
+        up: float = 1.2,
+        down: float = 0.5,
+        cut: float = 0.1,
+        tolerance: float = 0.1,
+    ) -> None:
+        if not (isinstance(up, int | float) and up >= 1.0):
+            raise ValueError(f"DefaultPolicy: up must be a number >= 1, got {up!r}")
+        if not (isinstance(down, int | float) and 0.0 < down <= 1.0):
+            raise ValueError(f"DefaultPolicy: down must be in (0, 1], got {down!r}")
+        if not (isinstance(cut, int | float) and 0.0 < cut <= 1.0):
+            raise ValueError(f"DefaultPolicy: cut must be in (0, 1], got {cut!r}")
+        if not (isinstance(tolerance, int | float) and tolerance >= 0.0):
+            raise ValueError(f"DefaultPolicy: tolerance must be >= 0, got {tolerance!r}")
+        self.param, self.up, self.down, self.cut = param, up, down, cut
+        self.tolerance = tolerance
+
+    def __call__(self, view: BabysitView) -> SetParams | Rollback:
+        if self.param not in view.params:
+            raise ValueError(
+                f"DefaultPolicy: the trainable's params have no {self.param!r} to tune; "
+                f"pass DefaultPolicy(param=...) naming one of {sorted(view.params)}"
+            )
+        current = view.params[self.param]
+        v, best, baseline = view.value, view.best_value, view.baseline
+        bad = not math.isfinite(v) or (baseline is not None and not view.better(v, baseline))
+        if not bad and best is not None and best != v:
+            margin = self.tolerance * abs(best)
+            bad = v > best + margin if view.minimize else v < best - margin
+        if bad:
+            to = view.best_step
+            if to is None or (baseline is not None and not view.better(view.curve[to], baseline)):
+                to = 0
+            return Rollback(to, **{self.param: current * self.cut})
+        prev = view.curve.get(view.epoch - 1)
+        if prev is None or not math.isfinite(prev) or view.better(v, prev):
+            return SetParams(**{self.param: current * self.up})
+        return SetParams(**{self.param: current * self.down})
+
+    def __repr__(self) -> str:
+        return (
+            f"DefaultPolicy(param={self.param!r}, up={self.up}, down={self.down}, "
+            f"cut={self.cut}, tolerance={self.tolerance})"
+        )
+
+
+def _best(curve: Mapping[int, float], minimize: bool) -> tuple[int | None, float | None]:
+    finite = [(v, s) for s, v in curve.items() if math.isfinite(v)]
+    if not finite:
+        return None, None
+    sign = 1.0 if minimize else -1.0
+    value, step = min(finite, key=lambda vs: (sign * vs[0], -vs[1]))
+    return step, value
+
+
+def _decisions(answer: Any) -> list[SetParams | Rollback | Stop]:
+    if answer is None:
+        return []
+    if isinstance(answer, SetParams | Rollback | Stop):
+        return [answer]
+    if isinstance(answer, Mapping):
+        return [SetParams(**answer)] if answer else []
+    if isinstance(answer, str) and answer == "stop":
+        return [Stop()]
+    if isinstance(answer, list | tuple):
+        return [d for a in answer for d in _decisions(a)]
+    raise TypeError(
+        f"babysit: the policy must return None, a dict of changes, tune.SetParams, "
+        f"tune.Rollback, tune.Stop or a list of them, got {answer!r}"
+    )
+
+
+def _find(study: Study, number: object) -> FrozenTrial:
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise TypeError(f"babysit: resume must be a trial number, got {number!r}")
+    mode_store.revive(study, STREAM)
+    live = [t for t in mode_store.unfinished(study, STREAM) if t.number == number]
+    found = live or [t for t in study._trials if t.number == number]
+    if not found:
+        raise ValueError(f"babysit: study {study.name!r} has no trial number {number}")
+    trial = found[0]
+    if trial.stream != STREAM:
+        raise ValueError(
+            f"babysit: trial {number} was not babysat (it comes from {trial.stream!r}); "
+            f"resume takes the number of a babysit trial"
+        )
+    return trial
+
+
+def _reopen(study: Study, trial: FrozenTrial) -> None:
+    """A finished babysat trial goes back to ``running`` to be continued."""
+    if trial.state == "running":
+        return
+    study._conn.execute(
+        "UPDATE trials SET state = 'running', value = NULL, error = NULL, finished = NULL "
+        "WHERE id = ?",
+        (trial._id,),
+    )
+    study._trials = [t for t in study._trials if t is not trial]
+    if study._best is trial:
+        study._best = None
+        for t in study._trials:
+            if t.state == "complete" and (
+                study._best is None or study._better(t.value, study._best.value)
+            ):
+                study._best = t
+    trial.state, trial.value, trial.error, trial.finished = "running", None, None, None
+    mode_store._live(study)[trial._id] = trial
+
+
+def babysit(
+    study: Study,
+    trainable: type,
+    params: Mapping[str, Any] | None,
+    *,
+    epochs: int,
+    policy: Callable[[BabysitView], Any] | None = None,
+    resume: int | None = None,
+    from_step: int | None = None,
+) -> FrozenTrial:
+    """``study.babysit`` (see there and this module's docstring)."""
+    trainable = check_trainable(trainable)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"babysit: epochs must be an integer >= 0, got {epochs!r}")
+    policy = DefaultPolicy() if policy is None else policy
+    if not callable(policy):
+        raise TypeError(f"babysit: policy must be callable, got {policy!r}")
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"babysit: params must be a dict or None, got {params!r}")
+    minimize = study.direction == "minimize"
+    conn = study._conn
+    events: list[dict[str, Any]] = []
+    if resume is None:
+        if params is None:
+            raise ValueError("babysit: give params (or resume=trial_number)")
+        if from_step is not None:
+            raise ValueError("babysit: from_step needs resume=trial_number")
+        record = mode_store.new_trial(study, dict(params), {}, STREAM, study._next_number)
+        model = trainable(dict(params))
+        step = 0
+        current = dict(params)
+        mode_store.commit(
+            study, record, checkpoint=(0, checkpoints.encode(model.state_dict())),
+            keep_checkpoints=True,
+        )  # fmt: skip
+    else:
+        record = _find(study, resume)
+        _reopen(study, record)
+        stored = checkpoints.steps(conn, record._id)
+        if not stored:
+            raise ValueError(f"babysit: trial {record.number} has no stored checkpoint")
+        step = max([*record.curve, *stored])
+        start = stored[-1] if from_step is None else from_step
+        if start not in stored:
+            raise ValueError(
+                f"babysit: trial {record.number} has no checkpoint at from_step={from_step!r}; "
+                f"stored steps: {stored}"
+            )
+        if from_step is None:
+            # a rollback decided at the last step says where training went on from
+            for e in record.events:
+                if e.get("kind") == "rollback" and e.get("epoch") == step:
+                    start = e["to"]
+        current = mode_store.current_params(record)
+        model = trainable(dict(current))
+        found = checkpoints.get(conn, record._id, start)
+        assert found is not None
+        model.load_state_dict(checkpoints.decode(found[1]))
+        if start != step:
+            events.append({"kind": "resume", "epoch": step, "from": start})
+        changes = dict(params or {})
+        if changes:
+            events.append({"kind": "set_params", "epoch": step, "values": changes})
+            current.update(changes)
+    mutable = mutable_names(trainable, current)
+    if resume is not None:
+        model.set_params(**{k: current[k] for k in mutable})
+    if events:
+        mode_store.commit(study, record, events=events)
+    stored_steps = checkpoints.steps(conn, record._id)
+    stopped = False
+    for _ in range(epochs):
+        try:
+            value = float(model.step())
+        except Exception as e:
+            text = "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip()
+            mode_store.commit(study, record, finish=("failed", None, text))
+            return record
+        step += 1
+        trained = checkpoints.encode(model.state_dict())
+        curve = {**record.curve, step: value}
+        # best of the earlier steps: the model to go back to
+        best_step, best_value = _best(record.curve, minimize)
+        view = BabysitView(
+            epoch=step,
+            value=value,
+            curve=curve,
+            params=dict(current),
+            best_step=best_step,
+            best_value=best_value,
+            checkpoints=[*stored_steps, step],
+            events=list(record.events),
+            minimize=minimize,
+            baseline=getattr(model, "baseline", None),
+        )
+        events = []
+        for decision in _decisions(policy(view)):
+            if isinstance(decision, Stop):
+                events.append({"kind": "stop", "epoch": step})
+                stopped = True
+            elif isinstance(decision, Rollback):
+                to = best_step if decision.to is None else decision.to
+                if to is None:
+                    to = 0
+                if to == step:
+                    data = trained
+                else:
+                    found = checkpoints.get(conn, record._id, to)
+                    if found is None:
+                        raise ValueError(
+                            f"babysit: the policy asked to roll back to step {to}, which has no "
+                            f"checkpoint; stored: {view.checkpoints}"
+                        )
+                    data = found[1]
+                model.load_state_dict(checkpoints.decode(data))
+                events.append({"kind": "rollback", "epoch": step, "to": to, "value": _json(value)})
+                current.update(decision.changes)
+                model.set_params(**{k: current[k] for k in mutable})
+                if decision.changes:
+                    events.append({"kind": "set_params", "epoch": step, "values": decision.changes})
+            else:
+                model.set_params(**decision.changes)
+                current.update(decision.changes)
+                events.append({"kind": "set_params", "epoch": step, "values": decision.changes})
+        mode_store.commit(
+            study,
+            record,
+            points=[(step, value)],
+            checkpoint=(step, trained),
+            keep_checkpoints=True,
+            events=events,
+        )
+        stored_steps.append(step)
+        if stopped:
+            break
+    best_step, best_value = _best(record.curve, minimize)
+    if best_value is None and record.curve:
+        finish = ("diverged", None, "no epoch gave a finite metric")
+    else:
+        finish = ("complete", best_value, None)
+    mode_store.commit(study, record, finish=finish)
+    return record
+
+
+def _json(value: float) -> float | str:
+    return value if math.isfinite(value) else repr(value)

@@ -1,0 +1,143 @@
+"""Parallel work: the process pool, parallel optimize and caviar, a worker killed mid-trial."""
+
+import concurrent.futures as cf
+import importlib.util
+
+import numpy as np
+import pytest
+
+import bntune
+from bntune import functional as F  # noqa: N812
+from bntune import tune
+from modes_helpers import Curve, blas_threads, bn_in_worker, curve_value, quadratic_objective
+
+SPACE = tune.Space(a=tune.Uniform(0.0, 1.0), c=tune.Uniform(0.0, 1.0))
+
+
+def _reference_bn(x):
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=0)
+    var = x64.var(axis=0)
+    return (x64 - mean) / np.sqrt(var + 1e-5)
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
+def test_process_pool_works_after_the_driver_ran_threaded_kernels(start_method):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4096, 64)).astype(np.float32)
+    before = bntune.get_num_threads()
+    bntune.set_num_threads(2)
+    try:
+        F.batch_norm_forward(x, np.ones(64, np.float32), np.zeros(64, np.float32))  # rayon is up
+        with tune.process_pool(2, start_method=start_method) as pool:
+            results = [pool.submit(bn_in_worker, x).result(timeout=60)]
+            results += list(pool.map(bn_in_worker, [x[:100], x[100:300]], timeout=60))
+            blas = pool.submit(blas_threads).result(timeout=60)
+    finally:
+        bntune.set_num_threads(before)
+    for (y, threads), part in zip(results, [x, x[:100], x[100:300]], strict=True):
+        assert threads == 1  # one kernel thread per worker
+        np.testing.assert_allclose(y, _reference_bn(part), rtol=1e-4, atol=1e-5)
+    assert blas in (None, 1)
+
+
+def test_process_pool_refuses_fork():
+    with pytest.raises(ValueError, match="forked child hangs"):
+        tune.process_pool(2, start_method="fork")
+
+
+def test_parallel_optimize_gives_trial_k_the_same_configuration_and_result():
+    space = tune.Space(x=tune.Uniform(0.0, 1.0))
+    serial = tune.Study("serial", seed=7)
+    serial.optimize(quadratic_objective, space, n_trials=12)
+    parallel = tune.Study("parallel", seed=7)
+    parallel.optimize(quadratic_objective, space, n_trials=12, n_workers=2)
+    assert len(parallel.trials) == 12
+    by_number = {t.number: t for t in parallel.trials}
+    for t in serial.trials:
+        p = by_number[t.number]
+        assert p.params == t.params
+        assert (p.state, p.value, p.curve) == (t.state, t.value, t.curve)
+        if t.params["x"] > 0.9:
+            assert p.state == "failed"
+            assert "x too large" in p.error
+        else:
+            assert p.value == (t.params["x"] - 0.3) ** 2
+
+
+def test_optimize_runs_on_any_executor():
+    space = tune.Space(x=tune.Uniform(0.0, 1.0))
+    study = tune.Study("threads", seed=1)
+    with cf.ThreadPoolExecutor(2) as executor:
+        study.optimize(quadratic_objective, space, n_trials=6, executor=executor)
+    assert [t.params for t in sorted(study.trials, key=lambda t: t.number)] == space.sample(
+        6, seed=1
+    )
+    with pytest.raises(TypeError, match=r"concurrent\.futures\.Executor"):
+        study.optimize(quadratic_objective, space, n_trials=1, executor="dask")
+
+
+def test_successive_halving_decides_the_same_on_one_and_two_workers():
+    runs = []
+    for n_workers in (1, 2):
+        study = tune.Study("sh", seed=11)
+        trials = study.caviar(
+            Curve,
+            SPACE,
+            population=9,
+            epochs=9,
+            scheduler=tune.SuccessiveHalving(),
+            n_workers=n_workers,
+        )
+        runs.append([(t.number, t.params, t.state, t.curve) for t in trials])
+    assert runs[0] == runs[1]
+    for _, params, _, curve in runs[1]:
+        assert curve == {e: curve_value(params, e) for e in curve}
+
+
+def test_a_worker_killed_mid_trial_is_rerun_from_its_checkpoint(tmp_path):
+    marker = tmp_path / "killed"
+    space = tune.Space(
+        a=tune.Uniform(0.0, 1.0), c=tune.Uniform(0.0, 1.0), kill_marker=tune.Fixed(str(marker))
+    )
+    study = tune.Study("kill", seed=0)
+    trials = study.caviar(Curve, space, population=3, epochs=3, n_workers=2)
+    assert marker.exists()  # a worker did die (os._exit) in epoch 2 of some trial
+    for t in trials:
+        assert t.state == "complete"
+        assert t.curve == {e: curve_value(t.params, e) for e in (1, 2, 3)}
+    assert study.best_checkpoint().load(Curve).epoch == 3
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="dask distributed not installed"
+)
+def test_caviar_on_a_dask_local_cluster():
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        study = tune.Study("dask", seed=11)
+        trials = study.caviar(
+            Curve,
+            SPACE,
+            population=9,
+            epochs=9,
+            scheduler=tune.SuccessiveHalving(),
+            executor=client.get_executor(),
+        )
+    local = tune.Study("local", seed=11)
+    expected = local.caviar(
+        Curve, SPACE, population=9, epochs=9, scheduler=tune.SuccessiveHalving(), n_workers=1
+    )
+    assert [(t.params, t.state, t.curve) for t in trials] == [
+        (t.params, t.state, t.curve) for t in expected
+    ]
