@@ -108,10 +108,10 @@ def test_demo_other_modes(tmp_path, capsys, mode):
 
     out = tmp_path / mode
     code = main(["demo", "--mode", mode, "--trials", "2", "--rounds", "2", "--epochs", "1",
-                 "--out", str(out), "--quiet"])  # fmt: skip
+                 "--out", str(out), "--quiet", "--workers", "1"])  # fmt: skip
     assert code == 0
     assert capsys.readouterr().out == ""
-    with tune.Study(f"demo-{mode}-2-e1-seed0", storage=out / "study.db") as study:
+    with tune.Study(f"demo-{mode}-2x2-e1-seed0", storage=out / "study.db") as study:
         trials = study.trials
     assert {t.round for t in trials} == {1}
     lrs = {t.params["lr"] for t in trials}
@@ -132,6 +132,8 @@ def test_demo_other_modes(tmp_path, capsys, mode):
         (["demo", "--rounds", "x"], "--rounds"),
         (["demo", "--mode", "sideways"], "--mode"),
         (["demo", "--seed", "-1"], "--seed"),
+        (["demo", "--workers", "0"], "--workers"),
+        (["babysit", "x.db"], "--trial"),
         (["frobnicate"], "frobnicate"),
         (["show"], "STUDY.db"),
     ],
@@ -143,6 +145,14 @@ def test_bad_usage_exits_2(capsys, args, named):
         main(args)
     assert exit_info.value.code == 2
     assert named in capsys.readouterr().err
+
+
+def test_workers_with_an_in_process_mode_exits_2(tmp_path, capsys):
+    from bntune.cli import main
+
+    assert main(["demo", "--workers", "2", "--out", str(tmp_path / "d")]) == 2
+    assert "--workers: coarse-to-fine runs in this process" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
 
 
 def test_bad_usage_exit_code_through_a_subprocess():

@@ -1,4 +1,5 @@
-"""The ``bntune`` command: ``demo``, ``run STUDY.toml``, ``show STUDY.db``, ``plot STUDY.db``.
+"""The ``bntune`` command: ``demo``, ``run STUDY.toml``, ``show STUDY.db``, ``plot STUDY.db``,
+``babysit STUDY.db --trial N``.
 
 Exit codes: 0 success; 1 the work itself failed (e.g. the study is locked by a running driver);
 2 bad usage or a bad study file, with a message naming the offending option or key.
@@ -64,7 +65,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="coarse-to-fine rounds; random and grid run trials x rounds trials "
                       "(default: 3)")  # fmt: skip
     demo.add_argument("--mode", choices=MODES, default="coarse-to-fine",
-                      help="how to search (default: coarse-to-fine, Sobol points)")  # fmt: skip
+                      help="how to search (default: coarse-to-fine, Sobol points); caviar trains "
+                      "trials x rounds models in parallel, pbt a population of trials, panda "
+                      "babysits one model")  # fmt: skip
+    demo.add_argument("--workers", type=_positive_int, default=None,
+                      help="worker processes for random, grid, caviar and pbt (default: the "
+                      "cores); coarse-to-fine and panda run in this process")  # fmt: skip
     demo.add_argument("--epochs", type=_positive_int, default=30,
                       help="epochs per trial (default: 30)")  # fmt: skip
     demo.add_argument("--seed", type=_seed, default=0, help="seed of the search (default: 0)")
@@ -102,6 +108,28 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", type=Path, default=Path("."),
                       help="directory for the PNG files (default: .)")  # fmt: skip
     plot.add_argument("--study", help="which study, when the file holds several")
+
+    babysit = commands.add_parser(
+        "babysit",
+        help="show a babysat trial's curve and events, and continue it by hand",
+        description="The panda workflow for a person: prints trial N's learning curve with the "
+        "changes and rollbacks recorded at each epoch; with --epochs k, continues it for k "
+        "epochs (no automatic policy) after applying --set changes, from its last checkpoint or "
+        "from epoch E's with --rollback-to E.",
+    )
+    babysit.add_argument("db", type=Path, metavar="STUDY.db")
+    babysit.add_argument("--trial", type=int, required=True, metavar="N",
+                         help="the trial's number")  # fmt: skip
+    babysit.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                         help="change a hyperparameter first: --set lr=0.01 (repeats)")  # fmt: skip
+    babysit.add_argument("--rollback-to", type=int, metavar="E",
+                         help="restart from the checkpoint of epoch E")  # fmt: skip
+    babysit.add_argument("--epochs", type=int, default=0, metavar="K",
+                         help="epochs to continue for (default: 0, only show)")  # fmt: skip
+    babysit.add_argument("--study", help="which study, when the file holds several")
+    babysit.add_argument("--trainable", metavar="MODULE:CLASS",
+                         help="the tune.Trainable to rebuild the model with (default: the one "
+                         "recorded by bntune demo/run)")  # fmt: skip
     return parser
 
 
@@ -113,10 +141,16 @@ def _version() -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     from bntune import demo
+    from bntune.runner import IN_PROCESS_MODES
 
+    if args.workers is not None and args.workers > 1 and args.mode in IN_PROCESS_MODES:
+        raise UsageError(
+            f"--workers: {args.mode} runs in this process; drop --workers or use a mode with "
+            f"workers (random, grid, caviar, pbt), got --workers {args.workers}"
+        )
     settings = demo.DemoSettings(
         trials=args.trials, rounds=args.rounds, mode=args.mode, seed=args.seed,
-        out=args.out, epochs=args.epochs, quiet=args.quiet,
+        out=args.out, epochs=args.epochs, quiet=args.quiet, workers=args.workers,
     )  # fmt: skip
     demo.run(settings).close()
     return 0
@@ -179,12 +213,47 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _babysit(args: argparse.Namespace) -> int:
+    from bntune import babysit_cli as b
+    from bntune.studyfile import load_trainable
+
+    try:
+        changes = b.parse_set(args.set)
+        if args.epochs < 0:
+            raise b.BabysitUsageError(f"--epochs: must be >= 0, got {args.epochs}")
+        if (changes or args.rollback_to is not None) and args.epochs == 0:
+            raise b.BabysitUsageError(
+                "--epochs: give the number of epochs to continue for with --set or --rollback-to"
+            )
+        with _open(args) as study:  # type: ignore[attr-defined]
+            trial = b.find_trial(study, args.trial)
+            print(b.describe(study, trial))
+            if args.epochs == 0:
+                return 0
+            reference = args.trainable or load_trainable(study)
+            if reference is None:
+                raise b.BabysitUsageError(
+                    "--trainable: the study does not record which tune.Trainable trained it; "
+                    "name it, e.g. --trainable bntune.tune:MLPTrainable"
+                )
+            trainable = b.load_class(reference)
+            print(f"\ncontinuing for {args.epochs} epochs ...")
+            trial = b.continue_trial(study, trial, trainable, changes=changes,
+                                     rollback_to=args.rollback_to, epochs=args.epochs)  # fmt: skip
+            print()
+            print(b.describe(study, trial))
+    except b.BabysitUsageError as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bntune`` script; returns the exit code."""
     from bntune.tune import StudyLocked
 
     args = _parser().parse_args(argv)
-    handler = {"demo": _demo, "run": _run, "show": _show, "plot": _plot}[args.command]
+    handlers = {"demo": _demo, "run": _run, "show": _show, "plot": _plot, "babysit": _babysit}
+    handler = handlers[args.command]
     try:
         return handler(args)
     except UsageError as err:

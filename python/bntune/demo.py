@@ -7,6 +7,11 @@ decay; the Momentum optimizer; coarse-to-fine Sobol search (3 rounds x 12 trials
 minimising the dev cross-entropy after ``epochs`` epochs. Writes to ``out``: ``study.db`` (the
 SQLite study), ``best-model.npz`` (``nn.load`` reads it), ``study-trials/`` (per-trial metrics)
 and the plots.
+
+Other modes: ``random`` and ``grid`` (trials x rounds trials, on ``workers`` processes),
+``caviar`` (a population of trials x rounds models trained in parallel, ``tune.MLPTrainable``),
+``pbt`` (population based training of ``trials`` models) and ``panda`` (one model babysat by
+``tune.DefaultPolicy`` from the centre of the space).
 """
 
 from __future__ import annotations
@@ -20,10 +25,20 @@ from typing import TextIO
 from bntune import tune
 from bntune.mlp_objective import MLPObjective, trial_artifacts
 from bntune.report import counts_text, importance_text, leaderboard
-from bntune.runner import keep_best_model, planned_trials, run_mode
+from bntune.runner import (
+    FUNCTION_MODES,
+    keep_best_model,
+    ranked_numbers,
+    run_mode,
+    test_accuracies,
+    trainable_models,
+)
 
-MODES = ("coarse-to-fine", "random", "grid")
+MODES = ("coarse-to-fine", "random", "grid", "caviar", "panda", "pbt")
 OBJECTIVE = "dev cross-entropy (nats)"
+#: where the panda demo starts: the course's defaults (momentum 0.9) and a middling network
+PANDA_START = {"lr": 0.1, "momentum": 0.9, "hidden": 75, "batch_size": 64, "layers": 3,
+               "lr_decay": 0.01}  # fmt: skip
 
 
 @dataclass
@@ -37,12 +52,24 @@ class DemoSettings:
     out: Path = Path("bntune-demo")
     epochs: int = 30
     quiet: bool = False
+    #: worker processes for random, grid, caviar and pbt (None: the cores)
+    workers: int | None = None
 
 
 def study_name(s: DemoSettings) -> str:
     """One study per setting, so that runs with other flags share the file without mixing."""
-    rounds = f"x{s.rounds}" if s.mode == "coarse-to-fine" else ""
-    return f"demo-{s.mode}-{s.trials}{rounds}-e{s.epochs}-seed{s.seed}"
+    return f"demo-{s.mode}-{s.trials}x{s.rounds}-e{s.epochs}-seed{s.seed}"
+
+
+def _budget(s: DemoSettings) -> tuple[int, int]:
+    """(trials argument of the mode, how many models it trains)."""
+    if s.mode == "coarse-to-fine":
+        return s.trials, s.trials * s.rounds
+    if s.mode == "pbt":
+        return s.trials, s.trials
+    if s.mode == "panda":
+        return 1, 1
+    return s.trials * s.rounds, s.trials * s.rounds
 
 
 def run(s: DemoSettings, stream: TextIO = sys.stdout) -> tune.Study:
@@ -53,23 +80,44 @@ def run(s: DemoSettings, stream: TextIO = sys.stdout) -> tune.Study:
     name = study_name(s)
     artifacts = trial_artifacts(storage, name)
     space = tune.default_space("momentum")
-    objective = MLPObjective(dataset="digits", epochs=s.epochs, optimizer="momentum",
-                             seed=s.seed, artifacts=artifacts)  # fmt: skip
-    total = planned_trials(s.mode, s.trials, s.rounds)
+    trials, total = _budget(s)
+    function_mode = s.mode in FUNCTION_MODES
+    objective = (
+        MLPObjective(
+            dataset="digits",
+            epochs=s.epochs,
+            optimizer="momentum",
+            seed=s.seed,
+            artifacts=artifacts,
+        )
+        if function_mode
+        else tune.MLPTrainable
+    )
     say = (lambda text: None) if s.quiet else (lambda text: print(text, file=stream, flush=True))
+    what = "model" if total == 1 else "models"
     say(
-        f"bntune demo: {s.mode} search, {total} trials of the batch-norm MLP (Momentum, "
+        f"bntune demo: {s.mode} mode, {total} {what} of the batch-norm MLP (Momentum, "
         f"{s.epochs} epochs) on digits, minimising the dev cross-entropy -> {out}/"
     )
     t0 = time.perf_counter()
     study = tune.Study(name, storage=storage, seed=s.seed)
-    sampler = {"coarse-to-fine": "sobol", "random": "random", "grid": "grid"}[s.mode]
-    trials = s.trials * s.rounds if s.mode != "coarse-to-fine" else s.trials
+    sampler = {"coarse-to-fine": "sobol", "random": "random", "grid": "grid"}.get(s.mode, "sobol")
     run_mode(study, objective, space, mode=s.mode, sampler=sampler, trials=trials,
-             rounds=s.rounds, quiet=s.quiet, epochs=s.epochs,
-             objective_name=OBJECTIVE)  # fmt: skip
+             rounds=s.rounds, quiet=s.quiet, epochs=s.epochs, workers=s.workers,
+             objective_name=OBJECTIVE, start=PANDA_START)  # fmt: skip
     elapsed = time.perf_counter() - t0
-    model = keep_best_model(study, artifacts, out / "best-model.npz")
+    accuracy: dict[int, float] | None = None
+    if function_mode:
+        model = keep_best_model(study, artifacts, out / "best-model.npz")
+    else:
+        from bntune import nn
+
+        models = trainable_models(study, tune.MLPTrainable, ranked_numbers(study, 5))
+        accuracy = test_accuracies(models)
+        model = None
+        if models:
+            model = out / "best-model.npz"
+            nn.save(models[ranked_numbers(study, 1)[0]].model, model)
     written = []
     try:
         from bntune.plots import plot_study
@@ -83,8 +131,13 @@ def run(s: DemoSettings, stream: TextIO = sys.stdout) -> tune.Study:
             "",
             f"{counts_text(study)} in {elapsed:.0f} s",
             "",
-            "leaderboard (dev cross-entropy after the last epoch; test accuracy of that model):",
-            leaderboard(study, top=5, artifacts=artifacts),
+            "leaderboard (dev cross-entropy; test accuracy of the same model):",
+            leaderboard(
+                study,
+                top=5,
+                artifacts=artifacts if function_mode else None,
+                test_accuracy=accuracy,
+            ),
             "",
             importance_text(study),
             "",

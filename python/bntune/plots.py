@@ -5,6 +5,8 @@
   axis for log dimensions, a 1 - beta axis for betas), coloured by coarse-to-fine round, with
   each round's box;
 - :func:`importance_bars`: the importance ranking;
+- :func:`panda_timeline`: a babysat trial's metric per epoch with its learning rate and
+  rollbacks;
 - :func:`plot_study`: all of them into a directory.
 
 Figures are drawn on matplotlib's Agg canvas without pyplot, so nothing global changes and no
@@ -45,6 +47,10 @@ def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _round_colour(r: int) -> str:
@@ -295,6 +301,89 @@ def importance_figure(study: tune.Study) -> Figure:
     return fig
 
 
+def _lr_by_epoch(trial: tune.FrozenTrial, param: str) -> dict[int, float]:
+    """The value of ``param`` each epoch ran with: the trial's starting value, changed from the
+    epoch after each ``set_params`` event that names it."""
+    value = trial.params.get(param)
+    changes: dict[int, float] = {}
+    for event in trial.events:
+        if event.get("kind") == "set_params" and param in event.get("values", {}):
+            changes[int(event["epoch"])] = float(event["values"][param])
+    out = {}
+    for step in sorted(trial.curve):
+        out[step] = value
+        if step in changes:
+            value = changes[step]
+    return {s: float(v) for s, v in out.items() if isinstance(v, int | float)}
+
+
+def panda_timeline(
+    study: tune.Study, trial: tune.FrozenTrial, path: str | Path, *, metric: str = "objective",
+    param: str = "lr",
+) -> Path:  # fmt: skip
+    """Writes :func:`panda_timeline_figure` to ``path`` (PNG)."""
+    return _save(panda_timeline_figure(study, trial, metric=metric, param=param), Path(path))
+
+
+def panda_timeline_figure(
+    study: tune.Study, trial: tune.FrozenTrial, *, metric: str = "objective", param: str = "lr"
+) -> Figure:
+    """A babysat trial epoch by epoch: the metric (left axis), the learning rate each epoch ran
+    with (right axis, log scale, as steps), and every rollback drawn as an arrow from the epoch
+    where it was decided back to the epoch whose checkpoint was restored."""
+    fig = _figure(9.5, 5)
+    ax = fig.add_subplot()
+    steps = sorted(trial.curve)
+    values = [trial.curve[s] for s in steps]
+    ax.plot(steps, values, "o-", color="C0", ms=4, lw=1.6, label=metric)
+    finite = [v for v in values if math.isfinite(v)]
+    if finite and min(finite) > 0 and max(finite) / min(finite) > 10:
+        ax.set_yscale("log")
+    # a rollback the policy decided, or a person's resume from an earlier checkpoint
+    rollbacks = [
+        {"epoch": e["epoch"], "to": e["to"] if e.get("kind") == "rollback" else e["from"]}
+        for e in trial.events
+        if e.get("kind") == "rollback" or (e.get("kind") == "resume" and "from" in e)
+    ]
+    for k, event in enumerate(rollbacks):
+        at, to = int(event["epoch"]), int(event["to"])
+        y = trial.curve.get(at, math.nan)
+        y_to = trial.curve.get(to, y) if to > 0 else y
+        if not math.isfinite(y):
+            y = max(finite, default=1.0)
+        ax.annotate("", xy=(to, y_to), xytext=(at, y),
+                    arrowprops={"arrowstyle": "->", "color": "C3", "lw": 1.4,
+                                "connectionstyle": "arc3,rad=0.3"})  # fmt: skip
+        ax.plot([at], [y], "x", color="C3", ms=9, mew=2,
+                label="rollback (arrow: to the restored epoch)" if k == 0 else None)  # fmt: skip
+    rates = _lr_by_epoch(trial, param)
+    if rates:
+        ax2 = ax.twinx()
+        ax2.step(list(rates), list(rates.values()), where="mid", color="C1", lw=1.4,
+                 label=f"{param} set by the babysitter")  # fmt: skip
+        ax2.set_yscale("log")
+        ax2.set_ylabel(f"{param} (log scale)", color="C1")
+        ax2.tick_params(axis="y", colors="C1")
+        handles, labels = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax.legend(handles + h2, labels + l2, loc="upper right", fontsize=9)
+    else:
+        ax.legend(loc="upper right", fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric, color="C0")
+    ax.grid(True, alpha=0.3)
+    changes = sum(1 for e in trial.events if e.get("kind") == "set_params")
+    ax.set_title(
+        f"Panda: trial {trial.number} babysat for {len(steps)} epochs — {_n(changes, 'change')}, "
+        f"{_n(len(rollbacks), 'rollback')}\nstudy {study.name!r}",
+        fontsize=11,
+    )
+    return fig
+
+
 def plot_study(
     study: tune.Study,
     out: str | Path,
@@ -302,14 +391,19 @@ def plot_study(
     space: tune.Space | None = None,
     objective: str = "objective",
 ) -> list[Path]:
-    """Writes ``curves.png`` (when trials reported curves), ``objective_vs_params.png`` and
-    ``importance.png`` (when there are enough complete round-1 trials) into ``out``; returns the
-    paths written."""
+    """Writes into ``out``: ``curves.png`` (when trials reported curves), ``panda_timeline.png``
+    (of the latest babysat trial, if any), ``objective_vs_params.png`` (with two trials or more)
+    and ``importance.png`` (when there are enough complete round-1 trials); returns the paths
+    written."""
     out = Path(out)
     written = []
     if any(t.curve for t in study.trials):
         written.append(learning_curves(study, out / "curves.png", metric=objective))
-    if study.trials:
+    babysat = [t for t in study.trials if t.events and t.curve]
+    if babysat:
+        last = babysat[-1]
+        written.append(panda_timeline(study, last, out / "panda_timeline.png", metric=objective))
+    if len(study.trials) > 1:
         written.append(
             objective_vs_params(
                 study, out / "objective_vs_params.png", space=space, objective=objective

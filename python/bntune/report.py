@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +32,37 @@ def ranked(study: tune.Study) -> list[tune.FrozenTrial]:
     return sorted(done, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
 
 
-def leaderboard(study: tune.Study, *, top: int = 5, artifacts: Path | None = None) -> str:
+def leaderboard(
+    study: tune.Study,
+    *,
+    top: int = 5,
+    artifacts: Path | None = None,
+    test_accuracy: Mapping[int, float] | None = None,
+) -> str:
     """The ``top`` best complete trials as a table: rank, trial, round, objective, the test
-    accuracy the built-in objective measured (when ``artifacts`` holds it), hyperparameters."""
+    accuracy (from ``test_accuracy``, trial number -> fraction, or else from what the built-in
+    objective wrote in ``artifacts``), hyperparameters."""
     best = ranked(study)[:top]
     if not best:
         return "no complete trial yet"
     names = list(best[0].params)
-    metrics = [read_metrics(artifacts, t.number) if artifacts else None for t in best]
-    has_test = any(m and m.get("test_accuracy") is not None for m in metrics)
-    header = ["rank", "trial", "round", "dev loss" if artifacts else "value"]
+    accuracy: dict[int, float] = dict(test_accuracy or {})
+    if artifacts is not None:
+        for t in best:
+            m = read_metrics(artifacts, t.number)
+            if m and m.get("test_accuracy") is not None and t.number not in accuracy:
+                accuracy[t.number] = float(m["test_accuracy"])
+    has_test = any(t.number in accuracy for t in best)
+    named = artifacts is not None or test_accuracy is not None
+    header = ["rank", "trial", "round", "dev loss" if named else "value"]
     if has_test:
         header.append("test acc")
     header += names
     rows = []
-    for rank, (t, m) in enumerate(zip(best, metrics, strict=True), 1):
+    for rank, t in enumerate(best, 1):
         row = [str(rank), str(t.number), str(t.round), f"{t.value:.4f}"]
         if has_test:
-            acc = None if m is None else m.get("test_accuracy")
+            acc = accuracy.get(t.number)
             row.append("-" if acc is None else f"{100 * acc:.1f}%")
         row += [format_value(t.params.get(n)) for n in names]
         rows.append(row)
@@ -78,7 +92,8 @@ def counts_text(study: tune.Study) -> str:
     """``12 trials: 10 complete, 2 diverged``."""
     counts = Counter(t.state for t in study.trials)
     parts = [f"{counts[s]} {s}" for s in STATES if counts[s]]
-    return f"{len(study.trials)} trials: {', '.join(parts) if parts else 'none'}"
+    n = len(study.trials)
+    return f"{n} trial{'' if n == 1 else 's'}: {', '.join(parts) if parts else 'none'}"
 
 
 def best_text(study: tune.Study) -> str:

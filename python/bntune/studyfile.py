@@ -14,6 +14,7 @@ from bntune import tune
 
 _SPACE_KEY = "cli.space/"  # + study name, in the bntune_meta table
 _OBJECTIVE_KEY = "cli.objective/"
+_TRAINABLE_KEY = "cli.trainable/"
 _DIMENSIONS: dict[str, type[tune.Dimension]] = {
     cls.__name__: cls
     for cls in (
@@ -112,3 +113,20 @@ def space_from_description(description: list[Any]) -> tune.Space:
         else:
             raise StudyFileError(f"unknown dimension kind {kind!r} for {name!r}")
     return tune.Space(**dims)
+
+
+def save_trainable(study: tune.Study, reference: str) -> None:
+    """Records which ``tune.Trainable`` (``"module:Class"``) trained the study's models, for
+    ``bntune babysit``."""
+    study._conn.execute(
+        "INSERT OR REPLACE INTO bntune_meta (key, value) VALUES (?, ?)",
+        (_TRAINABLE_KEY + study.name, reference),
+    )
+
+
+def load_trainable(study: tune.Study) -> str | None:
+    """The ``"module:Class"`` ``save_trainable`` recorded, or None."""
+    row = study._conn.execute(
+        "SELECT value FROM bntune_meta WHERE key = ?", (_TRAINABLE_KEY + study.name,)
+    ).fetchone()
+    return None if row is None else str(row[0])
