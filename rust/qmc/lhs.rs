@@ -109,12 +109,17 @@ impl LatinHypercube {
             let keys: Vec<u64> = (j0..j0 + width)
                 .map(|j| derive(self.seed, Stream::LhsJitter, start, j as u64))
                 .collect();
+            let scramble = self.scramble;
+            // Coordinate by coordinate within a chunk of rows (which stays in cache): tight
+            // loops with everything they need in registers.
             let write = |first: usize, rows: &mut [T]| {
-                for (r, row) in rows.chunks_exact_mut(d).enumerate() {
-                    let i = first + r;
-                    for g in 0..width {
-                        let u = self.scramble.then(|| uniform_at(keys[g], i as u64));
-                        row[j0 + g] = T::from_unit_f64(in_stratum(perms[g * n + i], u, n, inv_n));
+                let count = rows.len() / d;
+                for (g, &key) in keys.iter().enumerate() {
+                    let perm = &perms[g * n + first..g * n + first + count];
+                    let column = rows.iter_mut().skip(j0 + g).step_by(d);
+                    for (r, (x, &k)) in column.zip(perm).enumerate() {
+                        let u = scramble.then(|| uniform_at(key, (first + r) as u64));
+                        *x = T::from_unit_f64(in_stratum(k, u, n, inv_n));
                     }
                 }
             };
