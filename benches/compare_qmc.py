@@ -1,6 +1,8 @@
 """bntune.qmc vs scipy.stats.qmc (and np.ones, the cost of fresh output), side by side.
 
-Contenders run interleaved in one process; the table shows medians and ratios. Run:
+Contenders run interleaved in one process; the table shows median wall times, their ratios,
+and the median CPU time of the process (all threads), which shows how much of a wall-time
+difference a loaded machine is eating. Run:
     .venv/bin/python benches/compare_qmc.py [--repeats 7]
 """
 
@@ -23,25 +25,29 @@ D = 16
 
 
 def _time(fn):
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def _race(contenders, repeats):
+    """Median (wall, cpu) seconds per contender; cpu sums every thread of the process."""
     times = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, fn in contenders.items():
             times[name].append(_time(fn))
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {
+        name: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t))
+        for name, t in times.items()
+    }
 
 
 def _report(title, medians, ours="bntune"):
-    base = medians[ours]
+    base = medians[ours][0]
     print(f"\n{title}")
-    for name, t in medians.items():
-        ratio = "" if name == ours else f"  {name}/bntune = {t / base:6.2f}x"
-        print(f"  {name:<22} {t * 1e3:10.3f} ms{ratio}")
+    for name, (wall, cpu) in medians.items():
+        ratio = "" if name == ours else f"  {name}/bntune = {wall / base:6.2f}x"
+        print(f"  {name:<22} {wall * 1e3:10.3f} ms (cpu {cpu * 1e3:9.3f} ms){ratio}")
 
 
 def main():
@@ -103,10 +109,10 @@ def main():
         contenders["scipy"] = lambda: [scipy_trial() for _ in range(20)]
     medians = _race(contenders, repeats)
     print("\nper trial: Sobol(8, seed=k), fast_forward(100_000), random(1)")
-    ours_us = medians["bntune"] / loops * 1e6
+    ours_us = medians["bntune"][0] / loops * 1e6
     print(f"  bntune {ours_us:8.2f} us")
     if has_scipy:
-        theirs = medians["scipy"] / 20 * 1e6
+        theirs = medians["scipy"][0] / 20 * 1e6
         print(f"  scipy  {theirs:8.2f} us  scipy/bntune = {theirs / ours_us:.0f}x")
 
 

@@ -285,6 +285,10 @@ class Sobol(QMCEngine):
         return int(self._engine.bits)
 
     def random(self, n: int = 1, *, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+        """The next ``n`` points as an ``(n, d)`` array of ``dtype`` (float64 or float32).
+
+        Warns (once per engine) when drawing from the start a count that is not a power of 2.
+        """
         count = _as_count(n)
         # scipy's rule: a first draw (from index 0) of a count that is not a power of two.
         if count & (count - 1) and not self._warned and self._engine.index == 0:

@@ -1,14 +1,18 @@
 //! Latin hypercube designs: n points with exactly one in each 1/n stratum of every coordinate.
 //!
 //! Coordinate j of a design is `(perm_j[i] + u_ij) / n`, with `perm_j` a uniformly random
-//! permutation of 0..n (Fisher-Yates on a Xoshiro256++ stream) and `u_ij` uniform in [0, 1)
-//! (scrambled, "jittered") or 0.5 (centred). Each draw is a new design whose randomness is keyed
-//! by (seed, index of its first point), so an engine rebuilt at an index continues identically.
+//! permutation of 0..n ([`crate::qmc::rng::permutation`] on a Xoshiro256++ stream) and `u_ij`
+//! uniform in [0, 1) (scrambled, "jittered") or 0.5 (centred). Each draw is a new design whose
+//! randomness is keyed by (seed, index of its first point), so an engine rebuilt at an index
+//! continues identically. Temporary memory: the permutations of up to 16 coordinates at a time,
+//! at most half the size of the float64 output.
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::qmc::rng::{Stream, derive, permutation, uniform_at, xoshiro};
+use rand_xoshiro::rand_core::RngCore;
+
+use crate::qmc::rng::{Stream, derive, mix64, permutation, unit_f64, xoshiro};
 use crate::qmc::unit::UnitFloat;
 use crate::threads;
 
@@ -109,24 +113,34 @@ impl LatinHypercube {
             let keys: Vec<u64> = (j0..j0 + width)
                 .map(|j| derive(self.seed, Stream::LhsJitter, start, j as u64))
                 .collect();
-            let write = |first: usize, rows: &mut [T]| {
-                for (r, row) in rows.chunks_exact_mut(d).enumerate() {
-                    let i = first + r;
-                    for g in 0..width {
-                        let u = self.scramble.then(|| uniform_at(keys[g], i as u64));
-                        row[j0 + g] = T::from_unit_f64(in_stratum(perms[g * n + i], u, n, inv_n));
+            let scramble = self.scramble;
+            // Fixed chunks of rows (whatever the thread count), each coordinate's jitter from its
+            // own Xoshiro256++ stream keyed by (seed, first index, coordinate, chunk); within a
+            // chunk (which stays in cache) coordinate by coordinate, in tight loops.
+            let rows_per_chunk = (ROWS_PER_TASK / d).max(1);
+            let write = |c: usize, rows: &mut [T]| {
+                let first = c * rows_per_chunk;
+                let count = rows.len() / d;
+                for (g, &key) in keys.iter().enumerate() {
+                    let perm = &perms[g * n + first..g * n + first + count];
+                    let column = rows.iter_mut().skip(j0 + g).step_by(d);
+                    let mut rng = xoshiro(key ^ mix64(c as u64 + 1));
+                    for (x, &k) in column.zip(perm) {
+                        let u = scramble.then(|| unit_f64(rng.next_u64()));
+                        *x = T::from_unit_f64(in_stratum(k, u, n, inv_n));
                     }
                 }
             };
             if parallel {
-                let rows_per_chunk = (ROWS_PER_TASK / d).max(1);
                 threads::install(|| {
                     out.par_chunks_mut(rows_per_chunk * d)
                         .enumerate()
-                        .for_each(|(c, rows)| write(c * rows_per_chunk, rows));
+                        .for_each(|(c, rows)| write(c, rows));
                 })?;
             } else {
-                write(0, out);
+                for (c, rows) in out.chunks_mut(rows_per_chunk * d).enumerate() {
+                    write(c, rows);
+                }
             }
         }
         Ok(())

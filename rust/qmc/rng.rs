@@ -69,8 +69,33 @@ pub fn uniform_at(key: u64, counter: u64) -> f64 {
 /// written out here so the stream never changes with a dependency's version.
 #[inline]
 pub fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
+    let first = rng.next_u32();
+    below_given(rng, first, bound)
+}
+
+/// Shuffles `items` in place (Fisher-Yates, from the end).
+pub fn shuffle<T>(rng: &mut impl RngCore, items: &mut [T]) {
+    // Position i - 1 takes a uniform pick of 0..i; two picks per 64-bit draw (both halves of
+    // Xoshiro256++ are full quality). len <= 2**32 is guaranteed by the callers' size checks.
+    let mut i = items.len();
+    while i > 1 {
+        let word = rng.next_u64();
+        let j = below_given(rng, (word >> 32) as u32, i as u32) as usize;
+        items.swap(i - 1, j);
+        i -= 1;
+        if i > 1 {
+            let j = below_given(rng, word as u32, i as u32) as usize;
+            items.swap(i - 1, j);
+            i -= 1;
+        }
+    }
+}
+
+/// [`below`] starting from the random word `first` (more are drawn only on rejection).
+#[inline]
+fn below_given(rng: &mut impl RngCore, first: u32, bound: u32) -> u32 {
     let bound64 = u64::from(bound);
-    let mut m = u64::from(rng.next_u32()) * bound64;
+    let mut m = u64::from(first) * bound64;
     if (m as u32) < bound {
         let threshold = bound.wrapping_neg() % bound;
         while (m as u32) < threshold {
@@ -78,15 +103,6 @@ pub fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
         }
     }
     (m >> 32) as u32
-}
-
-/// Shuffles `items` in place (Fisher-Yates, from the end).
-pub fn shuffle<T>(rng: &mut impl RngCore, items: &mut [T]) {
-    for i in (1..items.len()).rev() {
-        // i < items.len() <= u32::MAX + 1 is guaranteed by the callers' size checks.
-        let j = below(rng, (i + 1) as u32) as usize;
-        items.swap(i, j);
-    }
 }
 
 /// Below this many items [`permutation`] is a plain Fisher-Yates shuffle (it fits in cache).

@@ -56,6 +56,12 @@ impl UnitFloat for f64 {
     fn from_unit_f64(x: f64) -> f64 {
         x.min(ONE_BELOW_F64)
     }
+
+    #[inline]
+    fn from_small_fixed(q: u64, scale: f64) -> f64 {
+        // Exact, and below 1 because q < 2**bits: no clamp needed.
+        small_to_f64(q) * scale
+    }
 }
 
 impl UnitFloat for f32 {
