@@ -19,7 +19,7 @@ use cols::{
     affine_cols, affine_cols_f32, block_dy_dot_cols, block_sq_dev_cols, block_sum_cols, bwd_cols,
     scale_cols,
 };
-use rows::{affine_row, affine_row_f32, bwd_row, scale_row, sum, sum_dy_dot, sum_sq_dev};
+use rows::{affine_row, affine_row_f32, bwd_row, moments, scale_row, sum_dy_dot};
 
 /// The AVX2 table for `T`.
 ///
@@ -27,8 +27,7 @@ use rows::{affine_row, affine_row_f32, bwd_row, scale_row, sum, sum_dy_dot, sum_
 /// The CPU supports AVX2 and FMA: every function in the table executes those instructions.
 pub unsafe fn table<T: Real + Lanes>(stream: bool) -> Kernels<T> {
     let plain = Kernels {
-        sum: sum::<T>,
-        sum_sq_dev: sum_sq_dev::<T>,
+        moments: moments::<T>,
         sum_dy_dot: sum_dy_dot::<T>,
         affine_row: affine_row::<T, false>,
         bwd_row: bwd_row::<T, false>,

@@ -6,7 +6,7 @@ use std::arch::x86_64::{
 };
 
 use super::{put4, put8};
-use crate::batchnorm::kernels::float32_form;
+use crate::batchnorm::kernels::RowNorm;
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
 use crate::simd::avx2::{Lanes, aligned_head, hsum, sfence};
@@ -14,9 +14,19 @@ use crate::simd::avx2::{Lanes, aligned_head, hsum, sfence};
 // The safe wrappers in this file are handed out only by `super::table`, whose caller vouched
 // for AVX2 and FMA; each `*_impl` reads and writes only within the lengths it was given.
 
-pub(super) fn sum<T: Real + Lanes>(x: &[T]) -> f64 {
+pub(super) fn moments<T: Real + Lanes>(x: &[T]) -> (f64, f64) {
     // SAFETY: see the note above the wrappers.
-    unsafe { sum_impl(x) }
+    unsafe { moments_impl(x) }
+}
+
+/// (Σx, Σ(x − m)²) with m = Σx/n: both passes of one piece in one call.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn moments_impl<T: Real + Lanes>(x: &[T]) -> (f64, f64) {
+    // SAFETY: forwarded: AVX2 and FMA are available.
+    unsafe {
+        let total = sum_impl(x);
+        (total, sum_sq_dev_impl(x, total / x.len() as f64))
+    }
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -40,11 +50,6 @@ unsafe fn sum_impl<T: Real + Lanes>(x: &[T]) -> f64 {
         let v = _mm256_add_pd(_mm256_add_pd(a[0], a[2]), _mm256_add_pd(a[1], a[3]));
         hsum(v) + scalar::sum(&x[i..])
     }
-}
-
-pub(super) fn sum_sq_dev<T: Real + Lanes>(x: &[T], mean: f64) -> f64 {
-    // SAFETY: see the note above the wrappers.
-    unsafe { sum_sq_dev_impl(x, mean) }
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -111,25 +116,14 @@ unsafe fn sum_dy_dot_impl<T: Real + Lanes>(dy: &[T], x: &[T], mean: f64) -> (f64
     }
 }
 
-pub(super) fn affine_row<T: Real + Lanes, const NT: bool>(
-    x: &[T],
-    mean: f64,
-    scale: f64,
-    shift: f64,
-    out: &mut [T],
-) {
+pub(super) fn affine_row<T: Real + Lanes, const NT: bool>(x: &[T], norm: &RowNorm, out: &mut [T]) {
     // SAFETY: see the note above the wrappers.
-    unsafe { affine_row_impl::<T, NT>(x, mean, scale, shift, out) }
+    unsafe { affine_row_impl::<T, NT>(x, norm, out) }
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn affine_row_impl<T: Real + Lanes, const NT: bool>(
-    x: &[T],
-    mean: f64,
-    scale: f64,
-    shift: f64,
-    out: &mut [T],
-) {
+unsafe fn affine_row_impl<T: Real + Lanes, const NT: bool>(x: &[T], norm: &RowNorm, out: &mut [T]) {
+    let (mean, scale, shift) = (norm.mean, norm.scale, norm.shift);
     let n = x.len().min(out.len());
     let (px, po) = (x.as_ptr(), out.as_mut_ptr());
     // Streaming stores need aligned addresses: the head up to the first one is stored plainly.
@@ -138,7 +132,7 @@ unsafe fn affine_row_impl<T: Real + Lanes, const NT: bool>(
     } else {
         0
     };
-    scalar::affine_row(&x[..i], mean, scale, shift, &mut out[..i]);
+    scalar::affine_row(&x[..i], norm, &mut out[..i]);
     // SAFETY: every access touches [i..i + 4] of x and out with i + 4 <= n.
     unsafe {
         let (m, sc, sh) = (
@@ -162,7 +156,7 @@ unsafe fn affine_row_impl<T: Real + Lanes, const NT: bool>(
             sfence();
         }
     }
-    scalar::affine_row(&x[i..n], mean, scale, shift, &mut out[i..n]);
+    scalar::affine_row(&x[i..n], norm, &mut out[i..n]);
 }
 
 pub(super) fn bwd_row<T: Real + Lanes, const NT: bool>(
@@ -236,20 +230,13 @@ unsafe fn scale_row_impl<T: Real + Lanes>(dy: &[T], k: f64, out: &mut [T]) {
     scalar::scale_row(&dy[i..n], k, &mut out[i..n]);
 }
 
-pub(super) fn affine_row_f32<const NT: bool>(
-    x: &[f32],
-    mean: f64,
-    scale: f64,
-    shift: f64,
-    out: &mut [f32],
-) {
-    let (hi, s, b) = float32_form(mean, scale, shift);
-    if !(hi.is_finite() && s.is_finite() && b.is_finite()) {
+pub(super) fn affine_row_f32<const NT: bool>(x: &[f32], norm: &RowNorm, out: &mut [f32]) {
+    if !norm.float32_ok {
         // Statistics beyond float32's range: keep every step in f64.
-        return affine_row::<f32, NT>(x, mean, scale, shift, out);
+        return affine_row::<f32, NT>(x, norm, out);
     }
     // SAFETY: see the note above the wrappers.
-    unsafe { affine_row_f32_impl::<NT>(x, [hi, s, b], out) }
+    unsafe { affine_row_f32_impl::<NT>(x, [norm.hi, norm.scale32, norm.shift32], out) }
 }
 
 /// The float32 form of [`NormCols`] (y = (x − hi)·s + b) for one row, in 8 float32 lanes: half
