@@ -5,7 +5,7 @@
 //! constant 1e7 gives exactly beta and data far from zero loses nothing (unlike folding the
 //! mean into one float32 shift, x·(gamma·invstd) + (beta − mean·gamma·invstd)).
 
-use super::kernels::{Element, Kernels, NormCols};
+use super::kernels::{Element, Kernels, NormCols, RowNorm};
 use super::layout::Layout;
 use super::params::{Affine, Stats, check_eps, check_trainable};
 use super::plan::{self, Shared};
@@ -59,13 +59,13 @@ fn train_rows<T: Element>(
         }
         let (mean, var) = (moments.mean(), moments.var());
         let inv = stats::invstd(var, eps);
-        let (scale, shift) = (affine.gamma(ch) * inv, affine.beta(ch));
+        let norm = RowNorm::new(mean, affine.gamma(ch) * inv, affine.beta(ch));
         // Backwards: the rows read last are the likeliest still in L2.
         for i in (0..l.n).rev() {
             let start = row_start(i);
             // SAFETY: row (i, ch) belongs to this channel's task alone.
             let y_row = unsafe { out.part(start, l.s) };
-            (k.affine_row)(&x[start..start + l.s], mean, scale, shift, y_row);
+            (k.affine_row)(&x[start..start + l.s], &norm, y_row);
         }
         (mean, var, inv)
     })
@@ -154,7 +154,10 @@ pub fn forward_infer<T: Element>(
         (l.n * l.c, l.s)
     };
     let per_task = (plan::SEQUENTIAL_BELOW / row_len).max(1);
-    let norm = NormCols::new(running_mean.to_vec(), scale.clone(), shift.clone());
+    let rows_norm: Vec<RowNorm> = (0..l.c)
+        .map(|c| RowNorm::new(running_mean[c], scale[c], shift[c]))
+        .collect();
+    let norm = NormCols::new(running_mean.to_vec(), scale, shift);
     let out = Shared::new(y);
     plan::map_tasks(plan::is_parallel(l.len()), rows.div_ceil(per_task), |t| {
         for r in t * per_task..((t + 1) * per_task).min(rows) {
@@ -166,7 +169,7 @@ pub fn forward_infer<T: Element>(
                 (k.affine_cols)(x_row, &norm, y_row);
             } else {
                 let c = r % l.c;
-                (k.affine_row)(x_row, running_mean[c], scale[c], shift[c], y_row);
+                (k.affine_row)(x_row, &rows_norm[c], y_row);
             }
         }
     })?;

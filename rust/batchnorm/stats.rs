@@ -29,9 +29,11 @@ impl Moments {
             return;
         }
         let n = self.count + count;
+        // Two divisions, off the dependency chain through `running`.
+        let inv_n = 1.0 / n;
         let d = sum / count - self.running;
-        self.running += d * (count / n);
-        self.m2 += m2 + d * d * (self.count * count / n);
+        self.running += d * (count * inv_n);
+        self.m2 += m2 + d * d * (self.count * count * inv_n);
         self.count = n;
         self.sum += sum;
     }
@@ -40,8 +42,8 @@ impl Moments {
     pub fn add_row<T>(&mut self, k: &Kernels<T>, row: &[T]) {
         for part in row.chunks(PIECE_LEN) {
             let count = part.len() as f64;
-            let sum = (k.sum)(part);
-            self.merge(count, sum, (k.sum_sq_dev)(part, sum / count));
+            let (sum, m2) = (k.moments)(part);
+            self.merge(count, sum, m2);
         }
     }
 
