@@ -160,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
     from bntune import config, tune
     from bntune.mlp_objective import trial_artifacts
     from bntune.report import summary
-    from bntune.runner import run_mode
+    from bntune.runner import ranked_numbers, run_mode, test_accuracies, trainable_models
 
     try:
         cfg = config.load(args.config)
@@ -172,13 +172,21 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as err:  # a stored study made with another seed or direction
         raise UsageError(f"{args.config}: study: {err}") from None
     with study:
-        run_mode(study, cfg.objective, cfg.space, mode=cfg.mode, sampler=cfg.sampler,
-                 trials=cfg.trials, rounds=cfg.rounds, top=cfg.top, shrink=cfg.shrink,
-                 quiet=args.quiet, epochs=cfg.builtin.get("epochs", 0),
+        trains = cfg.trainable is not None
+        run_mode(study, cfg.trainable if trains else cfg.objective, cfg.space, mode=cfg.mode,
+                 sampler=cfg.sampler, trials=cfg.trials, rounds=cfg.rounds, top=cfg.top,
+                 shrink=cfg.shrink, quiet=args.quiet, epochs=cfg.epochs, workers=cfg.workers,
+                 interval=cfg.interval,
                  objective_name="dev cross-entropy (nats)" if cfg.builtin else None)  # fmt: skip
         if not args.quiet:
-            artifacts = trial_artifacts(cfg.storage, cfg.name) if cfg.builtin else None
-            print(summary(study, artifacts=artifacts))
+            artifacts = None
+            accuracy = None
+            if cfg.builtin and not trains:
+                artifacts = trial_artifacts(cfg.storage, cfg.name)
+            elif cfg.builtin:
+                models = trainable_models(study, cfg.trainable, ranked_numbers(study, 10))
+                accuracy = test_accuracies(models)
+            print(summary(study, artifacts=artifacts, test_accuracy=accuracy))
             print(f"\nstudy: {cfg.storage}")
     return 0
 

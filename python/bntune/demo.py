@@ -72,8 +72,10 @@ def _budget(s: DemoSettings) -> tuple[int, int]:
     return s.trials * s.rounds, s.trials * s.rounds
 
 
-def run(s: DemoSettings, stream: TextIO = sys.stdout) -> tune.Study:
-    """Runs the demo and prints its one-screen summary to ``stream``; returns the study (open)."""
+def run(s: DemoSettings, stream: TextIO | None = None) -> tune.Study:
+    """Runs the demo and prints its one-screen summary to ``stream`` (default: stdout); returns
+    the study (open)."""
+    stream = sys.stdout if stream is None else stream
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
     storage = out / "study.db"

@@ -64,7 +64,7 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def _value_label(study: tune.Study, objective: str) -> str:
-    return f"{objective} ({'lower' if study.direction == 'minimize' else 'higher'} is better)"
+    return f"{objective} — {'lower' if study.direction == 'minimize' else 'higher'} is better —"
 
 
 def learning_curves(study: tune.Study, path: str | Path, *, metric: str = "dev loss") -> Path:
