@@ -141,3 +141,24 @@ def test_caviar_on_a_dask_local_cluster():
     assert [(t.params, t.state, t.curve) for t in trials] == [
         (t.params, t.state, t.curve) for t in expected
     ]
+
+
+def test_pbt_and_asha_on_two_workers():
+    from modes_helpers import NoisyQuadratic
+
+    qspace = tune.Space(lr=tune.LogUniform(1e-3, 0.9), width=tune.IntUniform(1, 4))
+    runs = []
+    for n_workers in (1, 2):
+        members = tune.Study("pbt", seed=3).pbt(
+            NoisyQuadratic, qspace, population=4, epochs=6, interval=2, n_workers=n_workers
+        )
+        runs.append([(m.number, m.params, m.events, m.value) for m in members])
+    assert runs[0] == runs[1]  # synchronous: the same decisions whatever the workers
+    trials = tune.Study("asha", seed=5).caviar(
+        Curve, SPACE, population=9, epochs=9, scheduler=tune.ASHA(), n_workers=2
+    )
+    assert [t.params for t in trials] == SPACE.sample(9, seed=5)
+    for lower, upper in ((1, 3), (3, 9)):
+        reached = [t for t in trials if len(t.curve) >= lower]
+        ranked = sorted(reached, key=lambda t: (curve_value(t.params, lower), t.number))
+        assert all(len(t.curve) >= upper for t in ranked[: len(reached) // 3])
