@@ -162,3 +162,23 @@ def test_pbt_and_asha_on_two_workers():
         reached = [t for t in trials if len(t.curve) >= lower]
         ranked = sorted(reached, key=lambda t: (curve_value(t.params, lower), t.number))
         assert all(len(t.curve) >= upper for t in ranked[: len(reached) // 3])
+
+
+def test_a_trial_that_hangs_is_timed_out_and_the_rest_go_on():
+    from modes_helpers import sometimes_hangs
+
+    space = tune.Space(x=tune.Uniform(0.0, 1.0))
+    study = tune.Study("hang", seed=0)
+    study.optimize(sometimes_hangs, space, n_trials=6, n_workers=2, trial_timeout=2.0)
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert [t.params for t in trials] == space.sample(6, seed=0)
+    hung = [t for t in trials if t.params["x"] > 0.8]
+    assert hung
+    for t in trials:
+        if t.params["x"] > 0.8:
+            assert t.state == "failed"
+            assert "timed out" in t.error
+        else:
+            assert (t.state, t.value) == ("complete", t.params["x"])
+    with pytest.raises(ValueError, match="trial_timeout needs workers"):
+        study.optimize(sometimes_hangs, space, n_trials=1, trial_timeout=1.0)
