@@ -182,3 +182,16 @@ def test_a_trial_that_hangs_is_timed_out_and_the_rest_go_on():
             assert (t.state, t.value) == ("complete", t.params["x"])
     with pytest.raises(ValueError, match="trial_timeout needs workers"):
         study.optimize(sometimes_hangs, space, n_trials=1, trial_timeout=1.0)
+
+
+def test_a_pruner_decides_on_the_worker_from_the_completed_curves_it_was_sent():
+    # one worker at a time: each trial's snapshot holds every earlier trial, as in serial runs
+    space = tune.Space(x=tune.Uniform(0.0, 0.85))
+    serial = tune.Study("serial", seed=4, pruner=tune.MedianStopping(n_startup_trials=2))
+    serial.optimize(quadratic_objective, space, n_trials=10)
+    remote = tune.Study("remote", seed=4, pruner=tune.MedianStopping(n_startup_trials=2))
+    with cf.ThreadPoolExecutor(1) as executor:
+        remote.optimize(quadratic_objective, space, n_trials=10, executor=executor)
+    states = [(t.number, t.state, t.curve) for t in serial.trials]
+    assert states == [(t.number, t.state, t.curve) for t in remote.trials]
+    assert any(s == "pruned" for _, s, _ in states)
