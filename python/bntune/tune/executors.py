@@ -138,6 +138,7 @@ class WorkPool:
         self._max_rebuilds = max_rebuilds
         self.rebuilds = 0
         self.executor: cf.Executor = executor or self._make()
+        self._dask = type(self.executor).__module__.startswith("distributed.")
 
     def _make(self) -> cf.Executor:
         return InlineExecutor() if self.inline else process_pool(self.n_workers)
@@ -156,6 +157,9 @@ class WorkPool:
         return self.n_workers
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
+        if self._dask:
+            # Dask would treat equal tasks (a re-run trial) as one and hand back the old result
+            return self.executor.submit(fn, *args, pure=False)
         return self.executor.submit(fn, *args)
 
     def rebuild(self, error: BaseException) -> None:
