@@ -175,3 +175,26 @@ class ScriptedWithBaseline(Scripted):
     """Scripted with a ``baseline``: a metric above 3 means the model learned nothing."""
 
     baseline = 3.0
+
+
+class InterruptingQuadratic(NoisyQuadratic):
+    """NoisyQuadratic whose driver is 'killed' (KeyboardInterrupt) after ``kill_after`` epochs
+    in total, counted across instances."""
+
+    steps = 0
+    kill_after: int | None = None
+
+    def step(self) -> float:
+        type(self).steps += 1
+        if self.kill_after is not None and type(self).steps > self.kill_after:
+            raise KeyboardInterrupt
+        return super().step()
+
+
+def sometimes_hangs(trial) -> float:
+    """Hangs (sleeps far longer than any test waits) when x > 0.8; else returns x."""
+    import time
+
+    if trial.params["x"] > 0.8:
+        time.sleep(600)
+    return trial.params["x"]

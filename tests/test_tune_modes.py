@@ -191,3 +191,55 @@ def test_caviar_checks_its_arguments():
         tune.SuccessiveHalving(reduction=1)
     with pytest.raises(ValueError, match="no complete trial with a stored checkpoint"):
         study.best_checkpoint()
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "sgd", "nesterov", "rmsprop", "adam"])
+def test_mlp_trainable_builds_every_optimizer_and_changes_its_knobs(optimizer):
+    lr = 0.01 if optimizer in ("rmsprop", "adam") else 0.1
+    model = tune.MLPTrainable(
+        {"lr": lr, "optimizer": optimizer, "hidden": 8, "layers": 1, "n_train": 100}
+    )
+    assert math.isfinite(model.step())
+    model.set_params(lr=lr / 2, momentum=0.8, weight_decay=1e-4)
+    assert model.optimizer.weight_decay == 1e-4
+    if optimizer in ("momentum", "nesterov", "rmsprop"):
+        assert model.optimizer.beta == 0.8
+    assert math.isfinite(model.step())
+    assert model.optimizer.lr == lr / 2  # lr_decay 0: epoch e runs with lr
+
+
+def test_the_best_digits_model_comes_home_with_its_dev_cross_entropy():
+    from bntune import datasets, nn
+
+    space = tune.Space(lr=tune.LogUniform(0.01, 0.5), hidden=tune.IntUniform(8, 16))
+    study = tune.Study("mlp", seed=0)
+    study.caviar(
+        tune.MLPTrainable, space, population=3, epochs=2, n_workers=1
+    )  # fmt: skip
+    best = study.best_trial
+    model = best.load(tune.MLPTrainable)
+    data = datasets.digits(0)
+    dev_loss, _ = nn.evaluate(model.model, nn.SoftmaxCrossEntropy(), data.X_dev, data.y_dev)
+    assert dev_loss == best.value  # the same weights, the same evaluation
+    assert model.model[0].weight.value.shape == (64, best.params["hidden"])
+
+
+def test_successive_halving_continues_with_the_same_decisions_after_a_killed_driver(tmp_path):
+    sh = tune.SuccessiveHalving()
+    reference = tune.Study("ref", seed=11).caviar(
+        Curve, SPACE, population=9, epochs=9, scheduler=sh, n_workers=1
+    )
+    Interrupting.steps, Interrupting.kill_after = 0, 12  # in the middle of the second rung
+    study = tune.Study("sh", storage=tmp_path / "sh.db", seed=11)
+    with pytest.raises(KeyboardInterrupt):
+        study.caviar(Interrupting, SPACE, population=9, epochs=9, scheduler=sh, n_workers=1)
+    study.close()
+    Interrupting.steps, Interrupting.kill_after = 0, None
+    again = tune.Study("sh", storage=tmp_path / "sh.db")
+    trials = again.caviar(Interrupting, SPACE, population=9, epochs=9, scheduler=sh, n_workers=1)
+    # committed before the kill: 9 rung-1 epochs and the first survivor's 2-epoch unit; the
+    # second survivor's unit (1 of its 2 epochs done) was lost with the driver
+    assert Interrupting.steps == (9 + 3 * 2 + 6) - (9 + 2)
+    assert [(t.number, t.state, t.value, t.curve) for t in trials] == [
+        (t.number, t.state, t.value, t.curve) for t in reference
+    ]

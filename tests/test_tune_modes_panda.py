@@ -23,13 +23,14 @@ def _metric(w):
 def test_default_policy_raises_lr_while_improving_and_rolls_back_exactly_on_nan():
     modes_helpers.LOG.clear()
     study = tune.Study("panda", seed=0)
-    trial = study.babysit(Scripted, {"lr": 1.5}, epochs=5)
+    policy = tune.DefaultPolicy(up=1.2, down=0.5, cut=0.1, tolerance=0.1)
+    trial = study.babysit(Scripted, {"lr": 1.5}, epochs=5, policy=policy)
     # by hand: lr 1.5 improves (up x1.2), 1.8 improves (up), 2.16 diverges -> roll back to the
-    # best step (2) with lr 2.16 / 10; then NaN is no baseline, so 0.216 counts as improving
+    # best step (2) with lr 2.16 * 0.5; then NaN is no baseline, so 1.08 counts as improving
     w0 = np.zeros(4)
     w1 = _descend(w0, 1.5)
     w2 = _descend(w1, 1.5 * 1.2)
-    lr4 = 1.5 * 1.2 * 1.2 * 0.1
+    lr4 = 1.5 * 1.2 * 1.2 * 0.5
     w4 = _descend(w2, lr4)
     w5 = _descend(w4, lr4 * 1.2)
     kinds = [(e["kind"], e["epoch"]) for e in trial.events]
@@ -188,7 +189,8 @@ def test_pbt_beats_the_same_configurations_trained_independently():
 def test_default_policy_treats_worse_than_the_baseline_as_broken():
     modes_helpers.LOG.clear()
     study = tune.Study("baseline", seed=0)
-    trial = study.babysit(modes_helpers.ScriptedWithBaseline, {"lr": 1.9}, epochs=2)
+    policy = tune.DefaultPolicy(up=1.2, down=0.5, cut=0.1, tolerance=0.1)
+    trial = study.babysit(modes_helpers.ScriptedWithBaseline, {"lr": 1.9}, epochs=2, policy=policy)
     # epoch 1: 4 * (1 - 1.9)^2 = 3.24 is finite, but above the baseline 3: back to the initial
     # model with lr / 10; epoch 2: 4 * (1 - 0.19)^2 = 2.6244 beats it: raise lr by 1.2
     assert trial.curve[1] == pytest.approx(3.24, rel=1e-12)
@@ -199,3 +201,57 @@ def test_default_policy_treats_worse_than_the_baseline_as_broken():
         ("set_params", None, {"lr": pytest.approx(0.228, rel=1e-12)}),
     ]
     np.testing.assert_array_equal(modes_helpers.LOG[1]["w"], np.zeros(4))
+
+
+def _view(value, curve, best_step=None, best_value=None, baseline=None):
+    return tune.BabysitView(
+        epoch=max(curve),
+        value=value,
+        curve=curve,
+        params={"lr": 0.1},
+        best_step=best_step,
+        best_value=best_value,
+        checkpoints=[0, *curve],
+        events=[],
+        baseline=baseline,
+    )
+
+
+def test_default_policy_rules_one_by_one():
+    p = tune.DefaultPolicy(up=1.1, down=0.7, cut=0.1, tolerance=0.5)
+    assert p(_view(0.9, {1: 1.0, 2: 0.9}, 1, 1.0)) == tune.SetParams(lr=pytest.approx(0.11))
+    # worse than the previous epoch, within tolerance of the best: cut, no rollback
+    assert p(_view(1.2, {1: 1.0, 2: 1.2}, 1, 1.0)) == tune.SetParams(lr=pytest.approx(0.07))
+    # worse than the best by more than 50%: back to the best with the rate cut
+    assert p(_view(1.6, {1: 1.0, 2: 1.6}, 1, 1.0)) == tune.Rollback(1, lr=pytest.approx(0.07))
+    assert p(_view(math.inf, {1: 1.0, 2: math.inf}, 1, 1.0)) == tune.Rollback(
+        1, lr=pytest.approx(0.07)
+    )
+    # broken from the start: back to the initial model, a decade lower
+    assert p(_view(math.nan, {1: math.nan})) == tune.Rollback(0, lr=pytest.approx(0.01))
+    assert p(_view(2.5, {1: 2.5}, baseline=2.3)) == tune.Rollback(0, lr=pytest.approx(0.01))
+    with pytest.raises(ValueError, match="up must be a number >= 1"):
+        tune.DefaultPolicy(up=0.5)
+
+
+def test_pbt_continues_after_its_driver_was_killed(tmp_path):
+    from modes_helpers import InterruptingQuadratic
+
+    reference = tune.Study("ref", seed=2).pbt(
+        NoisyQuadratic, QSPACE, population=4, epochs=6, interval=2, n_workers=1
+    )
+    InterruptingQuadratic.steps, InterruptingQuadratic.kill_after = 0, 10
+    study = tune.Study("pbt", storage=tmp_path / "p.db", seed=2)
+    with pytest.raises(KeyboardInterrupt):
+        study.pbt(InterruptingQuadratic, QSPACE, population=4, epochs=6, interval=2, n_workers=1)
+    study.close()
+    InterruptingQuadratic.steps, InterruptingQuadratic.kill_after = 0, None
+    again = tune.Study("pbt", storage=tmp_path / "p.db")
+    members = again.pbt(
+        InterruptingQuadratic, QSPACE, population=4, epochs=6, interval=2, n_workers=1
+    )
+    assert InterruptingQuadratic.steps == 4 * 6 - 10  # what was committed is not redone
+    for mine, ref in zip(members, reference, strict=True):
+        assert mine.params == ref.params
+        assert mine.events == ref.events
+        assert mine.value == pytest.approx(ref.value, rel=1e-12)

@@ -24,7 +24,7 @@ from bntune.tune.errors import Pruned, StorageError, StudyLocked
 from bntune.tune.executors import InlineExecutor, process_pool
 from bntune.tune.importance import first_order_shares
 from bntune.tune.mlp_trainable import MLPTrainable
-from bntune.tune.panda import DefaultPolicy, Rollback, SetParams, Stop
+from bntune.tune.panda import BabysitView, DefaultPolicy, Rollback, SetParams, Stop
 from bntune.tune.pruners import MedianStopping
 from bntune.tune.samplers import SAMPLERS
 from bntune.tune.schedulers import ASHA, SuccessiveHalving
@@ -36,6 +36,7 @@ from bntune.tune.trial import FrozenTrial, Trial
 __all__ = [
     "ASHA",
     "SAMPLERS",
+    "BabysitView",
     "Checkpoint",
     "Choice",
     "DefaultPolicy",
