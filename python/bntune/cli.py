@@ -11,6 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bntune import tune
 
 USAGE_ERROR = 2
 
@@ -191,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(args: argparse.Namespace) -> object:
+def _open(args: argparse.Namespace) -> tune.Study:
     from bntune.studyfile import StudyFileError, open_study
 
     try:
@@ -204,7 +208,7 @@ def _show(args: argparse.Namespace) -> int:
     from bntune.mlp_objective import trial_artifacts
     from bntune.report import summary
 
-    with _open(args) as study:  # type: ignore[attr-defined]
+    with _open(args) as study:
         artifacts = trial_artifacts(args.db, study.name)
         print(summary(study, artifacts=artifacts if artifacts.is_dir() else None, top=args.top))
     return 0
@@ -214,7 +218,7 @@ def _plot(args: argparse.Namespace) -> int:
     from bntune.plots import plot_study
     from bntune.studyfile import load_objective_name, load_space
 
-    with _open(args) as study:  # type: ignore[attr-defined]
+    with _open(args) as study:
         space, name = load_space(study), load_objective_name(study)
         for path in plot_study(study, args.out, space=space, objective=name):
             print(path)
@@ -233,7 +237,7 @@ def _babysit(args: argparse.Namespace) -> int:
             raise b.BabysitUsageError(
                 "--epochs: give the number of epochs to continue for with --set or --rollback-to"
             )
-        with _open(args) as study:  # type: ignore[attr-defined]
+        with _open(args) as study:
             trial = b.find_trial(study, args.trial)
             print(b.describe(study, trial))
             if args.epochs == 0:
