@@ -207,10 +207,19 @@ def _open(args: argparse.Namespace) -> tune.Study:
 def _show(args: argparse.Namespace) -> int:
     from bntune.mlp_objective import trial_artifacts
     from bntune.report import summary
+    from bntune.runner import ranked_numbers, test_accuracies, trainable_models
+    from bntune.studyfile import load_trainable
 
     with _open(args) as study:
         artifacts = trial_artifacts(args.db, study.name)
-        print(summary(study, artifacts=artifacts if artifacts.is_dir() else None, top=args.top))
+        accuracy = None
+        if load_trainable(study) == "bntune.tune.mlp_trainable:MLPTrainable":
+            from bntune.tune import MLPTrainable
+
+            models = trainable_models(study, MLPTrainable, ranked_numbers(study, args.top))
+            accuracy = test_accuracies(models)
+        print(summary(study, artifacts=artifacts if artifacts.is_dir() else None, top=args.top,
+                      test_accuracy=accuracy))  # fmt: skip
     return 0
 
 
