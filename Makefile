@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help venv test test-rust test-python lint fmt bench build sdist wheel-check dev clean
+.PHONY: help venv demo test test-rust test-python lint fmt bench build sdist wheel-check dev clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,6 +18,10 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 venv: $(PY) ## create the virtualenv (.venv) used by every target
+
+demo: $(PY) ## install bntune with its demo extra into .venv, then run `bntune demo` (see ./bntune-demo/)
+	$(PIP) install --quiet '.[demo]'
+	$(VENV)/bin/bntune demo
 
 test: $(PY) ## install bntune with its test extra into .venv, then run cargo test and pytest
 	$(PIP) install --quiet '.[test]'

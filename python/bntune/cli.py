@@ -1,0 +1,271 @@
+"""The ``bntune`` command: ``demo``, ``run STUDY.toml``, ``show STUDY.db``, ``plot STUDY.db``,
+``babysit STUDY.db --trial N``.
+
+Exit codes: 0 success; 1 the work itself failed (e.g. the study is locked by a running driver);
+2 bad usage or a bad study file, with a message naming the offending option or key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad usage or configuration: reported in one line, exit code 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from bntune.demo import MODES
+
+    parser = argparse.ArgumentParser(
+        prog="bntune",
+        description="Batch normalization that is fast and exact, and hyperparameter tuning done "
+        "right. Run `bntune demo` to see it tune a network end to end.",
+    )
+    parser.add_argument("--version", action="version", version=f"bntune {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="tune the batch-norm MLP on digits end to end (~3 rounds x 12 trials)",
+        description="Tunes the batch-norm MLP (Momentum optimizer) on scikit-learn's digits over "
+        "the course's search space (learning rate on a log scale, momentum on the 1 - beta "
+        "scale, hidden units, layers, mini-batch size, learning-rate decay), minimising the dev "
+        "cross-entropy; prints a leaderboard and the importance ranking; writes the SQLite study, "
+        "the best model and PNG plots to --out.",
+    )
+    demo.add_argument("--trials", type=_positive_int, default=12,
+                      help="trials per round (default: 12)")  # fmt: skip
+    demo.add_argument("--rounds", type=_positive_int, default=3,
+                      help="coarse-to-fine rounds; random and grid run trials x rounds trials "
+                      "(default: 3)")  # fmt: skip
+    demo.add_argument("--mode", choices=MODES, default="coarse-to-fine",
+                      help="how to search (default: coarse-to-fine, Sobol points); caviar trains "
+                      "trials x rounds models in parallel, pbt a population of trials, panda "
+                      "babysits one model")  # fmt: skip
+    demo.add_argument("--workers", type=_positive_int, default=None,
+                      help="worker processes for random, grid, caviar and pbt (default: the "
+                      "cores); coarse-to-fine and panda run in this process")  # fmt: skip
+    demo.add_argument("--epochs", type=_positive_int, default=30,
+                      help="epochs per trial (default: 30)")  # fmt: skip
+    demo.add_argument("--seed", type=_seed, default=0, help="seed of the search (default: 0)")
+    demo.add_argument("--out", type=Path, default=Path("bntune-demo"),
+                      help="output directory (default: ./bntune-demo/)")  # fmt: skip
+    demo.add_argument("--quiet", action="store_true", help="print nothing, draw no bars")
+
+    run = commands.add_parser(
+        "run",
+        help="run a study described in a TOML file",
+        description="Runs the study a TOML file describes ([study], [search], [objective], "
+        "[space]; see bntune.config) and prints its summary. Re-running resumes it.",
+    )
+    run.add_argument("config", type=Path, metavar="STUDY.toml")
+    run.add_argument("--quiet", action="store_true", help="print nothing, draw no bars")
+
+    show = commands.add_parser(
+        "show",
+        help="print a study's leaderboard, counts, best params and importance",
+        description="Prints a stored study: counts of trials by state, the leaderboard, the best "
+        "parameters and the importance ranking.",
+    )
+    show.add_argument("db", type=Path, metavar="STUDY.db")
+    show.add_argument("--study", help="which study, when the file holds several")
+    show.add_argument("--top", type=_positive_int, default=10,
+                      help="rows of the leaderboard (default: 10)")  # fmt: skip
+
+    plot = commands.add_parser(
+        "plot",
+        help="draw a study's plots as PNG files",
+        description="Writes curves.png, objective_vs_params.png and importance.png for a stored "
+        "study.",
+    )
+    plot.add_argument("db", type=Path, metavar="STUDY.db")
+    plot.add_argument("--out", type=Path, default=Path("."),
+                      help="directory for the PNG files (default: .)")  # fmt: skip
+    plot.add_argument("--study", help="which study, when the file holds several")
+
+    babysit = commands.add_parser(
+        "babysit",
+        help="show a babysat trial's curve and events, and continue it by hand",
+        description="The panda workflow for a person: prints trial N's learning curve with the "
+        "changes and rollbacks recorded at each epoch; with --epochs k, continues it for k "
+        "epochs (no automatic policy) after applying --set changes, from its last checkpoint or "
+        "from epoch E's with --rollback-to E.",
+    )
+    babysit.add_argument("db", type=Path, metavar="STUDY.db")
+    babysit.add_argument("--trial", type=int, required=True, metavar="N",
+                         help="the trial's number")  # fmt: skip
+    babysit.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                         help="change a hyperparameter first: --set lr=0.01 (repeats)")  # fmt: skip
+    babysit.add_argument("--rollback-to", type=int, metavar="E",
+                         help="restart from the checkpoint of epoch E")  # fmt: skip
+    babysit.add_argument("--epochs", type=int, default=0, metavar="K",
+                         help="epochs to continue for (default: 0, only show)")  # fmt: skip
+    babysit.add_argument("--study", help="which study, when the file holds several")
+    babysit.add_argument("--trainable", metavar="MODULE:CLASS",
+                         help="the tune.Trainable to rebuild the model with (default: the one "
+                         "recorded by bntune demo/run)")  # fmt: skip
+    return parser
+
+
+def _version() -> str:
+    from bntune import __version__
+
+    return __version__
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bntune import demo
+    from bntune.runner import IN_PROCESS_MODES
+
+    if args.workers is not None and args.workers > 1 and args.mode in IN_PROCESS_MODES:
+        raise UsageError(
+            f"--workers: {args.mode} runs in this process; drop --workers or use a mode with "
+            f"workers (random, grid, caviar, pbt), got --workers {args.workers}"
+        )
+    settings = demo.DemoSettings(
+        trials=args.trials, rounds=args.rounds, mode=args.mode, seed=args.seed,
+        out=args.out, epochs=args.epochs, quiet=args.quiet, workers=args.workers,
+    )  # fmt: skip
+    demo.run(settings).close()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bntune import config, tune
+    from bntune.mlp_objective import trial_artifacts
+    from bntune.report import summary
+    from bntune.runner import run_mode
+
+    try:
+        cfg = config.load(args.config)
+    except config.ConfigError as err:
+        raise UsageError(f"{args.config}: {err}") from None
+    cfg.storage.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        study = tune.Study(cfg.name, storage=cfg.storage, direction=cfg.direction, seed=cfg.seed)
+    except ValueError as err:  # a stored study made with another seed or direction
+        raise UsageError(f"{args.config}: study: {err}") from None
+    with study:
+        run_mode(study, cfg.objective, cfg.space, mode=cfg.mode, sampler=cfg.sampler,
+                 trials=cfg.trials, rounds=cfg.rounds, top=cfg.top, shrink=cfg.shrink,
+                 quiet=args.quiet, epochs=cfg.builtin.get("epochs", 0),
+                 objective_name="dev cross-entropy (nats)" if cfg.builtin else None)  # fmt: skip
+        if not args.quiet:
+            artifacts = trial_artifacts(cfg.storage, cfg.name) if cfg.builtin else None
+            print(summary(study, artifacts=artifacts))
+            print(f"\nstudy: {cfg.storage}")
+    return 0
+
+
+def _open(args: argparse.Namespace) -> object:
+    from bntune.studyfile import StudyFileError, open_study
+
+    try:
+        return open_study(args.db, args.study)
+    except StudyFileError as err:
+        raise UsageError(str(err)) from None
+
+
+def _show(args: argparse.Namespace) -> int:
+    from bntune.mlp_objective import trial_artifacts
+    from bntune.report import summary
+
+    with _open(args) as study:  # type: ignore[attr-defined]
+        artifacts = trial_artifacts(args.db, study.name)
+        print(summary(study, artifacts=artifacts if artifacts.is_dir() else None, top=args.top))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from bntune.plots import plot_study
+    from bntune.studyfile import load_objective_name, load_space
+
+    with _open(args) as study:  # type: ignore[attr-defined]
+        space, name = load_space(study), load_objective_name(study)
+        for path in plot_study(study, args.out, space=space, objective=name):
+            print(path)
+    return 0
+
+
+def _babysit(args: argparse.Namespace) -> int:
+    from bntune import babysit_cli as b
+    from bntune.studyfile import load_trainable
+
+    try:
+        changes = b.parse_set(args.set)
+        if args.epochs < 0:
+            raise b.BabysitUsageError(f"--epochs: must be >= 0, got {args.epochs}")
+        if (changes or args.rollback_to is not None) and args.epochs == 0:
+            raise b.BabysitUsageError(
+                "--epochs: give the number of epochs to continue for with --set or --rollback-to"
+            )
+        with _open(args) as study:  # type: ignore[attr-defined]
+            trial = b.find_trial(study, args.trial)
+            print(b.describe(study, trial))
+            if args.epochs == 0:
+                return 0
+            reference = args.trainable or load_trainable(study)
+            if reference is None:
+                raise b.BabysitUsageError(
+                    "--trainable: the study does not record which tune.Trainable trained it; "
+                    "name it, e.g. --trainable bntune.tune:MLPTrainable"
+                )
+            trainable = b.load_class(reference)
+            print(f"\ncontinuing for {args.epochs} epochs ...")
+            trial = b.continue_trial(study, trial, trainable, changes=changes,
+                                     rollback_to=args.rollback_to, epochs=args.epochs)  # fmt: skip
+            print()
+            print(b.describe(study, trial))
+    except b.BabysitUsageError as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bntune`` script; returns the exit code."""
+    from bntune.tune import StudyLocked
+
+    args = _parser().parse_args(argv)
+    handlers = {"demo": _demo, "run": _run, "show": _show, "plot": _plot, "babysit": _babysit}
+    handler = handlers[args.command]
+    try:
+        return handler(args)
+    except UsageError as err:
+        print(f"bntune {args.command}: error: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    except StudyLocked as err:
+        print(f"bntune {args.command}: {err}", file=sys.stderr)
+        return 1
+    except ImportError as err:
+        print(f"bntune {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""A study described in TOML (``bntune run STUDY.toml``), read and checked key by key.
+
+```toml
+[study]
+name = "digits-mlp"            # required
+storage = "digits-mlp.db"      # default: <name>.db; relative to the TOML file
+direction = "minimize"         # or "maximize"
+seed = 0                       # default: a fresh one for a new study
+
+[search]
+mode = "coarse-to-fine"        # "coarse-to-fine", "random" or "grid"
+sampler = "sobol"              # coarse-to-fine: sobol/halton/lhs/random; random: the same
+trials = 12                    # per round for coarse-to-fine, in all otherwise
+rounds = 3                     # coarse-to-fine only
+top = 0.05                     # coarse-to-fine only: fraction of best trials the next box covers
+shrink = 0.5                   # coarse-to-fine only: least width of a box vs the previous one
+
+[objective]                    # either the built-in MLP ...
+builtin = "mlp"
+dataset = "digits"
+epochs = 30
+optimizer = "momentum"         # momentum, nesterov, sgd, rmsprop, adam
+# function = "mypackage.train:objective"    # ... or your own objective(trial) -> float
+
+[space]                        # one entry per hyperparameter, each on its own scale
+lr = { scale = "log", low = 1e-4, high = 1 }
+momentum = { scale = "one-minus-log", low = 0.9, high = 0.999 }
+hidden = { scale = "int", low = 50, high = 100 }
+layers = { scale = "int", low = 2, high = 4 }
+batch_size = { choices = [64, 128, 256, 512] }
+lr_decay = { value = 0.0 }     # fixed
+```
+
+Scales: ``linear`` (uniform), ``log`` (log-uniform, bounds > 0), ``one-minus-log`` (1 - value
+log-uniform, bounds in (0, 1): momentum betas), ``int`` (integers, uniform), ``int-log``
+(integers on a log scale, low >= 1). Every mistake raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bntune import tune
+from bntune.mlp_objective import DATASETS, OPTIMIZERS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    try:
+        import tomli as tomllib
+    except ImportError as err:
+        raise ImportError(
+            "reading study files on Python 3.10 needs tomli, which is not installed; install "
+            "it with the cli extra: pip install 'bntune[cli]'"
+        ) from err
+
+MODES = ("coarse-to-fine", "random", "grid")
+SCALES: dict[str, type[tune.Dimension]] = {
+    "linear": tune.Uniform,
+    "log": tune.LogUniform,
+    "one-minus-log": tune.OneMinusLogUniform,
+    "int": tune.IntUniform,
+    "int-log": tune.IntLogUniform,
+}
+_SECTIONS = ("study", "search", "objective", "space")
+_STUDY_KEYS = ("name", "storage", "direction", "seed")
+_SEARCH_KEYS = ("mode", "sampler", "trials", "rounds", "top", "shrink")
+_OBJECTIVE_KEYS = ("builtin", "function", "dataset", "epochs", "optimizer")
+
+
+class ConfigError(ValueError):
+    """A bad study file; ``key`` is the dotted key at fault (e.g. ``space.lr.low``)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+@dataclass
+class StudyConfig:
+    """What a study file describes, checked. ``objective`` is the callable to optimise."""
+
+    name: str
+    storage: Path
+    space: tune.Space
+    objective: Callable[[Any], float]
+    direction: str = "minimize"
+    seed: int | None = None
+    mode: str = "coarse-to-fine"
+    sampler: str = "sobol"
+    trials: int = 12
+    rounds: int = 3
+    top: float = 0.05
+    shrink: float = 0.5
+    #: the built-in objective's settings, when it is the built-in MLP
+    builtin: dict[str, Any] = field(default_factory=dict)
+
+
+def _table(doc: Mapping[str, Any], key: str, *, required: bool) -> dict[str, Any]:
+    if key not in doc:
+        if required:
+            raise ConfigError(key, f"missing section [{key}]")
+        return {}
+    value = doc[key]
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"must be a table ([{key}]), got {value!r}")
+    return value
+
+
+def _no_unknown(table: Mapping[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            where = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(where, f"unknown key; expected one of {', '.join(allowed)}")
+
+
+def _string(table: Mapping[str, Any], key: str, prefix: str, default: str | None) -> str | None:
+    value = table.get(key, default)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigError(f"{prefix}.{key}", f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _one_of(table: Mapping[str, Any], key: str, prefix: str, options: tuple[str, ...],
+            default: str) -> str:  # fmt: skip
+    value = table.get(key, default)
+    if value not in options:
+        raise ConfigError(f"{prefix}.{key}", f"must be one of {', '.join(options)}; got {value!r}")
+    return value
+
+
+def _count(table: Mapping[str, Any], key: str, prefix: str, default: int) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{prefix}.{key}", f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _fraction(table: Mapping[str, Any], key: str, prefix: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(f"{prefix}.{key}", f"must be a fraction in (0, 1], got {value!r}")
+    return float(value)
+
+
+def _number(spec: Mapping[str, Any], key: str, where: str) -> float:
+    if key not in spec:
+        raise ConfigError(f"{where}.{key}", "missing; a scaled dimension needs low and high")
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{where}.{key}", f"must be a finite number, got {value!r}")
+    return value
+
+
+def dimension(name: str, spec: Any) -> tune.Dimension:
+    """One ``[space]`` entry as a ``tune`` dimension; ConfigError names ``space.<name>...``."""
+    where = f"space.{name}"
+    if not isinstance(spec, dict):
+        raise ConfigError(
+            where,
+            f'must be a table such as {{ scale = "log", low = 1e-4, high = 1 }}, got {spec!r}',
+        )
+    if "value" in spec:
+        _no_unknown(spec, where, ("value",))
+        return tune.Fixed(spec["value"])
+    if "choices" in spec:
+        _no_unknown(spec, where, ("choices",))
+        try:
+            return tune.Choice(spec["choices"])
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{where}.choices", str(err).removeprefix("Choice: ")) from None
+    _no_unknown(spec, where, ("scale", "low", "high"))
+    if "scale" not in spec:
+        raise ConfigError(
+            f"{where}.scale",
+            f"missing; give one of {', '.join(SCALES)} (or choices = [...] or value = ...)",
+        )
+    scale = spec["scale"]
+    if scale not in SCALES:
+        raise ConfigError(f"{where}.scale", f"must be one of {', '.join(SCALES)}; got {scale!r}")
+    low, high = _number(spec, "low", where), _number(spec, "high", where)
+    if scale in ("int", "int-log"):
+        for key, value in (("low", low), ("high", high)):
+            if not isinstance(value, int):
+                raise ConfigError(f"{where}.{key}", f"must be an integer, got {value!r}")
+    if not low < high:
+        raise ConfigError(f"{where}.low", f"must be < high ({high!r}), got {low!r}")
+    if scale == "log" and low <= 0:
+        raise ConfigError(f"{where}.low", f"must be > 0 on a log scale, got {low!r}")
+    if scale == "int-log" and low < 1:
+        raise ConfigError(f"{where}.low", f"must be >= 1 on an int-log scale, got {low!r}")
+    if scale == "one-minus-log":
+        if low <= 0:
+            raise ConfigError(f"{where}.low", f"must be in (0, 1) for one-minus-log, got {low!r}")
+        if high >= 1:
+            raise ConfigError(
+                f"{where}.high", f"must be < 1 so that 1 - high > 0 (one-minus-log), got {high!r}"
+            )
+    return SCALES[scale](low, high)
+
+
+def space_from_table(table: Mapping[str, Any]) -> tune.Space:
+    """The ``[space]`` table as a ``tune.Space``."""
+    if not table:
+        raise ConfigError("space", "give at least one hyperparameter")
+    return tune.Space(**{name: dimension(name, spec) for name, spec in table.items()})
+
+
+def load_function(reference: str) -> Callable[[Any], float]:
+    """``module:function`` imported; ConfigError names ``objective.function``."""
+    key = "objective.function"
+    module_name, sep, attr = reference.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(key, f"must look like 'module:function', got {reference!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(key, f"cannot import module {module_name!r}: {err}") from None
+    target: Any = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise ConfigError(key, f"module {module_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ConfigError(key, f"{reference!r} is not callable")
+    return target
+
+
+def _objective(
+    table: Mapping[str, Any], storage: Path, name: str, seed: int | None, base: Path
+) -> tuple[Any, dict]:
+    from bntune.mlp_objective import MLPObjective, trial_artifacts
+
+    _no_unknown(table, "objective", _OBJECTIVE_KEYS)
+    has_builtin, has_function = "builtin" in table, "function" in table
+    if has_builtin == has_function:
+        raise ConfigError(
+            "objective",
+            'give exactly one of builtin = "mlp" or function = "module:function"',
+        )
+    if has_function:
+        extra = [k for k in ("dataset", "epochs", "optimizer") if k in table]
+        if extra:
+            raise ConfigError(f"objective.{extra[0]}", 'only applies to builtin = "mlp"')
+        # a study file's own modules sit beside it
+        if str(base) not in sys.path:
+            sys.path.insert(0, str(base))
+        return load_function(_string(table, "function", "objective", None) or ""), {}
+    _one_of(table, "builtin", "objective", ("mlp",), "mlp")
+    settings = {
+        "dataset": _one_of(table, "dataset", "objective", DATASETS, "digits"),
+        "epochs": _count(table, "epochs", "objective", 30),
+        "optimizer": _one_of(table, "optimizer", "objective", OPTIMIZERS, "momentum"),
+    }
+    objective = MLPObjective(**settings, seed=seed or 0, artifacts=trial_artifacts(storage, name))
+    return objective, settings
+
+
+def parse(text: str, *, base: Path) -> StudyConfig:
+    """A study file's text as a :class:`StudyConfig`; relative paths are taken from ``base``."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("", f"not valid TOML: {err}") from None
+    _no_unknown(doc, "", _SECTIONS)
+    study = _table(doc, "study", required=True)
+    search = _table(doc, "search", required=False)
+    objective = _table(doc, "objective", required=True)
+    space = _table(doc, "space", required=True)
+
+    _no_unknown(study, "study", _STUDY_KEYS)
+    if "name" not in study:
+        raise ConfigError("study.name", "missing; every study needs a name")
+    name = _string(study, "name", "study", None) or ""
+    storage = Path(_string(study, "storage", "study", f"{name}.db") or "")
+    if not storage.is_absolute():
+        storage = base / storage
+    direction = _one_of(study, "direction", "study", ("minimize", "maximize"), "minimize")
+    seed = study.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ConfigError("study.seed", f"must be a non-negative integer, got {seed!r}")
+
+    _no_unknown(search, "search", _SEARCH_KEYS)
+    mode = _one_of(search, "mode", "search", MODES, "coarse-to-fine")
+    if mode == "grid":
+        if search.get("sampler", "grid") != "grid":
+            raise ConfigError(
+                "search.sampler", f"grid mode samples a grid, got {search['sampler']!r}"
+            )
+        sampler = "grid"
+    else:
+        default = "sobol" if mode == "coarse-to-fine" else "random"
+        samplers = tuple(s for s in tune.SAMPLERS if s != "grid")
+        sampler = _one_of(search, "sampler", "search", samplers, default)
+    if mode != "coarse-to-fine":
+        for key in ("rounds", "top", "shrink"):
+            if key in search:
+                raise ConfigError(
+                    f"search.{key}", f'only applies to mode = "coarse-to-fine", not {mode!r}'
+                )
+    trials = _count(search, "trials", "search", 12)
+    rounds = _count(search, "rounds", "search", 3)
+    top = _fraction(search, "top", "search", 0.05)
+    shrink = _fraction(search, "shrink", "search", 0.5)
+
+    fn, builtin = _objective(objective, storage, name, seed, base)
+    dims = space_from_table(space)
+    if builtin:
+        from bntune.mlp_objective import DEFAULTS
+
+        for key in dims:
+            if key not in DEFAULTS:
+                raise ConfigError(
+                    f"space.{key}",
+                    f"the built-in mlp objective does not use it; it reads {', '.join(DEFAULTS)}",
+                )
+    return StudyConfig(
+        name=name, storage=storage, space=dims, objective=fn,
+        direction=direction, seed=seed, mode=mode, sampler=sampler, trials=trials,
+        rounds=rounds, top=top, shrink=shrink, builtin=builtin,
+    )  # fmt: skip
+
+
+def load(path: str | os.PathLike[str]) -> StudyConfig:
+    """Reads and checks the study file at ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError("", f"cannot read {os.fspath(path)}: {err.strerror}") from None
+    return parse(text, base=p.resolve().parent)

@@ -1,0 +1,414 @@
+"""Pictures of a study, one PNG per figure (matplotlib, from the ``plot`` extra).
+
+- :func:`learning_curves`: every trial's curve, the best highlighted, stopped ones dashed;
+- :func:`objective_vs_params`: the objective against each hyperparameter on its own scale (a log
+  axis for log dimensions, a 1 - beta axis for betas), coloured by coarse-to-fine round, with
+  each round's box;
+- :func:`importance_bars`: the importance ranking;
+- :func:`panda_timeline`: a babysat trial's metric per epoch with its learning rate and
+  rollbacks;
+- :func:`plot_study`: all of them into a directory.
+
+Figures are drawn on matplotlib's Agg canvas without pyplot, so nothing global changes and no
+display is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bntune import tune
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+_DPI = 110
+_STOPPED = ("pruned", "diverged", "failed")
+
+
+def _matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise ImportError(
+            "bntune's plots need matplotlib, which is not installed; install it with the plot "
+            "extra: pip install 'bntune[plot]' (the demo extra has it too)"
+        ) from err
+    return matplotlib
+
+
+def _figure(width: float, height: float) -> Figure:
+    _matplotlib()
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _round_colour(r: int) -> str:
+    return f"C{(r - 1) % 10}"
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=_DPI)
+    return path
+
+
+def _value_label(study: tune.Study, objective: str) -> str:
+    return f"{objective} ({'lower' if study.direction == 'minimize' else 'higher'} is better)"
+
+
+def learning_curves(study: tune.Study, path: str | Path, *, metric: str = "dev loss") -> Path:
+    """Writes :func:`learning_curves_figure` to ``path`` (PNG)."""
+    return _save(learning_curves_figure(study, metric=metric), Path(path))
+
+
+def learning_curves_figure(study: tune.Study, *, metric: str = "dev loss") -> Figure:
+    """Each trial's reported curve (value per epoch); the best trial thick and labelled; pruned,
+    diverged and failed trials dashed, ending in a cross. Log y axis when values span a decade."""
+    fig = _figure(9.5, 5)
+    ax = fig.add_subplot()
+    trials = [t for t in study.trials if t.curve]
+    try:
+        best = study.best_trial
+    except ValueError:
+        best = None
+    values = [v for t in trials for v in t.curve.values() if math.isfinite(v)]
+    rounds_seen: set[int] = set()
+    for t in trials:
+        steps = sorted(s for s in t.curve if math.isfinite(t.curve[s]))
+        if not steps or t is best:
+            continue
+        ys = [t.curve[s] for s in steps]
+        stopped = t.state in _STOPPED
+        label = None
+        if t.round not in rounds_seen:
+            rounds_seen.add(t.round)
+            label = f"round {t.round}"
+        ax.plot(steps, ys, color=_round_colour(t.round), alpha=0.45, lw=1.0,
+                ls="--" if stopped else "-", label=label)  # fmt: skip
+        if stopped:
+            ax.plot(steps[-1:], ys[-1:], "x", color=_round_colour(t.round), ms=6)
+    if any(t.state in _STOPPED for t in trials):
+        ax.plot([], [], "k--x", lw=1.0, label="stopped (pruned/diverged)")
+    if best is not None and best.curve:
+        steps = sorted(best.curve)
+        ax.plot(
+            steps,
+            [best.curve[s] for s in steps],
+            color="black",
+            lw=2.6,
+            label=f"best: trial {best.number} ({metric} {best.value:.4g})",
+            zorder=5,
+        )
+    if values and min(values) > 0 and max(values) / min(values) > 10:
+        ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"Learning curves of {len(trials)} trials\nstudy {study.name!r}", fontsize=11)
+    ax.grid(True, which="major", alpha=0.3)
+    if trials:
+        fig.legend(loc="outside right upper", fontsize=9)
+    return fig
+
+
+def _infer_kind(values: Sequence[Any]) -> str:
+    """A scale for a dimension the study file did not describe, from its values."""
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return "choice"
+    lo, hi = min(values), max(values)
+    if lo > 0 and hi < 1 and lo >= 0.5 and (1 - lo) / (1 - hi) >= 10:
+        return "one-minus-log"
+    if lo > 0 and hi / lo >= 20:
+        return "log"
+    return "linear"
+
+
+def _kind(dim: tune.Dimension | None, values: Sequence[Any]) -> str:
+    if isinstance(dim, tune.Choice):
+        return "choice"
+    if isinstance(dim, tune.LogUniform | tune.IntLogUniform):
+        return "log"
+    if isinstance(dim, tune.OneMinusLogUniform):
+        return "one-minus-log"
+    if isinstance(dim, tune.Uniform | tune.IntUniform):
+        return "linear"
+    return _infer_kind(values)
+
+
+def _beta_axis(ax: Axes, name: str) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    # x holds 1 - beta; label the decades with beta itself (0.9, 0.99, 0.999), growing to the
+    # right
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.xaxis.set_major_locator(LogLocator(base=10))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{1 - x:.6g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(f"{name} (on a log scale of 1 - {name})")
+
+
+def _limits(ax: Axes, dim: tune.Dimension, kind: str) -> None:
+    """The whole searched range, with a 3% margin on the axis' own scale."""
+    lo, hi = float(dim.low), float(dim.high)  # type: ignore[attr-defined]
+    if kind == "one-minus-log":
+        lo, hi = 1.0 - lo, 1.0 - hi  # largest first: beta grows to the right
+    if kind in ("log", "one-minus-log"):
+        pad = (hi / lo) ** 0.03
+        ax.set_xlim(lo / pad, hi * pad)
+    else:
+        pad = 0.03 * (hi - lo)
+        ax.set_xlim(lo - pad, hi + pad)
+
+
+def objective_vs_params(
+    study: tune.Study,
+    path: str | Path,
+    *,
+    space: tune.Space | None = None,
+    objective: str = "objective",
+) -> Path:
+    """Writes :func:`objective_vs_params_figure` to ``path`` (PNG)."""
+    figure = objective_vs_params_figure(study, space=space, objective=objective)
+    return _save(figure, Path(path))
+
+
+def objective_vs_params_figure(
+    study: tune.Study, *, space: tune.Space | None = None, objective: str = "objective"
+) -> Figure:
+    """One panel per hyperparameter: the objective of every complete trial against its value on
+    the dimension's own scale, coloured by round; each later round's coarse-to-fine box shaded
+    in its colour; diverged trials as crosses along the top edge."""
+    trials = [t for t in study.trials if t.params]
+    names = [n for n in (trials[0].params if trials else []) if
+             space is None or n not in space or space[n].uses_coordinate]  # fmt: skip
+    if space is not None:
+        names = [n for n in names if n in space.names]
+    cols = min(3, max(1, len(names)))
+    rows = max(1, math.ceil(len(names) / cols))
+    fig = _figure(4.2 * cols, 3.4 * rows + 0.5)
+    done = [t for t in trials if t.state == "complete" and t.value is not None]
+    stopped = [t for t in trials if t.state in ("diverged", "failed")]
+    values = [float(t.value) for t in done]  # type: ignore[arg-type]
+    log_y = bool(values) and min(values) > 0 and max(values) / min(values) > 10
+    boxes = study.boxes if space is not None else {}
+    top_y = max(values) * (1.6 if log_y else 1.08) if values else 1.0
+    rounds = sorted({t.round for t in trials})
+    from matplotlib.ticker import MaxNLocator
+
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        dim = space[name] if space is not None and name in space else None
+        kind = _kind(dim, [t.params[name] for t in trials])
+        options: list[Any] = []
+        if kind == "choice":
+            if isinstance(dim, tune.Choice):
+                options = dim.options
+            else:
+                options = sorted({t.params[name] for t in trials}, key=repr)
+
+        def x_of(v: Any, kind: str = kind, options: list[Any] = options) -> float:
+            if kind == "choice":
+                return float(options.index(v))
+            return 1.0 - v if kind == "one-minus-log" else float(v)
+
+        for r in rounds:
+            in_round = [t for t in done if t.round == r]
+            ax.scatter([x_of(t.params[name]) for t in in_round], [t.value for t in in_round],
+                       s=22, color=_round_colour(r), edgecolor="white", lw=0.4,
+                       label=f"round {r}", zorder=3)  # fmt: skip
+            box = boxes.get(r, {}).get(name) if r > 1 else None
+            if box is not None and dim is not None:
+                if kind == "choice":
+                    lo, hi = min(box) - 0.4, max(box) + 0.4
+                else:
+                    lo, hi = x_of(dim.from_unit(box[0])), x_of(dim.from_unit(box[1]))
+                ax.axvspan(min(lo, hi), max(lo, hi), color=_round_colour(r), alpha=0.12, lw=0)
+                for edge in (lo, hi):
+                    ax.axvline(edge, color=_round_colour(r), lw=0.8, alpha=0.6)
+        if stopped:
+            ax.scatter(
+                [x_of(t.params[name]) for t in stopped],
+                [top_y] * len(stopped),
+                marker="x",
+                color="0.4",
+                s=20,
+                label="diverged/failed",
+                zorder=3,
+            )
+        if kind == "choice":
+            ax.set_xticks(range(len(options)), [str(o) for o in options])
+            ax.set_xlim(-0.6, len(options) - 0.4)
+            ax.set_xlabel(f"{name} (one of {len(options)} options)")
+        elif kind == "one-minus-log":
+            _beta_axis(ax, name)
+        elif kind == "log":
+            ax.set_xscale("log")
+            ax.set_xlabel(f"{name} (log scale)")
+        else:
+            ax.set_xlabel(name)
+            if isinstance(dim, tune.IntUniform):
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if dim is not None and kind != "choice":
+            _limits(ax, dim, kind)
+        if log_y:
+            ax.set_yscale("log")
+        if i % cols == 0:
+            ax.set_ylabel(objective)
+        ax.grid(True, alpha=0.3)
+    if names:
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9)
+    boxed = " with each round's coarse-to-fine box" if boxes else ""
+    fig.suptitle(f"{_value_label(study, objective)} against each hyperparameter{boxed}")
+    return fig
+
+
+def importance_bars(study: tune.Study, path: str | Path) -> Path:
+    """Writes :func:`importance_figure` to ``path`` (PNG)."""
+    return _save(importance_figure(study), Path(path))
+
+
+def importance_figure(study: tune.Study) -> Figure:
+    """Horizontal bars of the first-order variance shares (``study.importance()``), largest on
+    top, each labelled with its value."""
+    shares = study.importance()
+    fig = _figure(7, 0.5 * len(shares) + 1.6)
+    ax = fig.add_subplot()
+    names = list(shares)[::-1]
+    vals = [shares[n] for n in names]
+    bars = ax.barh(names, vals, color="C0")
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in vals], padding=3, fontsize=9)
+    ax.set_xlim(0, max(1.0, max(vals, default=0) * 1.15))
+    ax.set_xlabel("share of the objective's variance explained by the hyperparameter alone")
+    ax.set_title(
+        f"Which hyperparameters mattered (round 1 trials)\nstudy {study.name!r}", fontsize=11
+    )
+    ax.grid(True, axis="x", alpha=0.3)
+    return fig
+
+
+def _lr_by_epoch(trial: tune.FrozenTrial, param: str) -> dict[int, float]:
+    """The value of ``param`` each epoch ran with: the trial's starting value, changed from the
+    epoch after each ``set_params`` event that names it."""
+    value = trial.params.get(param)
+    changes: dict[int, float] = {}
+    for event in trial.events:
+        if event.get("kind") == "set_params" and param in event.get("values", {}):
+            changes[int(event["epoch"])] = float(event["values"][param])
+    out = {}
+    for step in sorted(trial.curve):
+        out[step] = value
+        if step in changes:
+            value = changes[step]
+    return {s: float(v) for s, v in out.items() if isinstance(v, int | float)}
+
+
+def panda_timeline(
+    study: tune.Study, trial: tune.FrozenTrial, path: str | Path, *, metric: str = "objective",
+    param: str = "lr",
+) -> Path:  # fmt: skip
+    """Writes :func:`panda_timeline_figure` to ``path`` (PNG)."""
+    return _save(panda_timeline_figure(study, trial, metric=metric, param=param), Path(path))
+
+
+def panda_timeline_figure(
+    study: tune.Study, trial: tune.FrozenTrial, *, metric: str = "objective", param: str = "lr"
+) -> Figure:
+    """A babysat trial epoch by epoch: the metric (left axis), the learning rate each epoch ran
+    with (right axis, log scale, as steps), and every rollback drawn as an arrow from the epoch
+    where it was decided back to the epoch whose checkpoint was restored."""
+    fig = _figure(9.5, 5)
+    ax = fig.add_subplot()
+    steps = sorted(trial.curve)
+    values = [trial.curve[s] for s in steps]
+    ax.plot(steps, values, "o-", color="C0", ms=4, lw=1.6, label=metric)
+    finite = [v for v in values if math.isfinite(v)]
+    if finite and min(finite) > 0 and max(finite) / min(finite) > 10:
+        ax.set_yscale("log")
+    # a rollback the policy decided, or a person's resume from an earlier checkpoint
+    rollbacks = [
+        {"epoch": e["epoch"], "to": e["to"] if e.get("kind") == "rollback" else e["from"]}
+        for e in trial.events
+        if e.get("kind") == "rollback" or (e.get("kind") == "resume" and "from" in e)
+    ]
+    for k, event in enumerate(rollbacks):
+        at, to = int(event["epoch"]), int(event["to"])
+        y = trial.curve.get(at, math.nan)
+        y_to = trial.curve.get(to, y) if to > 0 else y
+        if not math.isfinite(y):
+            y = max(finite, default=1.0)
+        ax.annotate("", xy=(to, y_to), xytext=(at, y),
+                    arrowprops={"arrowstyle": "->", "color": "C3", "lw": 1.4,
+                                "connectionstyle": "arc3,rad=0.3"})  # fmt: skip
+        ax.plot([at], [y], "x", color="C3", ms=9, mew=2,
+                label="rollback (arrow: to the restored epoch)" if k == 0 else None)  # fmt: skip
+    rates = _lr_by_epoch(trial, param)
+    if rates:
+        ax2 = ax.twinx()
+        ax2.step(list(rates), list(rates.values()), where="mid", color="C1", lw=1.4,
+                 label=f"{param} set by the babysitter")  # fmt: skip
+        ax2.set_yscale("log")
+        ax2.set_ylabel(f"{param} (log scale)", color="C1")
+        ax2.tick_params(axis="y", colors="C1")
+        handles, labels = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax.legend(handles + h2, labels + l2, loc="upper right", fontsize=9)
+    else:
+        ax.legend(loc="upper right", fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric, color="C0")
+    ax.grid(True, alpha=0.3)
+    changes = sum(1 for e in trial.events if e.get("kind") == "set_params")
+    ax.set_title(
+        f"Panda: trial {trial.number} babysat for {len(steps)} epochs — {_n(changes, 'change')}, "
+        f"{_n(len(rollbacks), 'rollback')}\nstudy {study.name!r}",
+        fontsize=11,
+    )
+    return fig
+
+
+def plot_study(
+    study: tune.Study,
+    out: str | Path,
+    *,
+    space: tune.Space | None = None,
+    objective: str = "objective",
+) -> list[Path]:
+    """Writes into ``out``: ``curves.png`` (when trials reported curves), ``panda_timeline.png``
+    (of the latest babysat trial, if any), ``objective_vs_params.png`` (with two trials or more)
+    and ``importance.png`` (when there are enough complete round-1 trials); returns the paths
+    written."""
+    out = Path(out)
+    written = []
+    if any(t.curve for t in study.trials):
+        written.append(learning_curves(study, out / "curves.png", metric=objective))
+    babysat = [t for t in study.trials if t.events and t.curve]
+    if babysat:
+        last = babysat[-1]
+        written.append(panda_timeline(study, last, out / "panda_timeline.png", metric=objective))
+    if len(study.trials) > 1:
+        written.append(
+            objective_vs_params(
+                study, out / "objective_vs_params.png", space=space, objective=objective
+            )
+        )
+    with contextlib.suppress(ValueError):  # too few complete round-1 trials for a ranking
+        written.append(importance_bars(study, out / "importance.png"))
+    return written

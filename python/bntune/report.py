@@ -1,0 +1,120 @@
+"""One-screen text summaries of a study: the leaderboard, counts by state, the best parameters and
+the importance ranking (``bntune show`` and the end of ``bntune demo``)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bntune import tune
+from bntune.mlp_objective import read_metrics
+from bntune.tune.trial import STATES
+
+
+def format_value(value: Any) -> str:
+    """A hyperparameter or metric, short: 4 significant digits for floats, betas to 4 decimals."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if 0.9 <= value < 1.0:
+            return f"{value:.4f}"
+        return f"{value:.3g}"
+    return str(value)
+
+
+def ranked(study: tune.Study) -> list[tune.FrozenTrial]:
+    """Complete trials, best first."""
+    done = [t for t in study.trials if t.state == "complete" and t.value is not None]
+    sign = 1.0 if study.direction == "minimize" else -1.0
+    return sorted(done, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
+
+
+def leaderboard(
+    study: tune.Study,
+    *,
+    top: int = 5,
+    artifacts: Path | None = None,
+    test_accuracy: Mapping[int, float] | None = None,
+) -> str:
+    """The ``top`` best complete trials as a table: rank, trial, round, objective, the test
+    accuracy (from ``test_accuracy``, trial number -> fraction, or else from what the built-in
+    objective wrote in ``artifacts``), hyperparameters."""
+    best = ranked(study)[:top]
+    if not best:
+        return "no complete trial yet"
+    names = list(best[0].params)
+    accuracy: dict[int, float] = dict(test_accuracy or {})
+    if artifacts is not None:
+        for t in best:
+            m = read_metrics(artifacts, t.number)
+            if m and m.get("test_accuracy") is not None and t.number not in accuracy:
+                accuracy[t.number] = float(m["test_accuracy"])
+    has_test = any(t.number in accuracy for t in best)
+    named = artifacts is not None or test_accuracy is not None
+    header = ["rank", "trial", "round", "dev loss" if named else "value"]
+    if has_test:
+        header.append("test acc")
+    header += names
+    rows = []
+    for rank, t in enumerate(best, 1):
+        row = [str(rank), str(t.number), str(t.round), f"{t.value:.4f}"]
+        if has_test:
+            acc = accuracy.get(t.number)
+            row.append("-" if acc is None else f"{100 * acc:.1f}%")
+        row += [format_value(t.params.get(n)) for n in names]
+        rows.append(row)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def importance_text(study: tune.Study, *, width: int = 30) -> str:
+    """The importance ranking as text bars (first-order variance shares of round 1)."""
+    try:
+        shares = study.importance()
+    except ValueError as err:
+        return f"importance: not available ({err})"
+    if not shares:
+        return "importance: no searched dimension"
+    name_w = max(len(n) for n in shares)
+    lines = ["importance (share of the objective's variance explained by each alone, round 1):"]
+    for name, share in shares.items():
+        bar = "#" * round(width * max(0.0, min(share, 1.0)))
+        lines.append(f"  {name.ljust(name_w)}  {share:5.2f}  {bar}")
+    return "\n".join(lines)
+
+
+def counts_text(study: tune.Study) -> str:
+    """``12 trials: 10 complete, 2 diverged``."""
+    counts = Counter(t.state for t in study.trials)
+    parts = [f"{counts[s]} {s}" for s in STATES if counts[s]]
+    n = len(study.trials)
+    return f"{n} trial{'' if n == 1 else 's'}: {', '.join(parts) if parts else 'none'}"
+
+
+def best_text(study: tune.Study) -> str:
+    """The best trial's number, value and parameters, one per line."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        return "best: no complete trial"
+    lines = [f"best: trial {best.number} (round {best.round}), value {best.value:.5g}"]
+    lines += [f"  {k} = {format_value(v)}" for k, v in best.params.items()]
+    return "\n".join(lines)
+
+
+def summary(study: tune.Study, *, artifacts: Path | None = None, top: int = 5) -> str:
+    """Everything ``bntune show`` prints."""
+    title = f"study {study.name!r} ({study.direction}, seed {study.seed})"
+    return "\n\n".join(
+        [
+            f"{title}\n{counts_text(study)}",
+            leaderboard(study, top=top, artifacts=artifacts),
+            best_text(study),
+            importance_text(study),
+        ]
+    )
