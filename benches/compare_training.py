@@ -152,7 +152,19 @@ def torch_contender(X, y, seed):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=21, help="epochs timed per contender")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="limit numpy's BLAS to this many threads (needs threadpoolctl; default: leave it)",
+    )
     args = parser.parse_args()
+    blas = "default"
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads, user_api="blas")
+        blas = str(args.blas_threads)
     X, y, *_ = datasets.digits(seed=0)
     contenders = {
         "bntune.nn": bntune_contender(X, y, 0),
@@ -172,7 +184,7 @@ def main() -> None:
     print(
         f"digits MLP 64-100-BN-ReLU-100-BN-ReLU-10, Adam, batch {BATCH}, float32, "
         f"{X.shape[0]} samples/epoch; {bntune.get_num_threads()} bntune threads, "
-        f"SIMD {bntune.simd_backend()}; median of {args.rounds} epochs"
+        f"SIMD {bntune.simd_backend()}; BLAS threads {blas}; median of {args.rounds} epochs"
     )
     base = statistics.median(times["bntune.nn"])
     print(f"{'contender':<14} {'epoch ms':>10} {'ms/step':>9} {'time / bntune':>14}")

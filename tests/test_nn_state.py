@@ -1,6 +1,7 @@
 """state_dict / load_state_dict and nn.save / nn.load: complete and exact round-trips."""
 
 import json
+import pickle
 import zipfile
 
 import numpy as np
@@ -24,8 +25,13 @@ needs_bn = pytest.mark.skipif(
 def randomise(model, seed):
     """Gives every parameter and buffer distinctive values, as training would."""
     rng = np.random.default_rng(seed)
-    for array in model._state_arrays().values():
-        array[...] = rng.uniform(0.5, 2.0, array.shape)
+    state = model.state_dict()
+    model.load_state_dict(
+        {
+            key: rng.uniform(0.5, 2.0, value.shape).astype(value.dtype)
+            for key, value in state.items()
+        }
+    )
     return model
 
 
@@ -149,3 +155,48 @@ def test_train_and_eval_switch_every_layer_and_batch_norm_statistics():
     model.eval()
     batch = model.forward(x)
     np.testing.assert_allclose(model.forward(x[:1]), batch[:1], rtol=1e-12)
+
+
+def test_load_rejects_a_corrupted_architecture(tmp_path):
+    path = tmp_path / "m.npz"
+    nn.save(nn.Dense(3, 2), path)
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    header = json.loads(arrays["__bntune__.json"].tobytes())
+    header["model"]["units"] = 5
+    arrays["__bntune__.json"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="Dense with bad arguments"):
+        nn.load(path)
+    header["model"] = {"type": "Conv2d"}
+    arrays["__bntune__.json"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="unknown layer type 'Conv2d'"):
+        nn.load(path)
+
+
+def test_pickled_model_keeps_its_state_but_not_its_last_batch():
+    rng = np.random.default_rng(6)
+    model = randomise(nn.mlp(6, 3, hidden=5, layers=2, batch_norm=HAVE_BN_KERNELS), 7)
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    model.forward(x)
+    clone = pickle.loads(pickle.dumps(model))
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(clone.state_dict()[key], value)
+    assert clone[0]._x is None
+    assert model[0]._x is x  # the original keeps what its backward needs
+    with pytest.raises(RuntimeError, match="before forward"):
+        clone.backward(np.zeros((64, 3), dtype=np.float32))
+    model.eval()
+    np.testing.assert_array_equal(clone.eval().forward(x), model.forward(x))
+
+
+def test_nested_sequential_round_trips(tmp_path):
+    inner = nn.Sequential(nn.Dense(4, 3, dtype=np.float64), nn.Tanh())
+    model = randomise(nn.Sequential(inner, nn.Dense(3, 2, dtype=np.float64)), 8)
+    assert sorted(model.state_dict()) == ["0.0.bias", "0.0.weight", "1.bias", "1.weight"]
+    nn.save(model, tmp_path / "nested.npz")
+    loaded = nn.load(tmp_path / "nested.npz")
+    assert isinstance(loaded[0], nn.Sequential)
+    x = np.random.default_rng(9).standard_normal((5, 4))
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))

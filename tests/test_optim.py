@@ -1,7 +1,9 @@
 """bntune.optim: each optimizer against its documented formula, written out here in float64,
 over 100 steps; live hyperparameter changes; exact state round-trips; schedules."""
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -304,3 +306,26 @@ def test_matches_torch_optim(ours, theirs):
         mine.step()
         reference_opt.step()
     assert_matches([p.value for p in params], [tp.detach().numpy() for tp in torch_params])
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_pickled_and_deep_copied_optimizers_continue_exactly(name):
+    cls, hyper, _ = CASES[name]
+    grads = gradient_sequence()
+    params = make_params()
+    opt = cls(params, **hyper)
+    run(opt, params, grads[:30])
+    for clone in (pickle.loads(pickle.dumps(opt)), copy.deepcopy(opt)):
+        run(clone, clone.params, grads[30:])
+        cloned_values = [p.value.copy() for p in clone.params]
+        state = clone.state_dict()
+        fresh = [nn.Parameter(v.copy()) for v in cloned_values]
+        reloaded = cls(fresh, **hyper)
+        reloaded.load_state_dict(state)
+        assert reloaded.steps == STEPS
+    run(opt, params, grads[30:])
+    for a, b in zip(params, cloned_values, strict=True):
+        np.testing.assert_array_equal(a.value, b)
+    for key in cls.buffers:
+        for mine, theirs in zip(opt.state, state["state"], strict=True):
+            np.testing.assert_array_equal(mine[key], theirs[key])

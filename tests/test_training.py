@@ -72,6 +72,21 @@ def test_fit_is_deterministic_for_a_seed(digits):
     assert curve_a.train_loss != curve_c.train_loss
 
 
+@needs_bn
+def test_fit_gives_the_same_model_on_one_or_two_kernel_threads(digits):
+    before = bntune.get_num_threads()
+    try:
+        bntune.set_num_threads(1)
+        one, curve_one = train(digits, seed=4, epochs=2)
+        bntune.set_num_threads(2)
+        two, curve_two = train(digits, seed=4, epochs=2)
+    finally:
+        bntune.set_num_threads(before)
+    assert curve_one.records == curve_two.records
+    for key, value in one.state_dict().items():
+        np.testing.assert_array_equal(two.state_dict()[key], value)
+
+
 def test_learning_curve_has_one_record_per_epoch(digits):
     _, curve = train(digits, seed=0, epochs=4, batch_norm=False)
     assert len(curve) == 4

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from bntune import tune
 from bntune.tune.samplers import design_size, grid_points
@@ -196,3 +198,42 @@ def test_grid_of_64_over_six_dims_has_two_levels_each():
     for j in range(6):
         assert sorted(set(pts[:, j])) == [0.25, 0.75]
     assert len({tuple(p) for p in pts}) == 64
+
+
+bounds = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+units = st.floats(min_value=0.0, max_value=0.999999, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=bounds, b=bounds, u=units)
+def test_uniform_round_trip_property(a, b, u):
+    assume(b - a > 1e-3 * max(1.0, abs(a), abs(b)))
+    dim = tune.Uniform(a, b)
+    value = dim.from_unit(u)
+    assert a <= value <= b
+    assert dim.to_unit(value) == pytest.approx(u, abs=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lo=st.floats(min_value=-12, max_value=5),
+    span=st.floats(min_value=0.01, max_value=12),
+    u=units,
+)
+def test_log_uniform_round_trip_property(lo, span, u):
+    dim = tune.LogUniform(10.0**lo, 10.0 ** (lo + span))
+    value = dim.from_unit(u)
+    assert 10.0**lo * (1 - 1e-12) <= value <= 10.0 ** (lo + span) * (1 + 1e-12)
+    assert dim.to_unit(value) == pytest.approx(u, abs=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(low=st.integers(-1000, 1000), width=st.integers(1, 1000), u=units)
+def test_int_uniform_cell_property(low, width, u):
+    dim = tune.IntUniform(low, low + width)
+    k = dim.from_unit(u)
+    # k is the integer whose cell [(k - low) / n, (k - low + 1) / n) holds u
+    n = width + 1
+    assert low <= k <= low + width
+    assert (k - low) / n <= u * (1 + 1e-12) + 1e-12
+    assert u < (k - low + 1) / n + 1e-12

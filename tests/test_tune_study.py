@@ -232,3 +232,55 @@ def test_argument_errors():
         tune.Study("e", direction="down")
     with pytest.raises(ValueError, match="durability"):
         tune.Study("e", durability="paranoid")
+    with pytest.raises(ValueError, match="seed"):
+        tune.Study("e", seed=2**63)
+    with pytest.raises(ValueError, match="seed"):
+        tune.Study("e", seed=-1)
+
+
+def test_median_stopping_follows_the_direction():
+    space = tune.Space(k=tune.IntUniform(0, 5))
+
+    def falling(trial):  # values 5, 4, ..., 0: each worse than before when maximizing
+        value = float(5 - trial.params["k"])
+        trial.report(0, value)
+        return value
+
+    study = tune.Study("m", direction="maximize", pruner=tune.MedianStopping(n_startup_trials=2))
+    study.optimize(falling, space, n_trials=6, sampler="grid")
+    # after 5 and 4 complete (median 4.5), 3 is below the median and pruned, and so on
+    assert [t.state for t in study.trials] == ["complete"] * 2 + ["pruned"] * 4
+    assert study.best_trial.value == 5.0
+
+
+def test_a_space_of_fixed_values_runs():
+    study = tune.Study("f")
+    study.optimize(lambda t: float(t.params["a"]), tune.Space(a=tune.Fixed(1)), n_trials=3)
+    assert [t.params for t in study.trials] == [{"a": 1}] * 3
+
+
+def test_a_trial_left_running_in_the_middle_is_rerun_alone(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "study.db"
+    space = tune.Space(k=tune.IntUniform(0, 5))
+    with tune.Study("g", storage=path, seed=0) as study:
+        study.optimize(lambda t: float(t.params["k"]), space, n_trials=6, sampler="grid")
+    # as if a driver running several trials at once had died with trial 2 unfinished
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE trials SET state = 'running', value = NULL WHERE number = 2")
+    conn.commit()
+    conn.close()
+    seen = []
+
+    def record(trial):
+        seen.append(trial.params["k"])
+        return float(trial.params["k"])
+
+    with tune.Study("g", storage=path) as study:
+        assert study.trials[2].state == "failed"
+        assert study.trials[2].rerun
+        study.optimize(record, space, n_trials=6, sampler="grid")
+        complete = sorted(t.params["k"] for t in study.trials if t.state == "complete")
+    assert seen == [2]
+    assert complete == [0, 1, 2, 3, 4, 5]

@@ -73,8 +73,8 @@ def _budget(s: DemoSettings) -> tuple[int, int]:
 
 
 def run(s: DemoSettings, stream: TextIO | None = None) -> tune.Study:
-    """Runs the demo and prints its one-screen summary to ``stream`` (default: stdout); returns
-    the study (open)."""
+    """Runs the demo and prints its one-screen summary to ``stream`` (default: the current
+    ``sys.stdout``, looked up at call time); returns the study (open)."""
     stream = sys.stdout if stream is None else stream
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,8 @@ _DISCREPANCY_METHODS = ("CD", "WD", "MD", "L2-star")
 
 def _as_int(value: object, name: str) -> int:
     """``operator.index(value)``, refusing bools and naming the argument on failure."""
+    if type(value) is int:  # the common case, first: this runs on every draw
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got the bool {value!r}")
     try:
@@ -112,7 +114,7 @@ class QMCEngine:
     _engine: Any
 
     def _start(self, d: object, scramble: str, bits: int, seed: object) -> None:
-        dim = _as_int(d, "d")
+        dim = d if type(d) is int else _as_int(d, "d")
         if dim < 1:
             raise ValueError(f"d must be a positive integer, got {dim}")
         self._engine = _core.QmcEngine(self._kind, dim, scramble, bits, _as_seed(seed))
@@ -244,8 +246,9 @@ class Sobol(QMCEngine):
         bits: integer precision, ``1 <= bits <= 64`` (default 30, as scipy).
         seed: ``None`` or an integer in ``[0, 2**64)``.
 
-    Drawing through :meth:`random` so that the total drawn is not a power of two warns once per
-    engine (the balance properties need ``2**m`` points); :meth:`random_at` never warns.
+    Like scipy, :meth:`random` warns when a first draw (from index 0) is not a power of two
+    (the balance properties need ``2**m`` points), here at most once per engine until
+    :meth:`reset`; :meth:`random_at` never warns.
     """
 
     _kind = "sobol"
@@ -262,7 +265,9 @@ class Sobol(QMCEngine):
         nbits = 30 if bits is None else _as_int(bits, "bits")
         if not 1 <= nbits <= 64:
             raise ValueError(f"bits must be between 1 and 64, got {nbits}")
-        if isinstance(scramble, str):
+        if scramble is True:
+            mode = "default"
+        elif isinstance(scramble, str):
             if scramble not in ("owen", "lms"):
                 raise ValueError(f"scramble must be True, False, 'lms' or 'owen', got {scramble!r}")
             mode = "owen" if scramble == "owen" else "default"
@@ -280,13 +285,17 @@ class Sobol(QMCEngine):
         return int(self._engine.bits)
 
     def random(self, n: int = 1, *, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+        """The next ``n`` points as an ``(n, d)`` array of ``dtype`` (float64 or float32).
+
+        Warns (once per engine) when drawing from the start a count that is not a power of 2.
+        """
         count = _as_count(n)
-        total = self._engine.index + count
-        if count and total & (total - 1) and not self._warned:
+        # scipy's rule: a first draw (from index 0) of a count that is not a power of two.
+        if count & (count - 1) and not self._warned and self._engine.index == 0:
             self._warned = True
             warnings.warn(
                 "The balance properties of Sobol' points require n to be a power of 2 "
-                f"(this draw brings the total to {total}).",
+                f"(drawing {count} points from the start).",
                 UserWarning,
                 stacklevel=2,
             )

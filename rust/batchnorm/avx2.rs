@@ -5,33 +5,100 @@
 #![cfg(target_arch = "x86_64")]
 
 use std::arch::x86_64::{
-    __m256d, _mm256_add_pd, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_set1_pd,
-    _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd,
+    __m256d, _mm256_add_pd, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
+    _mm256_mul_pd, _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd, _mm256_storeu_pd,
+    _mm256_storeu_ps, _mm256_stream_ps, _mm256_sub_pd, _mm256_sub_ps,
 };
 
-use super::kernels::Kernels;
+use super::kernels::{Kernels, NormCols, float32_form};
 use super::real::Real;
 use super::scalar;
-use crate::simd::avx2::{Lanes, hsum};
+use crate::simd::avx2::{Lanes, aligned_head, hsum, sfence};
 
 /// The AVX2 table for `T`.
 ///
 /// # Safety
 /// The CPU supports AVX2 and FMA: every function in the table executes those instructions.
-pub unsafe fn table<T: Real + Lanes>() -> Kernels<T> {
-    Kernels {
+pub unsafe fn table<T: Real + Lanes>(stream: bool) -> Kernels<T> {
+    let plain = Kernels {
         sum: sum::<T>,
         sum_sq_dev: sum_sq_dev::<T>,
         sum_dy_dot: sum_dy_dot::<T>,
-        affine_row: affine_row::<T>,
-        bwd_row: bwd_row::<T>,
+        affine_row: affine_row::<T, false>,
+        bwd_row: bwd_row::<T, false>,
         scale_row: scale_row::<T>,
-        acc_cols: acc_cols::<T>,
-        acc_sq_dev_cols: acc_sq_dev_cols::<T>,
-        acc_dy_dot_cols: acc_dy_dot_cols::<T>,
-        affine_cols: affine_cols::<T>,
-        bwd_cols: bwd_cols::<T>,
+        block_sum_cols: block_sum_cols::<T>,
+        block_sq_dev_cols: block_sq_dev_cols::<T>,
+        block_dy_dot_cols: block_dy_dot_cols::<T>,
+        affine_cols: affine_cols::<T, false>,
+        bwd_cols: bwd_cols::<T, false>,
         scale_cols: scale_cols::<T>,
+    };
+    if stream {
+        Kernels {
+            affine_row: affine_row::<T, true>,
+            bwd_row: bwd_row::<T, true>,
+            affine_cols: affine_cols::<T, true>,
+            bwd_cols: bwd_cols::<T, true>,
+            ..plain
+        }
+    } else {
+        plain
+    }
+}
+
+/// The AVX2 table for float32: the generic one, with the normalise passes in 8 float32 lanes
+/// (see [`NormCols`]).
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA.
+pub unsafe fn table_f32(stream: bool) -> Kernels<f32> {
+    // SAFETY: forwarded from the caller's contract.
+    let generic = unsafe { table::<f32>(stream) };
+    if stream {
+        Kernels {
+            affine_row: affine_row_f32::<true>,
+            affine_cols: affine_cols_f32::<true>,
+            ..generic
+        }
+    } else {
+        Kernels {
+            affine_row: affine_row_f32::<false>,
+            affine_cols: affine_cols_f32::<false>,
+            ..generic
+        }
+    }
+}
+
+/// Stores four lanes, streaming (non-temporal) when `NT`.
+///
+/// # Safety
+/// As [`Lanes::store4`] / [`Lanes::stream4`].
+#[inline(always)]
+unsafe fn put4<T: Lanes, const NT: bool>(p: *mut T, v: __m256d) {
+    // SAFETY: forwarded from the caller's contract.
+    unsafe {
+        if NT {
+            T::stream4(p, v)
+        } else {
+            T::store4(p, v)
+        }
+    }
+}
+
+/// Stores eight float32 lanes, streaming (non-temporal, `p` 32-byte aligned) when `NT`.
+///
+/// # Safety
+/// AVX is available, `p..p + 8` is writable, and aligned to 32 bytes when `NT`.
+#[inline(always)]
+unsafe fn put8<const NT: bool>(p: *mut f32, v: std::arch::x86_64::__m256) {
+    // SAFETY: forwarded from the caller's contract.
+    unsafe {
+        if NT {
+            _mm256_stream_ps(p, v)
+        } else {
+            _mm256_storeu_ps(p, v)
+        }
     }
 }
 
@@ -135,13 +202,19 @@ unsafe fn sum_dy_dot_impl<T: Real + Lanes>(dy: &[T], x: &[T], mean: f64) -> (f64
     }
 }
 
-fn affine_row<T: Real + Lanes>(x: &[T], mean: f64, scale: f64, shift: f64, out: &mut [T]) {
+fn affine_row<T: Real + Lanes, const NT: bool>(
+    x: &[T],
+    mean: f64,
+    scale: f64,
+    shift: f64,
+    out: &mut [T],
+) {
     // SAFETY: see the note above the wrappers.
-    unsafe { affine_row_impl(x, mean, scale, shift, out) }
+    unsafe { affine_row_impl::<T, NT>(x, mean, scale, shift, out) }
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn affine_row_impl<T: Real + Lanes>(
+unsafe fn affine_row_impl<T: Real + Lanes, const NT: bool>(
     x: &[T],
     mean: f64,
     scale: f64,
@@ -150,7 +223,13 @@ unsafe fn affine_row_impl<T: Real + Lanes>(
 ) {
     let n = x.len().min(out.len());
     let (px, po) = (x.as_ptr(), out.as_mut_ptr());
-    let mut i = 0;
+    // Streaming stores need aligned addresses: the head up to the first one is stored plainly.
+    let mut i = if NT {
+        aligned_head(po, n, T::STREAM_ALIGN)
+    } else {
+        0
+    };
+    scalar::affine_row(&x[..i], mean, scale, shift, &mut out[..i]);
     // SAFETY: every access touches [i..i + 4] of x and out with i + 4 <= n.
     unsafe {
         let (m, sc, sh) = (
@@ -161,26 +240,37 @@ unsafe fn affine_row_impl<T: Real + Lanes>(
         while i + 8 <= n {
             let a = _mm256_sub_pd(T::load4(px.add(i)), m);
             let b = _mm256_sub_pd(T::load4(px.add(i + 4)), m);
-            T::store4(po.add(i), _mm256_fmadd_pd(a, sc, sh));
-            T::store4(po.add(i + 4), _mm256_fmadd_pd(b, sc, sh));
+            put4::<T, NT>(po.add(i), _mm256_fmadd_pd(a, sc, sh));
+            put4::<T, NT>(po.add(i + 4), _mm256_fmadd_pd(b, sc, sh));
             i += 8;
         }
         while i + 4 <= n {
             let a = _mm256_sub_pd(T::load4(px.add(i)), m);
-            T::store4(po.add(i), _mm256_fmadd_pd(a, sc, sh));
+            put4::<T, NT>(po.add(i), _mm256_fmadd_pd(a, sc, sh));
             i += 4;
+        }
+        if NT {
+            sfence();
         }
     }
     scalar::affine_row(&x[i..n], mean, scale, shift, &mut out[i..n]);
 }
 
-fn bwd_row<T: Real + Lanes>(dy: &[T], x: &[T], mean: f64, k: f64, p: f64, q: f64, out: &mut [T]) {
+fn bwd_row<T: Real + Lanes, const NT: bool>(
+    dy: &[T],
+    x: &[T],
+    mean: f64,
+    k: f64,
+    p: f64,
+    q: f64,
+    out: &mut [T],
+) {
     // SAFETY: see the note above the wrappers.
-    unsafe { bwd_row_impl(dy, x, mean, [k, p, q], out) }
+    unsafe { bwd_row_impl::<T, NT>(dy, x, mean, [k, p, q], out) }
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn bwd_row_impl<T: Real + Lanes>(
+unsafe fn bwd_row_impl<T: Real + Lanes, const NT: bool>(
     dy: &[T],
     x: &[T],
     mean: f64,
@@ -189,7 +279,12 @@ unsafe fn bwd_row_impl<T: Real + Lanes>(
 ) {
     let n = dy.len().min(x.len()).min(out.len());
     let (pg, px, po) = (dy.as_ptr(), x.as_ptr(), out.as_mut_ptr());
-    let mut i = 0;
+    let mut i = if NT {
+        aligned_head(po, n, T::STREAM_ALIGN)
+    } else {
+        0
+    };
+    scalar::bwd_row(&dy[..i], &x[..i], mean, k, p, q, &mut out[..i]);
     // SAFETY: every access touches [i..i + 4] of dy, x and out with i + 4 <= n.
     unsafe {
         let (vm, vk, vp, vq) = (
@@ -201,8 +296,11 @@ unsafe fn bwd_row_impl<T: Real + Lanes>(
         while i + 4 <= n {
             let base = _mm256_fmadd_pd(T::load4(pg.add(i)), vk, vq);
             let dev = _mm256_sub_pd(T::load4(px.add(i)), vm);
-            T::store4(po.add(i), _mm256_fmadd_pd(dev, vp, base));
+            put4::<T, NT>(po.add(i), _mm256_fmadd_pd(dev, vp, base));
             i += 4;
+        }
+        if NT {
+            sfence();
         }
     }
     scalar::bwd_row(&dy[i..n], &x[i..n], mean, k, p, q, &mut out[i..n]);
@@ -239,131 +337,274 @@ unsafe fn param4(p: &[f64], i: usize) -> __m256d {
     unsafe { _mm256_loadu_pd(p.as_ptr().add(i)) }
 }
 
-fn acc_cols<T: Real + Lanes>(x: &[T], acc: &mut [f64]) {
+fn block_sum_cols<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64]) {
     // SAFETY: see the note above the wrappers.
-    unsafe { acc_cols_impl(x, acc) }
+    unsafe { block_sum_cols_impl(x, c, acc) }
 }
 
+/// Column sums of a block of rows, in strips of four rows read side by side (four sequential
+/// streams the prefetcher follows): each strip adds its rows in registers, so the accumulators
+/// are loaded and stored once per four rows.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn acc_cols_impl<T: Real + Lanes>(x: &[T], acc: &mut [f64]) {
-    let n = x.len().min(acc.len());
-    let mut i = 0;
-    // SAFETY: every access touches [i..i + 4] of x and acc with i + 4 <= n.
+unsafe fn block_sum_cols_impl<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64]) {
+    if c == 0 {
+        return;
+    }
+    let rows = x.len() / c;
+    let w = c.min(acc.len());
+    let p = x.as_ptr();
+    let mut r = 0;
+    // SAFETY: every load reads [r·c + j..r·c + j + 4] with r < rows and j + 4 <= w <= c, so
+    // within rows·c <= x.len(); acc accesses stay below w <= acc.len().
     unsafe {
-        while i + 4 <= n {
-            let a = _mm256_add_pd(param4(acc, i), T::load4(x.as_ptr().add(i)));
-            _mm256_storeu_pd(acc.as_mut_ptr().add(i), a);
-            i += 4;
+        while r + 4 <= rows {
+            let row = [
+                p.add(r * c),
+                p.add((r + 1) * c),
+                p.add((r + 2) * c),
+                p.add((r + 3) * c),
+            ];
+            let mut j = 0;
+            while j + 4 <= w {
+                let a = _mm256_add_pd(T::load4(row[0].add(j)), T::load4(row[1].add(j)));
+                let b = _mm256_add_pd(T::load4(row[2].add(j)), T::load4(row[3].add(j)));
+                let sum = _mm256_add_pd(param4(acc, j), _mm256_add_pd(a, b));
+                _mm256_storeu_pd(acc.as_mut_ptr().add(j), sum);
+                j += 4;
+            }
+            for (jj, a) in acc.iter_mut().enumerate().take(w).skip(j) {
+                let v = |k: usize| x[(r + k) * c + jj].to_f64();
+                *a += (v(0) + v(1)) + (v(2) + v(3));
+            }
+            r += 4;
         }
     }
-    scalar::acc_cols(&x[i..n], &mut acc[i..n]);
+    for rr in r..rows {
+        scalar::acc_cols(&x[rr * c..rr * c + w], &mut acc[..w]);
+    }
 }
 
-fn acc_sq_dev_cols<T: Real + Lanes>(x: &[T], mean: &[f64], acc: &mut [f64]) {
+fn block_sq_dev_cols<T: Real + Lanes>(x: &[T], c: usize, mean: &[f64], acc: &mut [f64]) {
     // SAFETY: see the note above the wrappers.
-    unsafe { acc_sq_dev_cols_impl(x, mean, acc) }
+    unsafe { block_sq_dev_cols_impl(x, c, mean, acc) }
 }
 
+/// Σ(x − mean)² per column, in strips of four rows like [`block_sum_cols_impl`].
 #[target_feature(enable = "avx2,fma")]
-unsafe fn acc_sq_dev_cols_impl<T: Real + Lanes>(x: &[T], mean: &[f64], acc: &mut [f64]) {
-    let n = x.len().min(mean.len()).min(acc.len());
-    let mut i = 0;
-    // SAFETY: every access touches [i..i + 4] of x, mean and acc with i + 4 <= n.
+unsafe fn block_sq_dev_cols_impl<T: Real + Lanes>(
+    x: &[T],
+    c: usize,
+    mean: &[f64],
+    acc: &mut [f64],
+) {
+    if c == 0 {
+        return;
+    }
+    let rows = x.len() / c;
+    let w = c.min(acc.len()).min(mean.len());
+    let p = x.as_ptr();
+    let mut r = 0;
+    // SAFETY: as in `block_sum_cols_impl`; mean accesses stay below w <= mean.len().
     unsafe {
-        while i + 4 <= n {
-            let d = _mm256_sub_pd(T::load4(x.as_ptr().add(i)), param4(mean, i));
-            let a = _mm256_fmadd_pd(d, d, param4(acc, i));
-            _mm256_storeu_pd(acc.as_mut_ptr().add(i), a);
-            i += 4;
+        while r + 4 <= rows {
+            let row = [
+                p.add(r * c),
+                p.add((r + 1) * c),
+                p.add((r + 2) * c),
+                p.add((r + 3) * c),
+            ];
+            let mut j = 0;
+            while j + 4 <= w {
+                let m = param4(mean, j);
+                let d0 = _mm256_sub_pd(T::load4(row[0].add(j)), m);
+                let d1 = _mm256_sub_pd(T::load4(row[1].add(j)), m);
+                let d2 = _mm256_sub_pd(T::load4(row[2].add(j)), m);
+                let d3 = _mm256_sub_pd(T::load4(row[3].add(j)), m);
+                let a = _mm256_fmadd_pd(d1, d1, _mm256_mul_pd(d0, d0));
+                let b = _mm256_fmadd_pd(d3, d3, _mm256_mul_pd(d2, d2));
+                let sum = _mm256_add_pd(param4(acc, j), _mm256_add_pd(a, b));
+                _mm256_storeu_pd(acc.as_mut_ptr().add(j), sum);
+                j += 4;
+            }
+            for jj in j..w {
+                let d = |k: usize| x[(r + k) * c + jj].to_f64() - mean[jj];
+                acc[jj] += (d(0) * d(0) + d(1) * d(1)) + (d(2) * d(2) + d(3) * d(3));
+            }
+            r += 4;
         }
     }
-    scalar::acc_sq_dev_cols(&x[i..n], &mean[i..n], &mut acc[i..n]);
+    for rr in r..rows {
+        scalar::acc_sq_dev_cols(&x[rr * c..rr * c + w], &mean[..w], &mut acc[..w]);
+    }
 }
 
-fn acc_dy_dot_cols<T: Real + Lanes>(
+fn block_dy_dot_cols<T: Real + Lanes>(
     dy: &[T],
     x: &[T],
+    c: usize,
     mean: &[f64],
     acc_dy: &mut [f64],
     acc_dot: &mut [f64],
 ) {
     // SAFETY: see the note above the wrappers.
-    unsafe { acc_dy_dot_cols_impl(dy, x, mean, acc_dy, acc_dot) }
+    unsafe { block_dy_dot_cols_impl(dy, x, c, mean, [acc_dy, acc_dot]) }
 }
 
+/// Σdy and Σdy·(x − mean) per column, in strips of four rows like [`block_sum_cols_impl`].
 #[target_feature(enable = "avx2,fma")]
-unsafe fn acc_dy_dot_cols_impl<T: Real + Lanes>(
+unsafe fn block_dy_dot_cols_impl<T: Real + Lanes>(
     dy: &[T],
     x: &[T],
+    c: usize,
     mean: &[f64],
-    acc_dy: &mut [f64],
-    acc_dot: &mut [f64],
+    [acc_dy, acc_dot]: [&mut [f64]; 2],
 ) {
-    let n = dy.len().min(x.len()).min(mean.len());
-    let n = n.min(acc_dy.len()).min(acc_dot.len());
-    let mut i = 0;
-    // SAFETY: every access touches [i..i + 4] of each slice with i + 4 <= n.
+    if c == 0 {
+        return;
+    }
+    let rows = dy.len().min(x.len()) / c;
+    let w = c.min(mean.len()).min(acc_dy.len()).min(acc_dot.len());
+    let (pg, px) = (dy.as_ptr(), x.as_ptr());
+    let mut r = 0;
+    // SAFETY: as in `block_sum_cols_impl`, for dy and x alike.
     unsafe {
-        while i + 4 <= n {
-            let g = T::load4(dy.as_ptr().add(i));
-            let dev = _mm256_sub_pd(T::load4(x.as_ptr().add(i)), param4(mean, i));
-            let s = _mm256_add_pd(param4(acc_dy, i), g);
-            let d = _mm256_fmadd_pd(g, dev, param4(acc_dot, i));
-            _mm256_storeu_pd(acc_dy.as_mut_ptr().add(i), s);
-            _mm256_storeu_pd(acc_dot.as_mut_ptr().add(i), d);
-            i += 4;
+        while r + 4 <= rows {
+            let mut j = 0;
+            while j + 4 <= w {
+                let m = param4(mean, j);
+                let (mut s, mut d) = (param4(acc_dy, j), param4(acc_dot, j));
+                let (mut s4, mut d4) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+                for k in 0..4 {
+                    let at = (r + k) * c + j;
+                    let g = T::load4(pg.add(at));
+                    s4 = _mm256_add_pd(s4, g);
+                    d4 = _mm256_fmadd_pd(g, _mm256_sub_pd(T::load4(px.add(at)), m), d4);
+                }
+                s = _mm256_add_pd(s, s4);
+                d = _mm256_add_pd(d, d4);
+                _mm256_storeu_pd(acc_dy.as_mut_ptr().add(j), s);
+                _mm256_storeu_pd(acc_dot.as_mut_ptr().add(j), d);
+                j += 4;
+            }
+            for jj in j..w {
+                let (mut s4, mut d4) = (0.0, 0.0);
+                for k in 0..4 {
+                    let g = dy[(r + k) * c + jj].to_f64();
+                    s4 += g;
+                    d4 += g * (x[(r + k) * c + jj].to_f64() - mean[jj]);
+                }
+                acc_dy[jj] += s4;
+                acc_dot[jj] += d4;
+            }
+            r += 4;
         }
     }
-    scalar::acc_dy_dot_cols(
-        &dy[i..n],
-        &x[i..n],
-        &mean[i..n],
-        &mut acc_dy[i..n],
-        &mut acc_dot[i..n],
-    );
+    for rr in r..rows {
+        let at = rr * c..rr * c + w;
+        scalar::acc_dy_dot_cols(
+            &dy[at.clone()],
+            &x[at],
+            &mean[..w],
+            &mut acc_dy[..w],
+            &mut acc_dot[..w],
+        );
+    }
 }
 
-fn affine_cols<T: Real + Lanes>(
-    x: &[T],
-    mean: &[f64],
-    scale: &[f64],
-    shift: &[f64],
-    out: &mut [T],
-) {
+fn affine_cols<T: Real + Lanes, const NT: bool>(x: &[T], norm: &NormCols, out: &mut [T]) {
     // SAFETY: see the note above the wrappers.
-    unsafe { affine_cols_impl(x, mean, scale, shift, out) }
+    unsafe { affine_cols_impl::<T, NT>(x, norm, out) }
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn affine_cols_impl<T: Real + Lanes>(
+unsafe fn affine_cols_impl<T: Real + Lanes, const NT: bool>(
     x: &[T],
-    mean: &[f64],
-    scale: &[f64],
-    shift: &[f64],
+    norm: &NormCols,
     out: &mut [T],
 ) {
+    let (mean, scale, shift) = (&norm.mean[..], &norm.scale[..], &norm.shift[..]);
     let n = x.len().min(mean.len()).min(scale.len());
     let n = n.min(shift.len()).min(out.len());
-    let mut i = 0;
+    let one = |j: usize| T::from_f64((x[j].to_f64() - mean[j]) * scale[j] + shift[j]);
+    let head = if NT {
+        aligned_head(out.as_ptr(), n, T::STREAM_ALIGN)
+    } else {
+        0
+    };
+    for (j, o) in out.iter_mut().enumerate().take(head) {
+        *o = one(j);
+    }
+    let mut i = head;
     // SAFETY: every access touches [i..i + 4] of each slice with i + 4 <= n.
     unsafe {
         while i + 4 <= n {
             let d = _mm256_sub_pd(T::load4(x.as_ptr().add(i)), param4(mean, i));
             let y = _mm256_fmadd_pd(d, param4(scale, i), param4(shift, i));
-            T::store4(out.as_mut_ptr().add(i), y);
+            put4::<T, NT>(out.as_mut_ptr().add(i), y);
             i += 4;
         }
+        if NT {
+            sfence();
+        }
     }
-    scalar::affine_cols(
-        &x[i..n],
-        &mean[i..n],
-        &scale[i..n],
-        &shift[i..n],
-        &mut out[i..n],
-    );
+    for (j, o) in out.iter_mut().enumerate().take(n).skip(i) {
+        *o = one(j);
+    }
 }
 
-fn bwd_cols<T: Real + Lanes>(
+fn affine_cols_f32<const NT: bool>(x: &[f32], norm: &NormCols, out: &mut [f32]) {
+    if !norm.float32_ok {
+        return affine_cols::<f32, NT>(x, norm, out);
+    }
+    // SAFETY: see the note above the wrappers.
+    unsafe { affine_cols_f32_impl::<NT>(x, norm, out) }
+}
+
+/// The float32 form of [`NormCols`] in 8 float32 lanes.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn affine_cols_f32_impl<const NT: bool>(x: &[f32], norm: &NormCols, out: &mut [f32]) {
+    let (hi, s, b) = (&norm.hi[..], &norm.scale32[..], &norm.shift32[..]);
+    let n = x
+        .len()
+        .min(hi.len())
+        .min(s.len())
+        .min(b.len())
+        .min(out.len());
+    let one = |j: usize| (x[j] - hi[j]).mul_add(s[j], b[j]);
+    let head = if NT {
+        aligned_head(out.as_ptr(), n, 32)
+    } else {
+        0
+    };
+    for (j, o) in out.iter_mut().enumerate().take(head) {
+        *o = one(j);
+    }
+    let mut i = head;
+    // SAFETY: every access touches [i..i + 8] of each slice with i + 8 <= n.
+    unsafe {
+        while i + 8 <= n {
+            let t = _mm256_sub_ps(
+                _mm256_loadu_ps(x.as_ptr().add(i)),
+                _mm256_loadu_ps(hi.as_ptr().add(i)),
+            );
+            let y = _mm256_fmadd_ps(
+                t,
+                _mm256_loadu_ps(s.as_ptr().add(i)),
+                _mm256_loadu_ps(b.as_ptr().add(i)),
+            );
+            put8::<NT>(out.as_mut_ptr().add(i), y);
+            i += 8;
+        }
+        if NT {
+            sfence();
+        }
+    }
+    for (j, o) in out.iter_mut().enumerate().take(n).skip(i) {
+        *o = one(j);
+    }
+}
+
+fn bwd_cols<T: Real + Lanes, const NT: bool>(
     dy: &[T],
     x: &[T],
     mean: &[f64],
@@ -373,11 +614,11 @@ fn bwd_cols<T: Real + Lanes>(
     out: &mut [T],
 ) {
     // SAFETY: see the note above the wrappers.
-    unsafe { bwd_cols_impl(dy, x, [mean, k, p, q], out) }
+    unsafe { bwd_cols_impl::<T, NT>(dy, x, [mean, k, p, q], out) }
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn bwd_cols_impl<T: Real + Lanes>(
+unsafe fn bwd_cols_impl<T: Real + Lanes, const NT: bool>(
     dy: &[T],
     x: &[T],
     [mean, k, p, q]: [&[f64]; 4],
@@ -385,15 +626,31 @@ unsafe fn bwd_cols_impl<T: Real + Lanes>(
 ) {
     let n = dy.len().min(x.len()).min(out.len());
     let n = n.min(mean.len()).min(k.len()).min(p.len()).min(q.len());
-    let mut i = 0;
+    let mut i = if NT {
+        aligned_head(out.as_ptr(), n, T::STREAM_ALIGN)
+    } else {
+        0
+    };
+    scalar::bwd_cols(
+        &dy[..i],
+        &x[..i],
+        &mean[..i],
+        &k[..i],
+        &p[..i],
+        &q[..i],
+        &mut out[..i],
+    );
     // SAFETY: every access touches [i..i + 4] of each slice with i + 4 <= n.
     unsafe {
         while i + 4 <= n {
             let base = _mm256_fmadd_pd(T::load4(dy.as_ptr().add(i)), param4(k, i), param4(q, i));
             let dev = _mm256_sub_pd(T::load4(x.as_ptr().add(i)), param4(mean, i));
             let v = _mm256_fmadd_pd(dev, param4(p, i), base);
-            T::store4(out.as_mut_ptr().add(i), v);
+            put4::<T, NT>(out.as_mut_ptr().add(i), v);
             i += 4;
+        }
+        if NT {
+            sfence();
         }
     }
     scalar::bwd_cols(
@@ -425,4 +682,42 @@ unsafe fn scale_cols_impl<T: Real + Lanes>(dy: &[T], k: &[f64], out: &mut [T]) {
         }
     }
     scalar::scale_cols(&dy[i..n], &k[i..n], &mut out[i..n]);
+}
+
+fn affine_row_f32<const NT: bool>(x: &[f32], mean: f64, scale: f64, shift: f64, out: &mut [f32]) {
+    let (hi, s, b) = float32_form(mean, scale, shift);
+    if !(hi.is_finite() && s.is_finite() && b.is_finite()) {
+        // Statistics beyond float32's range: keep every step in f64.
+        return affine_row::<f32, NT>(x, mean, scale, shift, out);
+    }
+    // SAFETY: see the note above the wrappers.
+    unsafe { affine_row_f32_impl::<NT>(x, [hi, s, b], out) }
+}
+
+/// The float32 form of [`NormCols`] (y = (x − hi)·s + b) for one row, in 8 float32 lanes: half
+/// the work of the widening path, which matters because this pass reads data already in cache.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn affine_row_f32_impl<const NT: bool>(x: &[f32], [hi, s, b]: [f32; 3], out: &mut [f32]) {
+    let n = x.len().min(out.len());
+    let (px, po) = (x.as_ptr(), out.as_mut_ptr());
+    let head = if NT { aligned_head(po, n, 32) } else { 0 };
+    for (o, v) in out[..head].iter_mut().zip(&x[..head]) {
+        *o = (v - hi).mul_add(s, b);
+    }
+    let mut i = head;
+    // SAFETY: every access touches [i..i + 8] of x and out with i + 8 <= n.
+    unsafe {
+        let (vh, vs, vb) = (_mm256_set1_ps(hi), _mm256_set1_ps(s), _mm256_set1_ps(b));
+        while i + 8 <= n {
+            let t = _mm256_sub_ps(_mm256_loadu_ps(px.add(i)), vh);
+            put8::<NT>(po.add(i), _mm256_fmadd_ps(t, vs, vb));
+            i += 8;
+        }
+        if NT {
+            sfence();
+        }
+    }
+    for (o, v) in out[i..n].iter_mut().zip(&x[i..n]) {
+        *o = (v - hi).mul_add(s, b);
+    }
 }

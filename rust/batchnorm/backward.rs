@@ -46,7 +46,7 @@ pub fn backward<T: Element>(
     }
     l.check_channels("mean", saved.mean.len())?;
     l.check_channels("invstd", saved.invstd.len())?;
-    let k = T::kernels(backend);
+    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(dx)));
     let job = Job {
         k: &k,
         l,
@@ -121,7 +121,8 @@ impl<T: Element> Job<'_, T> {
             let invstd = self.saved.invstd[ch];
             let ([kk, p, q], grads) =
                 coefficients(self.gamma(ch), invstd, sum_dy, sum_dot, m, self.training);
-            for i in 0..l.n {
+            // Backwards: the rows read last are the likeliest still in L2.
+            for i in (0..l.n).rev() {
                 let r = range(i);
                 // SAFETY: row (i, ch) belongs to this channel's task alone.
                 let dx_row = unsafe { out.part(r.start, l.s) };
@@ -135,58 +136,61 @@ impl<T: Element> Job<'_, T> {
         })
     }
 
-    /// (N, C): one task per block of columns.
+    /// (N, C): tasks are groups of whole rows; their per-column sums add up in group order.
     fn columns(&self, dx: &mut [T]) -> Result<Vec<(f64, f64)>> {
         let (l, k) = (self.l, self.k);
-        let width = plan::column_block(l.n, l.c, std::mem::size_of::<T>(), 2);
-        let out = Shared::new(dx);
-        let m = l.n as f64;
-        let blocks = plan::map_tasks(plan::is_parallel(l.len()), l.c.div_ceil(width), |b| {
-            let c0 = b * width;
-            let w = width.min(l.c - c0);
-            let cols = |i: usize| i * l.c + c0..i * l.c + c0 + w;
-            let mean = &self.saved.mean[c0..c0 + w];
-            let (mut sum_dy, mut sum_dot) = (vec![0.0; w], vec![0.0; w]);
-            for i in 0..l.n {
-                let r = cols(i);
-                (k.acc_dy_dot_cols)(
-                    &self.dy[r.clone()],
-                    &self.x[r],
-                    mean,
-                    &mut sum_dy,
-                    &mut sum_dot,
-                );
+        let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 2);
+        let cols = |i: usize| i * l.c..(i + 1) * l.c;
+        let parallel = plan::is_parallel(l.len());
+        let sums = plan::map_tasks(parallel, cut.count(l.n), |g| {
+            let (mut sum_dy, mut sum_dot) = (vec![0.0; l.c], vec![0.0; l.c]);
+            let rows = cut.rows(g, l.n);
+            for start in rows.clone().step_by(cut.piece) {
+                let r = start * l.c..(start + cut.piece).min(rows.end) * l.c;
+                let (dy, x) = (&self.dy[r.clone()], &self.x[r]);
+                let mean = self.saved.mean;
+                (k.block_dy_dot_cols)(dy, x, l.c, mean, &mut sum_dy, &mut sum_dot);
             }
-            let mut coef = [vec![0.0; w], vec![0.0; w], vec![0.0; w]];
-            let mut grads = Vec::with_capacity(w);
-            for j in 0..w {
-                let invstd = self.saved.invstd[c0 + j];
-                let (kpq, g) = coefficients(
-                    self.gamma(c0 + j),
-                    invstd,
-                    sum_dy[j],
-                    sum_dot[j],
-                    m,
-                    self.training,
-                );
-                for (v, c) in kpq.iter().zip(coef.iter_mut()) {
-                    c[j] = *v;
-                }
-                grads.push(g);
-            }
-            let [kk, p, q] = &coef;
-            for i in 0..l.n {
-                let r = cols(i);
-                // SAFETY: columns c0..c0 + w of every row belong to this block's task alone.
-                let dx_row = unsafe { out.part(r.start, w) };
-                if self.training {
-                    (k.bwd_cols)(&self.dy[r.clone()], &self.x[r], mean, kk, p, q, dx_row);
-                } else {
-                    (k.scale_cols)(&self.dy[r], kk, dx_row);
-                }
-            }
-            grads
+            (sum_dy, sum_dot)
         })?;
-        Ok(blocks.into_iter().flatten().collect())
+        let (mut sum_dy, mut sum_dot) = (vec![0.0; l.c], vec![0.0; l.c]);
+        for (a, b) in &sums {
+            sum_dy.iter_mut().zip(a).for_each(|(s, v)| *s += v);
+            sum_dot.iter_mut().zip(b).for_each(|(s, v)| *s += v);
+        }
+        let m = l.n as f64;
+        let mut coef = [vec![0.0; l.c], vec![0.0; l.c], vec![0.0; l.c]];
+        let mut grads = Vec::with_capacity(l.c);
+        for j in 0..l.c {
+            let invstd = self.saved.invstd[j];
+            let (kpq, g) = coefficients(
+                self.gamma(j),
+                invstd,
+                sum_dy[j],
+                sum_dot[j],
+                m,
+                self.training,
+            );
+            for (v, c) in kpq.iter().zip(coef.iter_mut()) {
+                c[j] = *v;
+            }
+            grads.push(g);
+        }
+        let [kk, p, q] = &coef;
+        let out = Shared::new(dx);
+        plan::map_tasks(parallel, cut.count(l.n), |g| {
+            for i in cut.rows(g, l.n) {
+                let r = cols(i);
+                // SAFETY: row i belongs to group g's task alone.
+                let dx_row = unsafe { out.part(r.start, l.c) };
+                let (dy, x) = (&self.dy[r.clone()], &self.x[r]);
+                if self.training {
+                    (k.bwd_cols)(dy, x, self.saved.mean, kk, p, q, dx_row);
+                } else {
+                    (k.scale_cols)(dy, kk, dx_row);
+                }
+            }
+        })?;
+        Ok(grads)
     }
 }

@@ -1,13 +1,15 @@
 //! Forward kernels: training (batch statistics) and inference (running statistics).
 //!
-//! y = (x − mean)·(gamma·invstd) + beta, with x − mean formed in f64 and y rounded once, so a
-//! float32 channel that is constant 1e7 gives exactly beta and data far from zero loses nothing.
+//! y = (x − mean)·(gamma·invstd) + beta, with x − mean formed in f64 (float32 AVX2 loops use the
+//! equally exact float32 form of [`NormCols`]) and y rounded once, so a float32 channel that is
+//! constant 1e7 gives exactly beta and data far from zero loses nothing (unlike folding the
+//! mean into one float32 shift, x·(gamma·invstd) + (beta − mean·gamma·invstd)).
 
-use super::kernels::{Element, Kernels};
+use super::kernels::{Element, Kernels, NormCols};
 use super::layout::Layout;
 use super::params::{Affine, Stats, check_eps, check_trainable};
 use super::plan::{self, Shared};
-use super::stats::{self, Piece};
+use super::stats::{self, ColumnMoments, Moments};
 use crate::error::Result;
 use crate::simd::Backend;
 
@@ -28,7 +30,7 @@ pub fn forward_train<T: Element>(
     affine.check(&layout)?;
     check_eps(eps)?;
     check_trainable(shape, &layout)?;
-    let k = T::kernels(backend);
+    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(y)));
     let triples = if layout.s == 1 {
         train_columns(&k, layout, x, affine, eps, y)?
     } else {
@@ -48,18 +50,18 @@ fn train_rows<T: Element>(
     y: &mut [T],
 ) -> Result<Vec<(f64, f64, f64)>> {
     let out = Shared::new(y);
-    let m = l.per_channel();
     plan::map_tasks(plan::is_parallel(l.len()), l.c, |ch| {
         let row_start = |i: usize| (i * l.c + ch) * l.s;
-        let mut pieces = Vec::with_capacity(l.n * l.s.div_ceil(plan::PIECE_LEN));
+        let mut moments = Moments::default();
         for i in 0..l.n {
             let start = row_start(i);
-            stats::push_row_pieces(k, &x[start..start + l.s], &mut pieces);
+            moments.add_row(k, &x[start..start + l.s]);
         }
-        let (mean, var) = stats::combine(&pieces, m);
+        let (mean, var) = (moments.mean(), moments.var());
         let inv = stats::invstd(var, eps);
         let (scale, shift) = (affine.gamma(ch) * inv, affine.beta(ch));
-        for i in 0..l.n {
+        // Backwards: the rows read last are the likeliest still in L2.
+        for i in (0..l.n).rev() {
             let start = row_start(i);
             // SAFETY: row (i, ch) belongs to this channel's task alone.
             let y_row = unsafe { out.part(start, l.s) };
@@ -69,7 +71,9 @@ fn train_rows<T: Element>(
     })
 }
 
-/// (N, C): one task per block of columns (a few cache lines wide), cut into pieces of rows.
+/// (N, C): tasks are groups of whole rows. Each group's moments come from pieces small enough
+/// to stay in L2 between their two passes; groups merge in order, then the groups are
+/// normalised (from L3 when the input fits there).
 fn train_columns<T: Element>(
     k: &Kernels<T>,
     l: Layout,
@@ -78,65 +82,43 @@ fn train_columns<T: Element>(
     eps: f64,
     y: &mut [T],
 ) -> Result<Vec<(f64, f64, f64)>> {
-    let size = std::mem::size_of::<T>();
-    let width = plan::column_block(l.n, l.c, size, 1);
-    let rows = plan::rows_per_piece(width, size);
-    let out = Shared::new(y);
-    let blocks = plan::map_tasks(plan::is_parallel(l.len()), l.c.div_ceil(width), |b| {
-        let c0 = b * width;
-        let w = width.min(l.c - c0);
-        let row = |i: usize| &x[i * l.c + c0..i * l.c + c0 + w];
-        let chunks = l.n.div_ceil(rows);
-        let mut pieces = vec![
-            Piece {
-                count: 0.0,
-                sum: 0.0,
-                m2: 0.0
-            };
-            chunks * w
-        ];
-        let (mut sum, mut m2, mut mu) = (vec![0.0; w], vec![0.0; w], vec![0.0; w]);
-        for (ci, r0) in (0..l.n).step_by(rows).enumerate() {
-            let r1 = (r0 + rows).min(l.n);
-            sum.fill(0.0);
-            m2.fill(0.0);
-            for i in r0..r1 {
-                (k.acc_cols)(row(i), &mut sum);
-            }
-            let count = (r1 - r0) as f64;
-            for (u, s) in mu.iter_mut().zip(&sum) {
-                *u = s / count;
-            }
-            for i in r0..r1 {
-                (k.acc_sq_dev_cols)(row(i), &mu, &mut m2);
-            }
-            for j in 0..w {
-                pieces[j * chunks + ci] = Piece {
-                    count,
-                    sum: sum[j],
-                    m2: m2[j],
-                };
-            }
+    let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 1);
+    let row = |i: usize| &x[i * l.c..(i + 1) * l.c];
+    let parallel = plan::is_parallel(l.len());
+    let groups = plan::map_tasks(parallel, cut.count(l.n), |g| {
+        let rows = cut.rows(g, l.n);
+        let mut moments = ColumnMoments::new(l.c);
+        for start in rows.clone().step_by(cut.piece) {
+            let piece = start..(start + cut.piece).min(rows.end);
+            let block = &x[piece.start * l.c..piece.end * l.c];
+            moments.merge(&ColumnMoments::of_rows(k, block, l.c));
         }
-        let mut mean = vec![0.0; w];
-        let (mut scale, mut shift) = (vec![0.0; w], vec![0.0; w]);
-        let mut triples = Vec::with_capacity(w);
-        for j in 0..w {
-            let (mj, var) = stats::combine(&pieces[j * chunks..(j + 1) * chunks], l.n);
-            let inv = stats::invstd(var, eps);
-            mean[j] = mj;
-            scale[j] = affine.gamma(c0 + j) * inv;
-            shift[j] = affine.beta(c0 + j);
-            triples.push((mj, var, inv));
-        }
-        for i in 0..l.n {
-            // SAFETY: columns c0..c0 + w of every row belong to this block's task alone.
-            let y_row = unsafe { out.part(i * l.c + c0, w) };
-            (k.affine_cols)(row(i), &mean, &scale, &shift, y_row);
-        }
-        triples
+        moments
     })?;
-    Ok(blocks.into_iter().flatten().collect())
+    let mut total = ColumnMoments::new(l.c);
+    for g in &groups {
+        total.merge(g);
+    }
+    let m = total.count;
+    let mean = total.sum_mean();
+    let triples: Vec<(f64, f64, f64)> = (mean.iter().zip(&total.m2))
+        .map(|(&mean, &m2)| {
+            let var = m2 / m;
+            (mean, var, stats::invstd(var, eps))
+        })
+        .collect();
+    let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * triples[c].2).collect();
+    let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();
+    let norm = NormCols::new(mean, scale, shift);
+    let out = Shared::new(y);
+    plan::map_tasks(parallel, cut.count(l.n), |g| {
+        for i in cut.rows(g, l.n) {
+            // SAFETY: row i belongs to group g's task alone.
+            let y_row = unsafe { out.part(i * l.c, l.c) };
+            (k.affine_cols)(row(i), &norm, y_row);
+        }
+    })?;
+    Ok(triples)
 }
 
 /// Inference forward: normalises `x` into `y` with the running statistics (f64, length C).
@@ -160,7 +142,7 @@ pub fn forward_infer<T: Element>(
     l.check_channels("running_mean", running_mean.len())?;
     l.check_channels("running_var", running_var.len())?;
     check_eps(eps)?;
-    let k = T::kernels(backend);
+    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(y)));
     let invstd: Vec<f64> = running_var.iter().map(|&v| stats::invstd(v, eps)).collect();
     let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * invstd[c]).collect();
     let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();
@@ -172,6 +154,7 @@ pub fn forward_infer<T: Element>(
         (l.n * l.c, l.s)
     };
     let per_task = (plan::SEQUENTIAL_BELOW / row_len).max(1);
+    let norm = NormCols::new(running_mean.to_vec(), scale.clone(), shift.clone());
     let out = Shared::new(y);
     plan::map_tasks(plan::is_parallel(l.len()), rows.div_ceil(per_task), |t| {
         for r in t * per_task..((t + 1) * per_task).min(rows) {
@@ -180,7 +163,7 @@ pub fn forward_infer<T: Element>(
             // SAFETY: task t alone owns rows t·per_task.. (t + 1)·per_task.
             let y_row = unsafe { out.part(start, row_len) };
             if l.s == 1 {
-                (k.affine_cols)(x_row, running_mean, &scale, &shift, y_row);
+                (k.affine_cols)(x_row, &norm, y_row);
             } else {
                 let c = r % l.c;
                 (k.affine_row)(x_row, running_mean[c], scale[c], shift[c], y_row);

@@ -15,12 +15,25 @@ pub const SEQUENTIAL_BELOW: usize = 1 << 16;
 /// The longest stretch of one row whose statistics are taken in one piece (it stays in L1).
 pub const PIECE_LEN: usize = 4096;
 
-/// Bytes of one cache line: column blocks of (N, C) inputs are a whole number of lines wide.
-const LINE_BYTES: usize = 64;
+/// Bytes of one (N, C) input's rows whose statistics are taken in one piece: small enough that
+/// the second pass over the piece reads it from L2.
+const PIECE_BYTES: usize = 256 << 10;
 
-/// Bytes of input one column block of an (N, C) input should span, so it stays in cache between
-/// the statistics pass and the normalise pass.
-const BLOCK_BYTES: usize = 1 << 20;
+/// Pieces per group: a group of rows is one task of an (N, C) input (about 1 MiB of input), so
+/// there are enough tasks to share between threads and few partial results to combine.
+const PIECES_PER_GROUP: usize = 4;
+
+/// Outputs of at least this many bytes are written with non-temporal stores: they cannot stay
+/// in cache anyway, and streaming them saves reading each line before it is overwritten.
+pub const STREAM_BYTES: usize = 8 << 20;
+
+/// Whether an output of `bytes` bytes is streamed.
+pub fn streams(bytes: usize) -> bool {
+    bytes >= STREAM_BYTES
+}
+
+/// The most row groups an (N, C) input is cut into.
+pub const MAX_GROUPS: usize = 64;
 
 /// Runs `count` tasks, in the pool when `parallel`, and returns their results in task order.
 pub fn map_tasks<R: Send>(
@@ -40,21 +53,37 @@ pub fn is_parallel(len: usize) -> bool {
     len >= SEQUENTIAL_BELOW
 }
 
-/// The width, in columns, of the column blocks an (N, C) input of `n` rows is cut into, when each
-/// row of a block occupies `row_bytes_per_col` bytes per column (the element size times the
-/// number of arrays read together).
-pub fn column_block(n: usize, c: usize, elem_bytes: usize, arrays: usize) -> usize {
-    let line = (LINE_BYTES / elem_bytes).max(1);
-    let fit = BLOCK_BYTES / (n * elem_bytes * arrays).max(1);
-    let width = (fit / line * line).max(line);
-    // Wide inputs also get at least 8 blocks, so two threads share the work evenly.
-    let balanced = c.div_ceil(8).div_ceil(line) * line;
-    width.min(balanced.max(line)).min(c)
+/// How the rows of an (N, C) input are cut: pieces of `piece` rows, tasks of `group` rows
+/// (a multiple of `piece`). Fixed by the shape alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowGroups {
+    pub piece: usize,
+    pub group: usize,
 }
 
-/// The number of rows of a column block whose statistics are taken in one piece (it stays in L1).
-pub fn rows_per_piece(width: usize, elem_bytes: usize) -> usize {
-    ((PIECE_LEN * 8) / (width * elem_bytes).max(1)).max(1)
+impl RowGroups {
+    /// The cut of `n` rows of `c` elements of `elem_bytes` bytes, `arrays` arrays read
+    /// together. At most [`MAX_GROUPS`] groups, so their partial results (C values each) stay
+    /// small next to the input even when rows are long.
+    pub fn new(n: usize, c: usize, elem_bytes: usize, arrays: usize) -> RowGroups {
+        let piece = (PIECE_BYTES / (c * elem_bytes * arrays).max(1)).max(1);
+        let pieces = PIECES_PER_GROUP.max(n.div_ceil(piece).div_ceil(MAX_GROUPS));
+        RowGroups {
+            piece,
+            group: piece * pieces,
+        }
+    }
+
+    /// The rows of group `g` of an input of `n` rows.
+    pub fn rows(&self, g: usize, n: usize) -> std::ops::Range<usize> {
+        let start = (g * self.group).min(n);
+        start..(start + self.group).min(n)
+    }
+
+    /// The number of groups of an input of `n` rows.
+    pub fn count(&self, n: usize) -> usize {
+        n.div_ceil(self.group)
+    }
 }
 
 /// A mutable buffer that disjoint tasks write into at the same time.
@@ -102,12 +131,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn column_blocks_are_whole_lines_and_cover_small_inputs() {
-        assert_eq!(column_block(4096, 1024, 4, 1), 64);
-        assert_eq!(column_block(32768, 1024, 4, 1), 16);
-        assert_eq!(column_block(32768, 1024, 8, 1), 8);
-        assert_eq!(column_block(10, 7, 4, 1), 7);
-        assert_eq!(column_block(10, 100, 8, 2), 16);
+    fn row_groups_cover_every_row_once() {
+        let g = RowGroups::new(1000, 1024, 4, 1);
+        assert_eq!((g.piece, g.group), (64, 256));
+        assert_eq!(g.count(1000), 4);
+        assert_eq!(g.rows(3, 1000), 768..1000);
+        let wide = RowGroups::new(1000, 1 << 20, 8, 2);
+        assert_eq!(wide.piece, 1);
+        assert!(wide.count(1000) <= MAX_GROUPS);
+        let long = RowGroups::new(1 << 20, 16, 4, 1);
+        assert!(long.count(1 << 20) <= MAX_GROUPS);
+        assert_eq!(long.group % long.piece, 0);
     }
 
     #[test]

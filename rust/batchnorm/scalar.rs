@@ -1,6 +1,7 @@
 //! The portable reference path of every inner loop: plain f64 arithmetic, four independent
 //! accumulators in the reductions so they pipeline. The AVX2 path computes the same formulas.
 
+use super::kernels::NormCols;
 use super::real::Real;
 
 /// Σ x.
@@ -112,10 +113,38 @@ pub fn acc_dy_dot_cols<T: Real>(
 }
 
 /// out[j] = (x[j] − mean[j])·scale[j] + shift[j].
-pub fn affine_cols<T: Real>(x: &[T], mean: &[f64], scale: &[f64], shift: &[f64], out: &mut [T]) {
-    let params = mean.iter().zip(scale).zip(shift);
+pub fn affine_cols<T: Real>(x: &[T], norm: &NormCols, out: &mut [T]) {
+    let params = norm.mean.iter().zip(&norm.scale).zip(&norm.shift);
     for ((o, v), ((m, sc), sh)) in out.iter_mut().zip(x).zip(params) {
         *o = T::from_f64((v.to_f64() - m) * sc + sh);
+    }
+}
+
+/// acc[j] += Σ_rows x[row][j] for a block of whole rows of `c` values.
+pub fn block_sum_cols<T: Real>(x: &[T], c: usize, acc: &mut [f64]) {
+    for row in x.chunks_exact(c.max(1)) {
+        acc_cols(row, acc);
+    }
+}
+
+/// acc[j] += Σ_rows (x[row][j] − mean[j])² for a block of whole rows of `c` values.
+pub fn block_sq_dev_cols<T: Real>(x: &[T], c: usize, mean: &[f64], acc: &mut [f64]) {
+    for row in x.chunks_exact(c.max(1)) {
+        acc_sq_dev_cols(row, mean, acc);
+    }
+}
+
+/// acc_dy[j] += Σ_rows dy; acc_dot[j] += Σ_rows dy·(x − mean[j]) for blocks of whole rows.
+pub fn block_dy_dot_cols<T: Real>(
+    dy: &[T],
+    x: &[T],
+    c: usize,
+    mean: &[f64],
+    acc_dy: &mut [f64],
+    acc_dot: &mut [f64],
+) {
+    for (g, v) in dy.chunks_exact(c.max(1)).zip(x.chunks_exact(c.max(1))) {
+        acc_dy_dot_cols(g, v, mean, acc_dy, acc_dot);
     }
 }
 

@@ -230,3 +230,71 @@ fn bad_arguments_are_refused_before_writing() {
     assert!(forward_train(b, &x, &[3, 5], Affine::default(), 1e-5, &mut y).is_err());
     assert!(y.iter().all(|&v| v == 7.0));
 }
+
+#[test]
+fn streaming_stores_give_the_plain_results_at_any_alignment() {
+    use super::kernels::NormCols;
+    fn check<T: Element>(tol: f64) {
+        let len = 203;
+        let x: Vec<T> = noise(len + 8, 21)
+            .iter()
+            .map(|&v| T::from_f64(5.0 + v))
+            .collect();
+        let dy: Vec<T> = noise(len + 8, 22).iter().map(|&v| T::from_f64(v)).collect();
+        let cols = len;
+        let norm = NormCols::new(noise(cols, 23), noise(cols, 24), noise(cols, 25));
+        let pk = noise(cols, 26);
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+            let (plain, stream) = (T::kernels(backend, false), T::kernels(backend, true));
+            for off in 0..8 {
+                let (xs, gs) = (&x[off..off + len], &dy[off..off + len]);
+                let mut a = vec![T::default(); len + 8];
+                let mut b = vec![T::default(); len + 8];
+                let close = |a: &[T], b: &[T]| {
+                    a.iter().zip(b).all(|(p, q)| {
+                        (p.to_f64() - q.to_f64()).abs() <= tol * q.to_f64().abs().max(1.0)
+                    })
+                };
+                (plain.affine_row)(xs, 5.0, 1.5, -0.5, &mut a[off..off + len]);
+                (stream.affine_row)(xs, 5.0, 1.5, -0.5, &mut b[off..off + len]);
+                assert!(close(&a, &b), "affine_row {backend:?} {off}");
+                (plain.affine_cols)(xs, &norm, &mut a[off..off + len]);
+                (stream.affine_cols)(xs, &norm, &mut b[off..off + len]);
+                assert!(close(&a, &b), "affine_cols {backend:?} {off}");
+                (plain.bwd_row)(gs, xs, 5.0, 0.7, -0.2, 0.1, &mut a[off..off + len]);
+                (stream.bwd_row)(gs, xs, 5.0, 0.7, -0.2, 0.1, &mut b[off..off + len]);
+                assert!(close(&a, &b), "bwd_row {backend:?} {off}");
+                (plain.bwd_cols)(
+                    gs,
+                    xs,
+                    &norm.mean,
+                    &pk,
+                    &norm.scale,
+                    &norm.shift,
+                    &mut a[off..off + len],
+                );
+                (stream.bwd_cols)(
+                    gs,
+                    xs,
+                    &norm.mean,
+                    &pk,
+                    &norm.scale,
+                    &norm.shift,
+                    &mut b[off..off + len],
+                );
+                assert!(close(&a, &b), "bwd_cols {backend:?} {off}");
+                let want: Vec<T> = xs
+                    .iter()
+                    .map(|v| T::from_f64((v.to_f64() - 5.0) * 1.5 - 0.5))
+                    .collect();
+                (stream.affine_row)(xs, 5.0, 1.5, -0.5, &mut b[off..off + len]);
+                assert!(
+                    close(&b[off..off + len], &want),
+                    "affine_row vs formula {off}"
+                );
+            }
+        }
+    }
+    check::<f32>(4e-7);
+    check::<f64>(1e-15);
+}

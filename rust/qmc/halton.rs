@@ -13,7 +13,7 @@ use crate::qmc::rng::{Stream, derive, shuffle, xoshiro};
 use crate::qmc::unit::UnitFloat;
 
 /// Low-digit tables are kept to at most this many entries per coordinate.
-const TABLE_LIMIT: u64 = 256;
+const TABLE_LIMIT: u64 = 1024;
 
 /// The first `d` primes.
 pub fn first_primes(d: usize) -> Vec<u32> {
@@ -93,6 +93,44 @@ impl Coordinate {
         s
     }
 
+    fn digits(&self) -> usize {
+        self.perms.len() / self.base as usize
+    }
+
+    /// Scrambled values of points `index, index + 1, ...` into `out`: table of the low digits
+    /// plus the sum of the high digits, recomputed once per block.
+    fn fill_scrambled<'a, T: UnitFloat>(&self, index: u64, out: impl Iterator<Item = &'a mut T>) {
+        let high_digits = self.digits() - self.low;
+        let mut r = (index % self.block) as usize;
+        let mut q = index / self.block;
+        let mut high = self.sum_digits(q, self.low, high_digits);
+        let block = self.block as usize;
+        for x in out {
+            *x = T::from_unit_f64(self.table[r] + high);
+            r += 1;
+            if r == block {
+                r = 0;
+                q += 1;
+                high = self.sum_digits(q, self.low, high_digits);
+            }
+        }
+    }
+
+    /// Unscrambled values, operation for operation as scipy computes them.
+    fn fill_exact<'a, T: UnitFloat>(&self, index: u64, out: impl Iterator<Item = &'a mut T>) {
+        let mut r = (index % self.block) as usize;
+        let mut q = index / self.block;
+        let block = self.block as usize;
+        for x in out {
+            *x = T::from_unit_f64(self.continue_exact(self.table[r], q));
+            r += 1;
+            if r == block {
+                r = 0;
+                q += 1;
+            }
+        }
+    }
+
     /// scipy's unscrambled loop, resumed after the low digits from their partial sum.
     #[inline]
     fn continue_exact(&self, mut s: f64, mut q: u64) -> f64 {
@@ -160,41 +198,17 @@ impl Halton {
     pub fn fill<T: UnitFloat>(&self, start: u64, out: &mut [T]) -> Result<()> {
         let n = out.len() / self.d;
         check_range(start, n, self.max_points(), "a Halton sequence")?;
-        for_row_chunks(out, self.d, |first, chunk| {
+        let d = self.d;
+        for_row_chunks(out, d, |first, chunk| {
             let index = start + first as u64;
-            // Per coordinate: position in the current block, block number, and (scrambled) the
-            // sum of the high digits of that block.
-            let mut state: Vec<(u64, u64, f64)> = self
-                .coords
-                .iter()
-                .map(|c| {
-                    let q = index / c.block;
-                    let high = if c.scrambled() {
-                        c.sum_digits(q, c.low, c.perms.len() / c.base as usize - c.low)
-                    } else {
-                        0.0
-                    };
-                    (index % c.block, q, high)
-                })
-                .collect();
-            for row in chunk.chunks_exact_mut(self.d) {
-                for ((x, c), (r, q, high)) in row.iter_mut().zip(&self.coords).zip(&mut state) {
-                    let low = c.table[*r as usize];
-                    let value = if c.scrambled() {
-                        low + *high
-                    } else {
-                        c.continue_exact(low, *q)
-                    };
-                    *x = T::from_unit_f64(value);
-                    *r += 1;
-                    if *r == c.block {
-                        *r = 0;
-                        *q += 1;
-                        if c.scrambled() {
-                            let digits = c.perms.len() / c.base as usize;
-                            *high = c.sum_digits(*q, c.low, digits - c.low);
-                        }
-                    }
+            // Coordinate by coordinate: the block state then lives in registers, and the chunk
+            // (a few hundred KB) stays in cache between coordinates.
+            for (j, c) in self.coords.iter().enumerate() {
+                let column = chunk.iter_mut().skip(j).step_by(d);
+                if c.scrambled() {
+                    c.fill_scrambled(index, column);
+                } else {
+                    c.fill_exact(index, column);
                 }
             }
         })

@@ -1,19 +1,24 @@
 //! Latin hypercube designs: n points with exactly one in each 1/n stratum of every coordinate.
 //!
 //! Coordinate j of a design is `(perm_j[i] + u_ij) / n`, with `perm_j` a uniformly random
-//! permutation of 0..n (Fisher-Yates on a Xoshiro256++ stream) and `u_ij` uniform in [0, 1)
-//! (scrambled, "jittered") or 0.5 (centred). Each draw is a new design whose randomness is keyed
-//! by (seed, index of its first point), so an engine rebuilt at an index continues identically.
+//! permutation of 0..n ([`crate::qmc::rng::permutation`] on a Xoshiro256++ stream) and `u_ij`
+//! uniform in [0, 1) (scrambled, "jittered") or 0.5 (centred). Each draw is a new design whose
+//! randomness is keyed by (seed, index of its first point), so an engine rebuilt at an index
+//! continues identically. Temporary memory: the permutations of up to 16 coordinates at a time,
+//! at most half the size of the float64 output.
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::qmc::rng::{Stream, derive, shuffle, uniform_at, xoshiro};
+use rand_xoshiro::rand_core::RngCore;
+
+use crate::qmc::rng::{Stream, derive, mix64, permutation, unit_f64, xoshiro};
 use crate::qmc::unit::UnitFloat;
 use crate::threads;
 
-/// Permutations for this many coordinates are held at once (n u32 each).
-const GROUP: usize = 8;
+/// Permutations for this many coordinates are held at once (n u32 each): at most half the
+/// size of the float64 output, and each group is one pass over the output.
+const GROUP: usize = 16;
 const SERIAL_LIMIT: usize = 1 << 15;
 /// Values written per parallel task.
 const ROWS_PER_TASK: usize = 1 << 16;
@@ -26,16 +31,22 @@ pub struct LatinHypercube {
     scramble: bool,
 }
 
-/// `(k + u) / n`, nudged by ulps so that `floor(x * n) == k` holds in floating point too.
+/// A point of stratum `k` of `n`: `(k + u) / n` jittered (as `(k + u) * (1/n)`, a multiply),
+/// `(k + 1/2) / n` exactly when centred, nudged by ulps so that `floor(x * n) == k` holds in
+/// floating point too.
 #[inline]
-fn in_stratum(k: u32, u: f64, n: usize) -> f64 {
+fn in_stratum(k: u32, jitter: Option<f64>, n: usize, inv_n: f64) -> f64 {
     let nf = n as f64;
     let kf = f64::from(k);
-    let mut x = ((kf + u) / nf).min(1.0);
-    while (x * nf).floor() > kf {
+    let mut x = match jitter {
+        Some(u) => ((kf + u) * inv_n).min(1.0),
+        None => (kf + 0.5) / nf,
+    };
+    // floor(x * n) > k  <=>  x * n >= k + 1 (k + 1 is exact): float compares, no libm floor.
+    while x * nf >= kf + 1.0 {
         x = f64::from_bits(x.to_bits() - 1);
     }
-    while (x * nf).floor() < kf {
+    while x * nf < kf {
         x = f64::from_bits(x.to_bits() + 1);
     }
     x
@@ -83,17 +94,15 @@ impl LatinHypercube {
             return Ok(());
         }
         let parallel = out.len() > SERIAL_LIMIT;
+        let inv_n = 1.0 / n as f64;
         let group = GROUP.min(d);
         let mut perms = vec![0u32; group * n];
         for j0 in (0..d).step_by(group) {
             let width = group.min(d - j0);
             let perms = &mut perms[..width * n];
             let make = |(g, perm): (usize, &mut [u32])| {
-                for (i, p) in perm.iter_mut().enumerate() {
-                    *p = i as u32;
-                }
                 let key = derive(self.seed, Stream::LhsPermutation, start, (j0 + g) as u64);
-                shuffle(&mut xoshiro(key), perm);
+                permutation(&mut xoshiro(key), perm);
             };
             if parallel {
                 threads::install(|| perms.par_chunks_mut(n).enumerate().for_each(make))?;
@@ -104,28 +113,34 @@ impl LatinHypercube {
             let keys: Vec<u64> = (j0..j0 + width)
                 .map(|j| derive(self.seed, Stream::LhsJitter, start, j as u64))
                 .collect();
-            let write = |first: usize, rows: &mut [T]| {
-                for (r, row) in rows.chunks_exact_mut(d).enumerate() {
-                    let i = first + r;
-                    for g in 0..width {
-                        let u = if self.scramble {
-                            uniform_at(keys[g], i as u64)
-                        } else {
-                            0.5
-                        };
-                        row[j0 + g] = T::from_unit_f64(in_stratum(perms[g * n + i], u, n));
+            let scramble = self.scramble;
+            // Fixed chunks of rows (whatever the thread count), each coordinate's jitter from its
+            // own Xoshiro256++ stream keyed by (seed, first index, coordinate, chunk); within a
+            // chunk (which stays in cache) coordinate by coordinate, in tight loops.
+            let rows_per_chunk = (ROWS_PER_TASK / d).max(1);
+            let write = |c: usize, rows: &mut [T]| {
+                let first = c * rows_per_chunk;
+                let count = rows.len() / d;
+                for (g, &key) in keys.iter().enumerate() {
+                    let perm = &perms[g * n + first..g * n + first + count];
+                    let column = rows.iter_mut().skip(j0 + g).step_by(d);
+                    let mut rng = xoshiro(key ^ mix64(c as u64 + 1));
+                    for (x, &k) in column.zip(perm) {
+                        let u = scramble.then(|| unit_f64(rng.next_u64()));
+                        *x = T::from_unit_f64(in_stratum(k, u, n, inv_n));
                     }
                 }
             };
             if parallel {
-                let rows_per_chunk = (ROWS_PER_TASK / d).max(1);
                 threads::install(|| {
                     out.par_chunks_mut(rows_per_chunk * d)
                         .enumerate()
-                        .for_each(|(c, rows)| write(c * rows_per_chunk, rows));
+                        .for_each(|(c, rows)| write(c, rows));
                 })?;
             } else {
-                write(0, out);
+                for (c, rows) in out.chunks_mut(rows_per_chunk * d).enumerate() {
+                    write(c, rows);
+                }
             }
         }
         Ok(())
@@ -162,8 +177,8 @@ mod tests {
     fn stratum_edges_hold_in_floating_point() {
         for n in [3usize, 10, 49, 1000] {
             for k in [0u32, 1, (n / 2) as u32, n as u32 - 1] {
-                for u in [0.0, 0.5, 1.0 - f64::EPSILON / 2.0] {
-                    let x = in_stratum(k, u, n);
+                for u in [None, Some(0.0), Some(0.5), Some(1.0 - f64::EPSILON / 2.0)] {
+                    let x = in_stratum(k, u, n, 1.0 / n as f64);
                     assert_eq!((x * n as f64).floor(), f64::from(k));
                     assert!(x < 1.0);
                 }

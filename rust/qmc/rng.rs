@@ -69,8 +69,33 @@ pub fn uniform_at(key: u64, counter: u64) -> f64 {
 /// written out here so the stream never changes with a dependency's version.
 #[inline]
 pub fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
+    let first = rng.next_u32();
+    below_given(rng, first, bound)
+}
+
+/// Shuffles `items` in place (Fisher-Yates, from the end).
+pub fn shuffle<T>(rng: &mut impl RngCore, items: &mut [T]) {
+    // Position i - 1 takes a uniform pick of 0..i; two picks per 64-bit draw (both halves of
+    // Xoshiro256++ are full quality). len <= 2**32 is guaranteed by the callers' size checks.
+    let mut i = items.len();
+    while i > 1 {
+        let word = rng.next_u64();
+        let j = below_given(rng, (word >> 32) as u32, i as u32) as usize;
+        items.swap(i - 1, j);
+        i -= 1;
+        if i > 1 {
+            let j = below_given(rng, word as u32, i as u32) as usize;
+            items.swap(i - 1, j);
+            i -= 1;
+        }
+    }
+}
+
+/// [`below`] starting from the random word `first` (more are drawn only on rejection).
+#[inline]
+fn below_given(rng: &mut impl RngCore, first: u32, bound: u32) -> u32 {
     let bound64 = u64::from(bound);
-    let mut m = u64::from(rng.next_u32()) * bound64;
+    let mut m = u64::from(first) * bound64;
     if (m as u32) < bound {
         let threshold = bound.wrapping_neg() % bound;
         while (m as u32) < threshold {
@@ -80,12 +105,63 @@ pub fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
     (m >> 32) as u32
 }
 
-/// Shuffles `items` in place (Fisher-Yates, from the end).
-pub fn shuffle<T>(rng: &mut impl RngCore, items: &mut [T]) {
-    for i in (1..items.len()).rev() {
-        // i < items.len() <= u32::MAX + 1 is guaranteed by the callers' size checks.
-        let j = below(rng, (i + 1) as u32) as usize;
-        items.swap(i, j);
+/// Below this many items [`permutation`] is a plain Fisher-Yates shuffle (it fits in cache).
+const DIRECT_SHUFFLE_LIMIT: usize = 1 << 15;
+
+/// Fills `out` with a uniformly random permutation of `0..out.len()` (at most 2**32 items).
+///
+/// Large permutations use Rao-Sandelius: every item goes to one of 2**k buckets chosen
+/// uniformly and independently, then each bucket is shuffled (Fisher-Yates) and the buckets are
+/// concatenated, which is exactly uniform. Buckets of a few thousand items stay in L1/L2, where a
+/// direct shuffle of millions of items would miss the cache on nearly every swap. The bucket
+/// choices are drawn twice from a replay of the stream (count, then scatter) instead of stored.
+pub fn permutation(rng: &mut Xoshiro256PlusPlus, out: &mut [u32]) {
+    let n = out.len();
+    if n <= DIRECT_SHUFFLE_LIMIT {
+        for (i, p) in out.iter_mut().enumerate() {
+            *p = i as u32;
+        }
+        shuffle(rng, out);
+        return;
+    }
+    // About 4096 items per bucket, at most 4096 buckets.
+    let k = (n >> 12).next_power_of_two().trailing_zeros().clamp(1, 12);
+    let buckets = 1usize << k;
+    let replay = rng.clone();
+    let mut next = vec![0usize; buckets + 1];
+    bucket_draws(rng, n, k, |_, b| next[b + 1] += 1);
+    for b in 0..buckets {
+        next[b + 1] += next[b];
+    }
+    let starts = next.clone();
+    let mut replay = replay;
+    bucket_draws(&mut replay, n, k, |i, b| {
+        out[next[b]] = i as u32;
+        next[b] += 1;
+    });
+    for b in 0..buckets {
+        shuffle(rng, &mut out[starts[b]..starts[b + 1]]);
+    }
+}
+
+/// Calls `visit(item, bucket)` for items `0..n`, buckets of `k` bits taken from each random word.
+#[inline]
+fn bucket_draws(
+    rng: &mut Xoshiro256PlusPlus,
+    n: usize,
+    k: u32,
+    mut visit: impl FnMut(usize, usize),
+) {
+    let per_word = (64 / k) as usize;
+    let mask = (1u64 << k) - 1;
+    let mut i = 0usize;
+    while i < n {
+        let mut word = rng.next_u64();
+        for _ in 0..per_word.min(n - i) {
+            visit(i, (word & mask) as usize);
+            word >>= k;
+            i += 1;
+        }
     }
 }
 
@@ -129,6 +205,31 @@ mod tests {
         assert_ne!(v, (0..1000).collect::<Vec<_>>());
         v.sort_unstable();
         assert_eq!(v, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn large_permutations_are_permutations_and_look_uniform() {
+        let n = 40_003;
+        let mut p = vec![0u32; n];
+        permutation(&mut xoshiro(5), &mut p);
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        assert!(sorted.iter().enumerate().all(|(i, &v)| v as usize == i));
+        // Where item 0 lands, over many permutations, is uniform over coarse bins; and the
+        // permutation is not close to the identity.
+        let mut bins = [0u32; 4];
+        for seed in 0..200 {
+            permutation(&mut xoshiro(seed), &mut p);
+            let pos = p.iter().position(|&v| v == 0).unwrap();
+            bins[pos * 4 / n] += 1;
+        }
+        assert!(bins.iter().all(|&c| (25..75).contains(&c)), "{bins:?}");
+        let fixed = p
+            .iter()
+            .enumerate()
+            .filter(|&(i, &v)| v as usize == i)
+            .count();
+        assert!(fixed < 10, "{fixed} fixed points");
     }
 
     #[test]

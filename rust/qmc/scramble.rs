@@ -23,28 +23,54 @@ fn low_mask(bits: u32) -> u64 {
     }
 }
 
-/// Scrambles bit-major direction numbers `v` (`v[k * d + j]`, `d = shift.len()`) in place and
-/// draws the digital shift, both from `seed`.
-pub fn linear_matrix_scramble(v: &mut [u64], shift: &mut [u64], bits: u32, seed: u64) {
-    let d = shift.len();
-    let mut columns = vec![0u64; bits as usize];
-    for (j, s) in shift.iter_mut().enumerate() {
-        let mut rng = xoshiro(derive(seed, Stream::SobolLms, j as u64, 0));
-        *s = rng.next_u64() & low_mask(bits);
-        // Column b of the matrix: where input digit of weight 2**b goes. The unit diagonal keeps
-        // bit b; the random part only reaches less significant bits.
-        for (b, col) in columns.iter_mut().enumerate() {
-            *col = (1u64 << b) | (rng.next_u64() & low_mask(b as u32));
-        }
-        for k in 0..bits as usize {
-            let vk = &mut v[k * d + j];
-            let mut x = *vk;
-            let mut y = 0u64;
-            while x != 0 {
-                y ^= columns[x.trailing_zeros() as usize];
-                x &= x - 1;
+/// Linear matrix scrambles and digital shifts of `d` coordinates, drawn from `seed`.
+#[derive(Clone, Debug)]
+pub struct LinearScramble {
+    bits: usize,
+    /// Coordinate-major: `columns[j * bits + b]` is column b of coordinate j's matrix, i.e.
+    /// where an input digit of weight 2**b goes. The unit diagonal keeps bit b; the random
+    /// part only reaches less significant bits.
+    columns: Vec<u64>,
+    /// The digital shift of each coordinate.
+    pub shift: Vec<u64>,
+}
+
+impl LinearScramble {
+    pub fn new(d: usize, bits: u32, seed: u64) -> LinearScramble {
+        let nbits = bits as usize;
+        let mut columns = Vec::with_capacity(d * nbits);
+        let mut shift = Vec::with_capacity(d);
+        for j in 0..d {
+            let mut rng = xoshiro(derive(seed, Stream::SobolLms, j as u64, 0));
+            shift.push(rng.next_u64() & low_mask(bits));
+            for b in 0..bits {
+                columns.push((1u64 << b) | (rng.next_u64() & low_mask(b)));
             }
-            *vk = y;
+        }
+        LinearScramble {
+            bits: nbits,
+            columns,
+            shift,
+        }
+    }
+
+    /// The matrix of coordinate `j` times `x` (over GF(2)), without the shift.
+    #[inline]
+    pub fn apply(&self, j: usize, mut x: u64) -> u64 {
+        let columns = &self.columns[j * self.bits..(j + 1) * self.bits];
+        let mut y = 0u64;
+        while x != 0 {
+            y ^= columns[x.trailing_zeros() as usize];
+            x &= x - 1;
+        }
+        y
+    }
+
+    /// Scrambles bit-major direction numbers (`v[k * d + j]`, `d = shift.len()`) in place.
+    pub fn apply_to_directions(&self, v: &mut [u64]) {
+        let d = self.shift.len();
+        for (i, vk) in v.iter_mut().enumerate() {
+            *vk = self.apply(i % d, *vk);
         }
     }
 }
@@ -94,19 +120,22 @@ mod tests {
 
     #[test]
     fn lms_keeps_the_top_digits_bijective() {
-        // With v = all single bits, the scrambled columns must form a unit lower-triangular map.
+        // Applied to single bits, the scrambled columns must form a unit lower-triangular map.
         let bits = 16u32;
-        let mut v: Vec<u64> = (0..bits).map(|k| 1u64 << (bits - 1 - k)).collect();
-        let mut shift = vec![0u64; 1];
-        linear_matrix_scramble(&mut v, &mut shift, bits, 11);
-        for (k, &vk) in v.iter().enumerate() {
-            let top = bits - 1 - k as u32;
+        let lms = LinearScramble::new(1, bits, 11);
+        for k in 0..bits {
+            let top = bits - 1 - k;
             assert_eq!(
-                vk >> top,
+                lms.apply(0, 1 << top) >> top,
                 1,
-                "digit {k} keeps its own bit and nothing above"
+                "digit {k} keeps its bit, nothing above"
             );
         }
-        assert!(shift[0] < 1 << bits);
+        assert!(lms.shift[0] < 1 << bits);
+        // Linear: the image of a sum is the sum of the images.
+        assert_eq!(
+            lms.apply(0, 0b1010 ^ 0b0110),
+            lms.apply(0, 0b1010) ^ lms.apply(0, 0b0110)
+        );
     }
 }

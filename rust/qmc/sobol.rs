@@ -8,8 +8,10 @@
 use crate::error::{Error, Result};
 use crate::qmc::direction_numbers::{self, MAX_DIM};
 use crate::qmc::parallel::{check_range, for_row_chunks};
-use crate::qmc::scramble;
-use crate::qmc::unit::UnitFloat;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::qmc::scramble::{self, LinearScramble};
+use crate::qmc::unit::{UnitFloat, scale_f64};
 
 /// How a Sobol' engine randomises its points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,8 +30,13 @@ pub struct Sobol {
     d: usize,
     bits: u32,
     scramble: SobolScramble,
-    /// Direction numbers, bit-major: `v[k * d + j]` is V_k of coordinate j (after any LMS).
-    v: Vec<u64>,
+    /// Unscrambled direction numbers, bit-major: `v[k * d + j]` is V_k of coordinate j.
+    v: Arc<Vec<u64>>,
+    /// LMS + shift, when so scrambled.
+    lms: Option<LinearScramble>,
+    /// The LMS-scrambled direction numbers, made on the first draw large enough to need them
+    /// (a single point is cheaper as L * unscrambled point, which keeps construction cheap).
+    scrambled_v: OnceLock<Vec<u64>>,
     /// Digital shift: point 0 (zero unless LMS-scrambled).
     shift: Vec<u64>,
     /// Owen scrambling: one key per (coordinate, digit level), coordinate-major.
@@ -55,9 +62,9 @@ fn direction_numbers(dim: usize, bits: u32, out: &mut [u64]) {
         } else {
             let mut v = out[j - s];
             for k in 0..s {
-                if (entry.poly >> (s - 1 - k)) & 1 == 1 {
-                    v ^= out[j - k - 1] << (k + 1);
-                }
+                // Branch-free: polynomial coefficients are random bits, a branch mispredicts.
+                let tap = 0u64.wrapping_sub(u64::from((entry.poly >> (s - 1 - k)) & 1));
+                v ^= (out[j - k - 1] << (k + 1)) & tap;
             }
             v
         };
@@ -65,6 +72,47 @@ fn direction_numbers(dim: usize, bits: u32, out: &mut [u64]) {
     for (j, v) in out.iter_mut().enumerate().take(bits) {
         *v <<= bits - 1 - j;
     }
+}
+
+/// The unscrambled direction numbers of `d` coordinates, bit-major.
+fn compute_directions(d: usize, bits: u32) -> Vec<u64> {
+    let nbits = bits as usize;
+    let mut v = vec![0u64; d * nbits];
+    let mut column = vec![0u64; nbits];
+    for j in 0..d {
+        direction_numbers(j, bits, &mut column);
+        for (k, &vk) in column.iter().enumerate() {
+            v[k * d + j] = vk;
+        }
+    }
+    v
+}
+
+/// Tables up to this many numbers are remembered, so that building many engines of one shape
+/// (the tuner builds one per trial) does not redo the recurrence each time.
+const CACHED_TABLE_LIMIT: usize = 1 << 16;
+/// How many (d, bits) shapes are remembered.
+const CACHED_SHAPES: usize = 8;
+
+fn cached_directions(d: usize, bits: u32) -> Arc<Vec<u64>> {
+    type Cache = Vec<((usize, u32), Arc<Vec<u64>>)>;
+    static CACHE: Mutex<Cache> = Mutex::new(Vec::new());
+    if d * bits as usize > CACHED_TABLE_LIMIT {
+        return Arc::new(compute_directions(d, bits));
+    }
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(pos) = cache.iter().position(|(shape, _)| *shape == (d, bits)) {
+        let entry = cache.remove(pos);
+        let table = Arc::clone(&entry.1);
+        cache.push(entry); // most recently used last
+        return table;
+    }
+    let table = Arc::new(compute_directions(d, bits));
+    if cache.len() == CACHED_SHAPES {
+        cache.remove(0);
+    }
+    cache.push(((d, bits), Arc::clone(&table)));
+    table
 }
 
 impl Sobol {
@@ -83,20 +131,17 @@ impl Sobol {
                 "bits must be between 1 and 64, got {bits}"
             )));
         }
-        let nbits = bits as usize;
-        let mut v = vec![0u64; d * nbits];
-        let mut column = vec![0u64; nbits];
-        for j in 0..d {
-            direction_numbers(j, bits, &mut column);
-            for (k, &vk) in column.iter().enumerate() {
-                v[k * d + j] = vk;
-            }
-        }
+        let v = cached_directions(d, bits);
         let mut shift = vec![0u64; d];
         let mut owen_keys = Vec::new();
+        let mut lms = None;
         match scramble {
             SobolScramble::None => {}
-            SobolScramble::Lms => scramble::linear_matrix_scramble(&mut v, &mut shift, bits, seed),
+            SobolScramble::Lms => {
+                let l = LinearScramble::new(d, bits, seed);
+                shift.copy_from_slice(&l.shift);
+                lms = Some(l);
+            }
             SobolScramble::Owen => owen_keys = scramble::owen_keys(d, bits, seed),
         }
         Ok(Sobol {
@@ -104,6 +149,8 @@ impl Sobol {
             bits,
             scramble,
             v,
+            lms,
+            scrambled_v: OnceLock::new(),
             shift,
             owen_keys,
         })
@@ -126,9 +173,22 @@ impl Sobol {
         1u128 << self.bits
     }
 
-    /// The integer point at `index` (before Owen scrambling), written to `q`.
+    /// The direction numbers the Gray-code walk XORs in (LMS-scrambled if so scrambled).
+    fn directions(&self) -> &[u64] {
+        match &self.lms {
+            None => &self.v,
+            Some(lms) => self.scrambled_v.get_or_init(|| {
+                let mut v = self.v.to_vec();
+                lms.apply_to_directions(&mut v);
+                v
+            }),
+        }
+    }
+
+    /// The integer point at `index` (before Owen scrambling), written to `q`, from the
+    /// unscrambled direction numbers: LMS is linear, so it is applied once to the sum.
     fn integer_point(&self, index: u64, q: &mut [u64]) {
-        q.copy_from_slice(&self.shift);
+        q.fill(0);
         let mut gray = index ^ (index >> 1);
         while gray != 0 {
             let k = gray.trailing_zeros() as usize;
@@ -137,20 +197,52 @@ impl Sobol {
                 *qj ^= vj;
             }
         }
+        if let Some(lms) = &self.lms {
+            for (j, (qj, sj)) in q.iter_mut().zip(&self.shift).enumerate() {
+                *qj = lms.apply(j, *qj) ^ sj;
+            }
+        }
     }
 
-    #[inline]
-    fn emit<T: UnitFloat>(&self, q: &[u64], row: &mut [T]) {
+    /// Writes `chunk` (whole rows) with the points from `index` on, advancing in Gray-code
+    /// order. `OWEN` and `SMALL` (bits <= 52) are hoisted out of the loop as constants.
+    fn fill_chunk<T: UnitFloat, const OWEN: bool, const SMALL: bool>(
+        &self,
+        mut index: u64,
+        chunk: &mut [T],
+    ) {
+        let d = self.d;
         let bits = self.bits;
-        if self.scramble == SobolScramble::Owen {
-            let levels = bits as usize;
-            for (j, (x, &qj)) in row.iter_mut().zip(q).enumerate() {
-                let keys = &self.owen_keys[j * levels..(j + 1) * levels];
-                *x = T::from_fixed(scramble::owen(qj, keys, bits), bits);
+        let scale = scale_f64(bits);
+        let levels = self.bits as usize;
+        let mut q = vec![0u64; d];
+        self.integer_point(index, &mut q);
+        let rows = chunk.len() / d;
+        // Walking needs every direction number; a single point does not.
+        let v = if rows > 1 { self.directions() } else { &self.v };
+        for (r, row) in chunk.chunks_exact_mut(d).enumerate() {
+            if OWEN {
+                for (j, (x, &qj)) in row.iter_mut().zip(&q).enumerate() {
+                    let keys = &self.owen_keys[j * levels..(j + 1) * levels];
+                    *x = T::from_fixed(scramble::owen(qj, keys, self.bits), bits);
+                }
+            } else {
+                if SMALL {
+                    for (x, &qj) in row.iter_mut().zip(&q) {
+                        *x = T::from_small_fixed(qj, scale);
+                    }
+                } else {
+                    for (x, &qj) in row.iter_mut().zip(&q) {
+                        *x = T::from_fixed(qj, bits);
+                    }
+                }
             }
-        } else {
-            for (x, &qj) in row.iter_mut().zip(q) {
-                *x = T::from_fixed(qj, bits);
+            if r + 1 < rows {
+                let k = index.trailing_ones() as usize;
+                for (qj, vj) in q.iter_mut().zip(&v[k * d..(k + 1) * d]) {
+                    *qj ^= vj;
+                }
+                index += 1;
             }
         }
     }
@@ -164,20 +256,15 @@ impl Sobol {
             self.max_points(),
             "a Sobol' engine with this bits",
         )?;
+        let owen = self.scramble == SobolScramble::Owen;
+        let small = self.bits <= 52;
         for_row_chunks(out, self.d, |first, chunk| {
-            let mut q = vec![0u64; self.d];
-            let mut index = start + first as u64;
-            self.integer_point(index, &mut q);
-            let rows = chunk.len() / self.d;
-            for (r, row) in chunk.chunks_exact_mut(self.d).enumerate() {
-                self.emit(&q, row);
-                if r + 1 < rows {
-                    let k = index.trailing_ones() as usize;
-                    for (qj, vj) in q.iter_mut().zip(&self.v[k * self.d..(k + 1) * self.d]) {
-                        *qj ^= vj;
-                    }
-                    index += 1;
-                }
+            let index = start + first as u64;
+            match (owen, small) {
+                (false, true) => self.fill_chunk::<T, false, true>(index, chunk),
+                (false, false) => self.fill_chunk::<T, false, false>(index, chunk),
+                (true, true) => self.fill_chunk::<T, true, true>(index, chunk),
+                (true, false) => self.fill_chunk::<T, true, false>(index, chunk),
             }
         })
     }

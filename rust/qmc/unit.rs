@@ -34,6 +34,12 @@ pub trait UnitFloat: Copy + Send + Sync + 'static {
     fn from_fixed(q: u64, bits: u32) -> Self;
     /// A double in [0, 1) converted without reaching 1.0 (float32 rounds toward zero).
     fn from_unit_f64(x: f64) -> Self;
+    /// [`UnitFloat::from_fixed`] for `bits <= 52`, with `scale = scale_f64(bits)` precomputed:
+    /// branch-free, so loops over it vectorise.
+    #[inline]
+    fn from_small_fixed(q: u64, scale: f64) -> Self {
+        Self::from_unit_f64(small_to_f64(q) * scale)
+    }
 }
 
 impl UnitFloat for f64 {
@@ -50,15 +56,19 @@ impl UnitFloat for f64 {
     fn from_unit_f64(x: f64) -> f64 {
         x.min(ONE_BELOW_F64)
     }
+
+    #[inline]
+    fn from_small_fixed(q: u64, scale: f64) -> f64 {
+        // Exact, and below 1 because q < 2**bits: no clamp needed.
+        small_to_f64(q) * scale
+    }
 }
 
 impl UnitFloat for f32 {
     #[inline]
     fn from_fixed(q: u64, bits: u32) -> f32 {
         if bits <= 52 {
-            // Exact double, then drop the 29 mantissa bits a float does not have: toward zero.
-            let x = small_to_f64(q) * scale_f64(bits);
-            f64::from_bits(x.to_bits() & !((1u64 << 29) - 1)) as f32
+            truncate_to_f32(small_to_f64(q) * scale_f64(bits))
         } else {
             let significant = 64 - q.leading_zeros();
             let drop = significant.saturating_sub(24);
@@ -68,13 +78,22 @@ impl UnitFloat for f32 {
 
     #[inline]
     fn from_unit_f64(x: f64) -> f32 {
-        let y = x as f32;
-        if f64::from(y) > x {
-            f32::from_bits(y.to_bits() - 1)
-        } else {
-            y
-        }
+        truncate_to_f32(x)
     }
+
+    #[inline]
+    fn from_small_fixed(q: u64, scale: f64) -> f32 {
+        truncate_to_f32(small_to_f64(q) * scale)
+    }
+}
+
+/// Rounds a double toward zero to a float by dropping the 29 mantissa bits a float lacks; the
+/// conversion that follows is then exact. Branch-free, so it vectorises. Exact for 0 and for
+/// values of at least 2**-126 (float normals), which covers every sampler here: their smallest
+/// non-zero outputs are above 2**-90.
+#[inline]
+fn truncate_to_f32(x: f64) -> f32 {
+    f64::from_bits(x.to_bits() & !((1u64 << 29) - 1)) as f32
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ _ANY_NDIM = (1, 32)
 class ReLU(Module):
     """``a = max(z, 0)``; the gradient is 1 where ``z > 0`` and 0 elsewhere."""
 
+    _transient = ("_mask",)
+
     def __init__(self) -> None:
         super().__init__()
         self._mask: np.ndarray | None = None
@@ -32,6 +34,8 @@ class ReLU(Module):
 
 class LeakyReLU(Module):
     """``a = z`` where ``z > 0``, else ``negative_slope * z`` (default 0.01)."""
+
+    _transient = ("_mask",)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
@@ -57,6 +61,8 @@ class LeakyReLU(Module):
 class Tanh(Module):
     """``a = tanh(z)``; ``da/dz = 1 - a**2``."""
 
+    _transient = ("_out",)
+
     def __init__(self) -> None:
         super().__init__()
         self._out: np.ndarray | None = None
@@ -75,6 +81,8 @@ class Tanh(Module):
 
 class Sigmoid(Module):
     """``a = 1 / (1 + exp(-z))``, computed without overflow; ``da/dz = a (1 - a)``."""
+
+    _transient = ("_out",)
 
     def __init__(self) -> None:
         super().__init__()

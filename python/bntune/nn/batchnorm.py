@@ -34,6 +34,8 @@ class BatchNorm(Module):
     ``batch_norm_backward`` (statistics accumulated in float64).
     """
 
+    _transient = ("_cache",)
+
     def __init__(
         self,
         num_features: int,

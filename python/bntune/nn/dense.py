@@ -39,6 +39,8 @@ class Dense(Module):
     Gradients: ``dW += x.T @ dz``, ``db += Σ_n dz``, and ``backward`` returns ``dz @ W.T``.
     """
 
+    _transient = ("_x",)
+
     def __init__(
         self,
         in_features: int,

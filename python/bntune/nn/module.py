@@ -33,8 +33,19 @@ class Module:
     as copies; ``load_state_dict`` writes them back in place, exactly.
     """
 
+    #: attributes that only carry one forward pass to its backward: left out of pickles and
+    #: copies (a model sent to a worker process should not drag its last mini-batch along).
+    _transient: tuple[str, ...] = ()
+
     def __init__(self) -> None:
         self.training = True
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in self._transient:
+            if name in state:
+                state[name] = None
+        return state
 
     # --- computation -------------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:

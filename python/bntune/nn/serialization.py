@@ -51,7 +51,10 @@ def build(config: dict[str, Any]) -> Module:
         raise ValueError(f"nn.load: unknown layer type {name!r} in the file's architecture")
     if cls is Sequential:
         return Sequential(*(build(layer) for layer in config.get("layers", [])))
-    return cls(**config)
+    try:
+        return cls(**config)
+    except TypeError as err:
+        raise ValueError(f"nn.load: the file describes {name} with bad arguments: {err}") from err
 
 
 def save(model: Module, path: str | os.PathLike[str]) -> None:

@@ -92,11 +92,17 @@ class Optimizer:
             _FlatGroup([p for p in self.params if p.value.dtype == dtype], self.buffers)
             for dtype in dict.fromkeys(p.value.dtype for p in self.params)
         ]
+
+    @property
+    def state(self) -> list[dict[str, np.ndarray]]:
+        """Per parameter, its buffers by name: views into the flat buffers the updates run on.
+
+        Made on access, so that copies of the optimizer (pickle, deepcopy) keep them aliased.
+        """
         views = {
             id(p): view for g in self._groups for p, view in zip(g.params, g.views(), strict=True)
         }
-        #: per parameter, its buffers by name (views into the flat buffers the updates run on).
-        self.state: list[dict[str, np.ndarray]] = [views[id(p)] for p in self.params]
+        return [views[id(p)] for p in self.params]
 
     @property
     def hyperparameters(self) -> dict[str, float]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -36,7 +37,7 @@ _BELOW_ONE = math.nextafter(1.0, 0.0)
 
 
 def _finite_number(kind: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{kind}: {name} must be a real number, got {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{kind}: {name} must be finite, got {value!r}")

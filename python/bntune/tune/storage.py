@@ -59,7 +59,6 @@ CREATE TABLE trials (
     rerun INTEGER NOT NULL DEFAULT 0,
     UNIQUE (study_id, number)
 );
-CREATE INDEX trials_by_stream ON trials (study_id, stream, seq);
 CREATE TABLE curves (
     trial_id INTEGER NOT NULL REFERENCES trials(id),
     step INTEGER NOT NULL,

@@ -13,8 +13,6 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from bntune.tune import storage as storage_db
 from bntune.tune.errors import Pruned
 from bntune.tune.lease import DEFAULT_LEASE_TIMEOUT, Lease
@@ -48,7 +46,8 @@ class Study:
 
     Args:
         name: the study's name; several studies can share a file.
-        storage: path of the SQLite file (created if new), or None for an in-memory study.
+        storage: path of the SQLite file (created if new), or None for an in-memory study
+            (its trials live in Python only and end with the process).
             See :mod:`bntune.tune.storage` for what survives what.
         direction: "minimize" (default) or "maximize".
         seed: seeds the samplers: trial k gets the same configuration for the same (seed, space).
@@ -80,8 +79,11 @@ class Study:
             raise ValueError(
                 f"Study: direction must be 'minimize' or 'maximize', got {direction!r}"
             )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"Study: seed must be a non-negative integer or None, got {seed!r}")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+        ):
+            # SQLite stores signed 64-bit integers
+            raise ValueError(f"Study: seed must be None or an integer in [0, 2**63), got {seed!r}")
         self.name = name
         self.direction = direction
         self.pruner = pruner
@@ -153,6 +155,9 @@ class Study:
         ):
             curves.setdefault(trial_id, {})[step] = math.nan if value is None else value
         self._trials: list[FrozenTrial] = []
+        # per design (stream): the indices done, and the largest, so that a call finds its
+        # pending indices without scanning every trial
+        self._done: dict[str, tuple[set[int], list[int]]] = {}
         self._history = CurveHistory()
         self._best: FrozenTrial | None = None
         for row in self._conn.execute(
@@ -186,6 +191,10 @@ class Study:
     def _remember(self, trial: FrozenTrial) -> None:
         trial._study = weakref.ref(self)  # a weak link: a dropped study still closes
         self._trials.append(trial)
+        if not trial.rerun:
+            seqs, largest = self._done.setdefault(trial.stream, (set(), [-1]))
+            seqs.add(trial.seq)
+            largest[0] = max(largest[0], trial.seq)
         if trial.state == "complete":
             self._history.add(trial.curve)
             if self._best is None or self._better(trial.value, self._best.value):
@@ -434,8 +443,12 @@ class Study:
             raise TypeError(f"space must be a tune.Space, got {space!r}")
         if not callable(objective):
             raise TypeError(f"objective must be callable, got {objective!r}")
-        done = {t.seq for t in self._trials if t.stream == stream and not t.rerun}
-        pending = [i for i in range(design_size(space, sampler, n_total)) if i not in done]
+        size = design_size(space, sampler, n_total)
+        done, largest = self._done.get(stream, (set(), [-1]))
+        if largest[0] == len(done) - 1:  # indices 0 .. largest all done: the usual case
+            pending = list(range(len(done), size))
+        else:
+            pending = [i for i in range(size) if i not in done]
         if not pending:
             return
         first = pending[0]
@@ -455,26 +468,26 @@ class Study:
             self._next_number += 1
             unit = dict(zip(names, u, strict=True))
             record = FrozenTrial(
-                number,
-                params,
-                None,
-                "running",
-                {},
-                round_,
-                None,
-                time.time(),
-                None,
-                unit,
-                stream,
-                seq,
+                number=number,
+                params=params,
+                value=None,
+                state="running",
+                round=round_,
+                started=time.time(),
+                unit=unit,
+                stream=stream,
+                seq=seq,
             )
             return Trial(number, params, round_, prune), record
 
         conn = self._conn
+        # an in-memory study keeps its trials in Python only: nothing could read them back
+        persist = self._path is not None
         live, record = make(pending[0])
-        conn.execute("BEGIN")
-        self._insert_running(record)
-        conn.execute("COMMIT")
+        if persist:
+            conn.execute("BEGIN")
+            self._insert_running(record)
+            conn.execute("COMMIT")
         for k in range(len(pending)):
             raised: BaseException | None = None
             try:
@@ -492,31 +505,44 @@ class Study:
             record.finished = time.time()
             record.rerun = raised is not None
             nxt = make(pending[k + 1]) if raised is None and k + 1 < len(pending) else None
-            # one transaction: this trial's result and curve, and the next trial's start
-            conn.execute("BEGIN")
-            try:
-                conn.execute(
-                    _FINISH, (state, val, error, record.finished, int(record.rerun), record._id)
-                )
-                if record.curve:
-                    conn.executemany(
-                        _CURVE,
-                        [
-                            (record._id, s, v if math.isfinite(v) else None)
-                            for s, v in record.curve.items()
-                        ],
-                    )
-                if nxt is not None:
-                    self._insert_running(nxt[1])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            if persist:
+                self._commit(record, nxt[1] if nxt is not None else None)
             self._remember(record)
             if raised is not None:
                 raise raised
             if nxt is not None:
                 live, record = nxt
+
+    def _commit(self, record: FrozenTrial, nxt: FrozenTrial | None) -> None:
+        """One transaction: the finished trial's result and curve, and the next trial's start."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute(
+                _FINISH,
+                (
+                    record.state,
+                    record.value,
+                    record.error,
+                    record.finished,
+                    int(record.rerun),
+                    record._id,
+                ),
+            )
+            if record.curve:
+                conn.executemany(
+                    _CURVE,
+                    [
+                        (record._id, s, v if math.isfinite(v) else None)
+                        for s, v in record.curve.items()
+                    ],
+                )
+            if nxt is not None:
+                self._insert_running(nxt)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _insert_running(self, record: FrozenTrial) -> None:
         cur = self._conn.execute(
@@ -556,12 +582,16 @@ class Study:
 
 
 def _judge(value: object) -> tuple[str, float | None, str | None]:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+    # anything float() accepts through __float__ (numpy scalars, 0-d arrays, tensors), not str
+    if isinstance(value, bool) or not hasattr(value, "__float__"):
         return "failed", None, f"objective returned {value!r}, not a real number"
-    value = float(value)
-    if not math.isfinite(value):
-        return "diverged", None, f"objective returned {value!r}"
-    return "complete", value, None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        return "failed", None, f"objective returned {value!r}, not a real number ({e})"
+    if not math.isfinite(number):
+        return "diverged", None, f"objective returned {number!r}"
+    return "complete", number, None
 
 
 def _error_text(e: BaseException) -> str:

@@ -1,0 +1,120 @@
+"""bntune.qmc vs scipy.stats.qmc (and np.ones, the cost of fresh output), side by side.
+
+Contenders run interleaved in one process; the table shows median wall times, their ratios,
+and the median CPU time of the process (all threads), which shows how much of a wall-time
+difference a loaded machine is eating. Run:
+    .venv/bin/python benches/compare_qmc.py [--repeats 7]
+"""
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+from bntune import qmc
+
+try:
+    from scipy.stats import qmc as sq
+except ImportError:  # scipy is a peer, not a dependency
+    sq = None
+
+N = 2**20
+D = 16
+
+
+def _time(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _race(contenders, repeats):
+    """Median (wall, cpu) seconds per contender; cpu sums every thread of the process."""
+    times = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            times[name].append(_time(fn))
+    return {
+        name: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t))
+        for name, t in times.items()
+    }
+
+
+def _report(title, medians, ours="bntune"):
+    base = medians[ours][0]
+    print(f"\n{title}")
+    for name, (wall, cpu) in medians.items():
+        ratio = "" if name == ours else f"  {name}/bntune = {wall / base:6.2f}x"
+        print(f"  {name:<22} {wall * 1e3:10.3f} ms (cpu {cpu * 1e3:9.3f} ms){ratio}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=7)
+    repeats = parser.parse_args().repeats
+    warnings.simplefilter("ignore")
+    has_scipy = sq is not None
+    if not has_scipy:
+        print("scipy not installed: peer columns skipped")
+
+    for scramble in (False, True):
+        contenders = {
+            "bntune": lambda s=scramble: qmc.Sobol(D, scramble=s, seed=1).random_base2(20),
+            "np.ones": lambda: np.ones((N, D)),
+        }
+        if has_scipy:
+            contenders["scipy"] = lambda s=scramble: sq.Sobol(D, scramble=s, rng=1).random_base2(20)
+        _report(f"Sobol d={D} n=2**20 float64 scramble={scramble}", _race(contenders, repeats))
+
+    contenders = {
+        "bntune": lambda: qmc.Sobol(D, seed=1).random_base2(20, dtype=np.float32),
+        "bntune float64": lambda: qmc.Sobol(D, seed=1).random_base2(20),
+        "np.ones float32": lambda: np.ones((N, D), dtype=np.float32),
+    }
+    _report(f"Sobol d={D} n=2**20 float32 scrambled", _race(contenders, repeats))
+
+    contenders = {"bntune": lambda: qmc.Halton(D, seed=1).random(N)}
+    if has_scipy:
+        contenders["scipy"] = lambda: sq.Halton(D, rng=1).random(N)
+    _report(f"Halton scrambled d={D} n=2**20", _race(contenders, max(3, repeats // 2)))
+
+    contenders = {"bntune": lambda: qmc.LatinHypercube(D, seed=1).random(N)}
+    if has_scipy:
+        contenders["scipy"] = lambda: sq.LatinHypercube(D, rng=1).random(N)
+    _report(f"LatinHypercube d={D} n=2**20", _race(contenders, max(3, repeats // 2)))
+
+    contenders = {"bntune": lambda: qmc.Sobol(1111, seed=1)}
+    if has_scipy:
+        contenders["scipy"] = lambda: sq.Sobol(1111, rng=1)
+    _report("scrambled Sobol construction d=1111", _race(contenders, repeats))
+
+    # The tuner's per-trial pattern: a seeded scrambled engine, jump to the trial, one point.
+    def ours_trial(k=[0]):  # noqa: B006 - a counter so every call gets a new seed
+        k[0] += 1
+        engine = qmc.Sobol(8, seed=k[0])
+        engine.fast_forward(100_000)
+        return engine.random(1)
+
+    def scipy_trial(k=[0]):  # noqa: B006
+        k[0] += 1
+        engine = sq.Sobol(8, rng=k[0])
+        engine.fast_forward(100_000)
+        return engine.random(1)
+
+    loops = 2000
+    contenders = {"bntune": lambda: [ours_trial() for _ in range(loops)]}
+    if has_scipy:
+        contenders["scipy"] = lambda: [scipy_trial() for _ in range(20)]
+    medians = _race(contenders, repeats)
+    print("\nper trial: Sobol(8, seed=k), fast_forward(100_000), random(1)")
+    ours_us = medians["bntune"][0] / loops * 1e6
+    print(f"  bntune {ours_us:8.2f} us")
+    if has_scipy:
+        theirs = medians["scipy"][0] / 20 * 1e6
+        print(f"  scipy  {theirs:8.2f} us  scipy/bntune = {theirs / ours_us:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
