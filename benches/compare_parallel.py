@@ -5,6 +5,8 @@
 
 - efficiency: trials of fixed CPU work (about 1 s on one core, a pure-Python loop) run by
   ``study.optimize`` serially, on a warm local process pool (``executor=tune.process_pool(2)``),
+  beside the same work on a bare ``concurrent.futures.ProcessPoolExecutor(2)`` (what this
+  machine's free cores allow right now: on a shared machine that is the ceiling),
   on a pool started by the call (``n_workers=2``), and on a Dask LocalCluster (2 worker
   processes, 1 thread each) when ``distributed`` is installed. Efficiency = serial time /
   (workers x parallel time). Contenders interleaved, median of the runs.
@@ -22,6 +24,7 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import statistics
 import time
 
@@ -36,6 +39,14 @@ def busy(trial: tune.Trial) -> float:
     """Fixed CPU work: ``n`` iterations of a pure-Python loop."""
     total = 0
     for i in range(trial.params["n"]):
+        total += i * i % 7
+    return float(total % 13)
+
+
+def busy_plain(n: int) -> float:
+    """The same work as :func:`busy`, without a trial: what a bare process pool runs."""
+    total = 0
+    for i in range(n):
         total += i * i % 7
     return float(total % 13)
 
@@ -72,12 +83,16 @@ def efficiency(runs: int = 5, trials: int = 6) -> None:
         client = Client(cluster)
     except ImportError:
         print("  dask: distributed not installed, not measured")
-    times: dict[str, list[float]] = {"serial": [], "warm pool": [], "cold pool": [], "dask": []}
-    with tune.process_pool(2) as pool:
-        pool.submit(int).result()  # start the workers
-        pool.submit(int).result()
+    names = ("bare pool", "warm pool", "cold pool", "dask")
+    times: dict[str, list[float]] = {"serial": [], **{name: [] for name in names}}
+    with tune.process_pool(2) as pool, cf.ProcessPoolExecutor(2) as bare:
+        for warm in (pool, bare):  # start the workers
+            list(warm.map(int, range(4)))
         for _ in range(runs):
             times["serial"].append(timed())
+            t0 = time.perf_counter()
+            list(bare.map(busy_plain, [n] * trials))
+            times["bare pool"].append(time.perf_counter() - t0)
             times["warm pool"].append(timed(executor=pool))
             times["cold pool"].append(timed(n_workers=2))
             if client is not None:
@@ -87,7 +102,7 @@ def efficiency(runs: int = 5, trials: int = 6) -> None:
         cluster.close()  # type: ignore[union-attr]
     serial = statistics.median(times["serial"])
     print(f"  serial           median {serial:6.2f} s")
-    for name in ("warm pool", "cold pool", "dask"):
+    for name in names:
         if times[name]:
             t = statistics.median(times[name])
             effs = sorted(s / (2 * p) for s, p in zip(times["serial"], times[name], strict=True))

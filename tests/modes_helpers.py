@@ -189,3 +189,12 @@ class InterruptingQuadratic(NoisyQuadratic):
         if self.kill_after is not None and type(self).steps > self.kill_after:
             raise KeyboardInterrupt
         return super().step()
+
+
+def sometimes_hangs(trial) -> float:
+    """Hangs (sleeps far longer than any test waits) when x > 0.8; else returns x."""
+    import time
+
+    if trial.params["x"] > 0.8:
+        time.sleep(600)
+    return trial.params["x"]

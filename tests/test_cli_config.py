@@ -76,6 +76,19 @@ BAD = [
     ("empty choices", study_file(space="batch_size = { choices = [] }"),
      "space.batch_size.choices", "empty"),
     ("dimension not a table", study_file(space="lr = 0.1"), "space.lr", "must be a table"),
+    ("a function for a trainable mode", study_file(search='mode = "caviar"'),
+     "objective.function", "tune.Trainable"),
+    ("a trainable for a function mode", study_file(objective='trainable = "bntune.tune:MLPTrainable"'),  # noqa: E501
+     "objective.trainable", "calls a function"),
+    ("a trainable that is no class",
+     study_file(search='mode = "pbt"', objective='trainable = "math:fsum"'),
+     "objective.trainable", "not a class"),
+    ("interval outside pbt", study_file(search='mode = "caviar"\ninterval = 2'),
+     "search.interval", "pbt"),
+    ("workers for coarse-to-fine", study_file(search="workers = 2"), "search.workers",
+     "driver's process"),
+    ("a sampler for caviar", study_file(search='mode = "caviar"\nsampler = "halton"'),
+     "search.sampler", "Sobol"),
     ("unknown dimension key",
      study_file(space='lr = { scale = "log", low = 1e-4, high = 1, step = 2 }'),
      "space.lr.step", "unknown key"),
@@ -140,3 +153,26 @@ def test_config_parse_in_process_matches_the_scales():
     assert space["act"] == tune.Fixed("relu")
     assert cfg.storage == Path("/tmp/s.db")
     assert (cfg.mode, cfg.sampler, cfg.trials, cfg.seed) == ("random", "random", 2, 1)
+
+
+def test_caviar_study_file_trains_the_builtin_mlp(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from bntune import tune
+    from bntune.cli import main
+
+    path = tmp_path / "caviar.toml"
+    path.write_text(
+        study_file(
+            search='mode = "caviar"\ntrials = 2\nworkers = 1',
+            objective='builtin = "mlp"\nepochs = 2\noptimizer = "adam"',
+            space='lr = { scale = "log", low = 1e-3, high = 1e-2 }\n'
+            'hidden = { scale = "int", low = 8, high = 16 }',
+        )
+    )
+    assert main(["run", str(path)]) == 0
+    assert "test acc" in capsys.readouterr().out
+    with tune.Study("s", storage=tmp_path / "s.db") as study:
+        trials = study.trials
+    assert len(trials) == 2
+    assert all(t.params["optimizer"] == "adam" and sorted(t.curve) == [1, 2] for t in trials)
+    assert all(1e-3 <= t.params["lr"] <= 1e-2 and 8 <= t.params["hidden"] <= 16 for t in trials)

@@ -39,6 +39,16 @@ def test_demo_caviar_saves_the_best_checkpoint(tmp_path, capsys):
     assert dev_loss(nn.load(out / "best-model.npz")) == pytest.approx(best_curve, rel=1e-5)
     assert (out / "curves.png").read_bytes()[:8] == PNG
 
+    # show reads the recorded trainable back and measures the test accuracy of the best model
+    assert main(["show", str(out / "study.db")]) == 0
+    shown = capsys.readouterr().out
+    data = datasets.digits(0)
+    _, acc = nn.evaluate(nn.load(out / "best-model.npz"), nn.SoftmaxCrossEntropy(), data.X_test,
+                         data.y_test)  # fmt: skip
+    first_row = shown.split("test acc")[1].splitlines()[1].split()
+    assert first_row[1] == str(best.number)
+    assert first_row[4] == f"{100 * acc:.1f}%"
+
 
 def test_demo_pbt_runs_a_population(tmp_path, capsys):
     out = tmp_path / "pbt"

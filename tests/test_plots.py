@@ -145,3 +145,50 @@ def test_plot_study_writes_valid_pngs(study, tmp_path):
         assert pixels.shape[0] >= 300
         assert pixels.shape[1] >= 500
         assert float(pixels[..., :3].std()) > 0.05
+
+
+class Halving:
+    """A toy trainable: the loss w shrinks by a factor (1 - lr) per epoch."""
+
+    mutable = ("lr",)
+
+    def __init__(self, params):
+        self.lr = float(params["lr"])
+        self.w = 1.0
+
+    def step(self):
+        self.w *= 1.0 - self.lr
+        return self.w
+
+    def state_dict(self):
+        return {"w": np.array([self.w])}
+
+    def load_state_dict(self, state):
+        self.w = float(state["w"][0])
+
+    def set_params(self, **changes):
+        self.lr = float(changes.get("lr", self.lr))
+
+
+def test_panda_timeline_marks_changes_and_rollbacks():
+    def policy(view):
+        if view.epoch == 2:
+            return tune.SetParams(lr=0.8)
+        if view.epoch == 3:
+            return tune.Rollback(1, lr=0.1)
+        return None
+
+    study = tune.Study("panda-plot", storage=None, seed=0)
+    trial = study.babysit(Halving, {"lr": 0.5}, epochs=5, policy=policy)
+    # by hand: w = 0.5, 0.25, then lr 0.8 -> 0.05; rolled back to epoch 1 (0.5) with lr 0.1
+    np.testing.assert_allclose([trial.curve[s] for s in range(1, 6)],
+                               [0.5, 0.25, 0.05, 0.45, 0.405])  # fmt: skip
+    fig = plots.panda_timeline_figure(study, trial, metric="loss")
+    ax, ax_lr = fig.axes
+    (rate_line,) = ax_lr.get_lines()
+    np.testing.assert_allclose(rate_line.get_ydata(), [0.5, 0.5, 0.8, 0.1, 0.1])
+    assert ax_lr.get_yscale() == "log"
+    (arrow,) = [t for t in ax.texts if hasattr(t, "xyann")]
+    assert arrow.xy == (1, 0.5)  # to the restored epoch ...
+    assert arrow.xyann == (3, pytest.approx(0.05))  # ... from the epoch that went wrong
+    assert "1 rollback" in ax.get_title()

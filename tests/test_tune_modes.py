@@ -222,3 +222,24 @@ def test_the_best_digits_model_comes_home_with_its_dev_cross_entropy():
     dev_loss, _ = nn.evaluate(model.model, nn.SoftmaxCrossEntropy(), data.X_dev, data.y_dev)
     assert dev_loss == best.value  # the same weights, the same evaluation
     assert model.model[0].weight.value.shape == (64, best.params["hidden"])
+
+
+def test_successive_halving_continues_with_the_same_decisions_after_a_killed_driver(tmp_path):
+    sh = tune.SuccessiveHalving()
+    reference = tune.Study("ref", seed=11).caviar(
+        Curve, SPACE, population=9, epochs=9, scheduler=sh, n_workers=1
+    )
+    Interrupting.steps, Interrupting.kill_after = 0, 12  # in the middle of the second rung
+    study = tune.Study("sh", storage=tmp_path / "sh.db", seed=11)
+    with pytest.raises(KeyboardInterrupt):
+        study.caviar(Interrupting, SPACE, population=9, epochs=9, scheduler=sh, n_workers=1)
+    study.close()
+    Interrupting.steps, Interrupting.kill_after = 0, None
+    again = tune.Study("sh", storage=tmp_path / "sh.db")
+    trials = again.caviar(Interrupting, SPACE, population=9, epochs=9, scheduler=sh, n_workers=1)
+    # committed before the kill: 9 rung-1 epochs and the first survivor's 2-epoch unit; the
+    # second survivor's unit (1 of its 2 epochs done) was lost with the driver
+    assert Interrupting.steps == (9 + 3 * 2 + 6) - (9 + 2)
+    assert [(t.number, t.state, t.value, t.curve) for t in trials] == [
+        (t.number, t.state, t.value, t.curve) for t in reference
+    ]

@@ -141,3 +141,57 @@ def test_caviar_on_a_dask_local_cluster():
     assert [(t.params, t.state, t.curve) for t in trials] == [
         (t.params, t.state, t.curve) for t in expected
     ]
+
+
+def test_pbt_and_asha_on_two_workers():
+    from modes_helpers import NoisyQuadratic
+
+    qspace = tune.Space(lr=tune.LogUniform(1e-3, 0.9), width=tune.IntUniform(1, 4))
+    runs = []
+    for n_workers in (1, 2):
+        members = tune.Study("pbt", seed=3).pbt(
+            NoisyQuadratic, qspace, population=4, epochs=6, interval=2, n_workers=n_workers
+        )
+        runs.append([(m.number, m.params, m.events, m.value) for m in members])
+    assert runs[0] == runs[1]  # synchronous: the same decisions whatever the workers
+    trials = tune.Study("asha", seed=5).caviar(
+        Curve, SPACE, population=9, epochs=9, scheduler=tune.ASHA(), n_workers=2
+    )
+    assert [t.params for t in trials] == SPACE.sample(9, seed=5)
+    for lower, upper in ((1, 3), (3, 9)):
+        reached = [t for t in trials if len(t.curve) >= lower]
+        ranked = sorted(reached, key=lambda t: (curve_value(t.params, lower), t.number))
+        assert all(len(t.curve) >= upper for t in ranked[: len(reached) // 3])
+
+
+def test_a_trial_that_hangs_is_timed_out_and_the_rest_go_on():
+    from modes_helpers import sometimes_hangs
+
+    space = tune.Space(x=tune.Uniform(0.0, 1.0))
+    study = tune.Study("hang", seed=0)
+    study.optimize(sometimes_hangs, space, n_trials=6, n_workers=2, trial_timeout=2.0)
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert [t.params for t in trials] == space.sample(6, seed=0)
+    hung = [t for t in trials if t.params["x"] > 0.8]
+    assert hung
+    for t in trials:
+        if t.params["x"] > 0.8:
+            assert t.state == "failed"
+            assert "timed out" in t.error
+        else:
+            assert (t.state, t.value) == ("complete", t.params["x"])
+    with pytest.raises(ValueError, match="trial_timeout needs workers"):
+        study.optimize(sometimes_hangs, space, n_trials=1, trial_timeout=1.0)
+
+
+def test_a_pruner_decides_on_the_worker_from_the_completed_curves_it_was_sent():
+    # one worker at a time: each trial's snapshot holds every earlier trial, as in serial runs
+    space = tune.Space(x=tune.Uniform(0.0, 0.85))
+    serial = tune.Study("serial", seed=4, pruner=tune.MedianStopping(n_startup_trials=2))
+    serial.optimize(quadratic_objective, space, n_trials=10)
+    remote = tune.Study("remote", seed=4, pruner=tune.MedianStopping(n_startup_trials=2))
+    with cf.ThreadPoolExecutor(1) as executor:
+        remote.optimize(quadratic_objective, space, n_trials=10, executor=executor)
+    states = [(t.number, t.state, t.curve) for t in serial.trials]
+    assert states == [(t.number, t.state, t.curve) for t in remote.trials]
+    assert any(s == "pruned" for _, s, _ in states)

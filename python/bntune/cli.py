@@ -11,6 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bntune import tune
 
 USAGE_ERROR = 2
 
@@ -160,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
     from bntune import config, tune
     from bntune.mlp_objective import trial_artifacts
     from bntune.report import summary
-    from bntune.runner import run_mode
+    from bntune.runner import ranked_numbers, run_mode, test_accuracies, trainable_models
 
     try:
         cfg = config.load(args.config)
@@ -172,18 +176,26 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as err:  # a stored study made with another seed or direction
         raise UsageError(f"{args.config}: study: {err}") from None
     with study:
-        run_mode(study, cfg.objective, cfg.space, mode=cfg.mode, sampler=cfg.sampler,
-                 trials=cfg.trials, rounds=cfg.rounds, top=cfg.top, shrink=cfg.shrink,
-                 quiet=args.quiet, epochs=cfg.builtin.get("epochs", 0),
+        trains = cfg.trainable is not None
+        run_mode(study, cfg.trainable if trains else cfg.objective, cfg.space, mode=cfg.mode,
+                 sampler=cfg.sampler, trials=cfg.trials, rounds=cfg.rounds, top=cfg.top,
+                 shrink=cfg.shrink, quiet=args.quiet, epochs=cfg.epochs, workers=cfg.workers,
+                 interval=cfg.interval,
                  objective_name="dev cross-entropy (nats)" if cfg.builtin else None)  # fmt: skip
         if not args.quiet:
-            artifacts = trial_artifacts(cfg.storage, cfg.name) if cfg.builtin else None
-            print(summary(study, artifacts=artifacts))
+            artifacts = None
+            accuracy = None
+            if cfg.builtin and not trains:
+                artifacts = trial_artifacts(cfg.storage, cfg.name)
+            elif cfg.builtin:
+                models = trainable_models(study, cfg.trainable, ranked_numbers(study, 10))
+                accuracy = test_accuracies(models)
+            print(summary(study, artifacts=artifacts, test_accuracy=accuracy))
             print(f"\nstudy: {cfg.storage}")
     return 0
 
 
-def _open(args: argparse.Namespace) -> object:
+def _open(args: argparse.Namespace) -> tune.Study:
     from bntune.studyfile import StudyFileError, open_study
 
     try:
@@ -195,10 +207,19 @@ def _open(args: argparse.Namespace) -> object:
 def _show(args: argparse.Namespace) -> int:
     from bntune.mlp_objective import trial_artifacts
     from bntune.report import summary
+    from bntune.runner import ranked_numbers, test_accuracies, trainable_models
+    from bntune.studyfile import load_trainable
 
-    with _open(args) as study:  # type: ignore[attr-defined]
+    with _open(args) as study:
         artifacts = trial_artifacts(args.db, study.name)
-        print(summary(study, artifacts=artifacts if artifacts.is_dir() else None, top=args.top))
+        accuracy = None
+        if load_trainable(study) == "bntune.tune.mlp_trainable:MLPTrainable":
+            from bntune.tune import MLPTrainable
+
+            models = trainable_models(study, MLPTrainable, ranked_numbers(study, args.top))
+            accuracy = test_accuracies(models)
+        print(summary(study, artifacts=artifacts if artifacts.is_dir() else None, top=args.top,
+                      test_accuracy=accuracy))  # fmt: skip
     return 0
 
 
@@ -206,7 +227,7 @@ def _plot(args: argparse.Namespace) -> int:
     from bntune.plots import plot_study
     from bntune.studyfile import load_objective_name, load_space
 
-    with _open(args) as study:  # type: ignore[attr-defined]
+    with _open(args) as study:
         space, name = load_space(study), load_objective_name(study)
         for path in plot_study(study, args.out, space=space, objective=name):
             print(path)
@@ -225,7 +246,7 @@ def _babysit(args: argparse.Namespace) -> int:
             raise b.BabysitUsageError(
                 "--epochs: give the number of epochs to continue for with --set or --rollback-to"
             )
-        with _open(args) as study:  # type: ignore[attr-defined]
+        with _open(args) as study:
             trial = b.find_trial(study, args.trial)
             print(b.describe(study, trial))
             if args.epochs == 0:

@@ -8,12 +8,14 @@ direction = "minimize"         # or "maximize"
 seed = 0                       # default: a fresh one for a new study
 
 [search]
-mode = "coarse-to-fine"        # "coarse-to-fine", "random" or "grid"
-sampler = "sobol"              # coarse-to-fine: sobol/halton/lhs/random; random: the same
-trials = 12                    # per round for coarse-to-fine, in all otherwise
+mode = "coarse-to-fine"        # "coarse-to-fine", "random", "grid", or "caviar", "pbt", "panda"
+sampler = "sobol"              # coarse-to-fine and random: sobol/halton/lhs/random
+trials = 12                    # per round for coarse-to-fine; the population for caviar/pbt
 rounds = 3                     # coarse-to-fine only
 top = 0.05                     # coarse-to-fine only: fraction of best trials the next box covers
 shrink = 0.5                   # coarse-to-fine only: least width of a box vs the previous one
+interval = 5                   # pbt only: epochs between exploit/explore steps
+workers = 2                    # random, grid, caviar, pbt: worker processes (default: the cores)
 
 [objective]                    # either the built-in MLP ...
 builtin = "mlp"
@@ -21,6 +23,7 @@ dataset = "digits"
 epochs = 30
 optimizer = "momentum"         # momentum, nesterov, sgd, rmsprop, adam
 # function = "mypackage.train:objective"    # ... or your own objective(trial) -> float
+# trainable = "mypackage.train:Net"         # ... or your tune.Trainable (caviar, pbt, panda)
 
 [space]                        # one entry per hyperparameter, each on its own scale
 lr = { scale = "log", low = 1e-4, high = 1 }
@@ -30,6 +33,9 @@ layers = { scale = "int", low = 2, high = 4 }
 batch_size = { choices = [64, 128, 256, 512] }
 lr_decay = { value = 0.0 }     # fixed
 ```
+
+The trainable modes train ``tune.MLPTrainable`` for the built-in MLP (``epochs`` epochs per
+model); panda babysits one model from the centre of the space.
 
 Scales: ``linear`` (uniform), ``log`` (log-uniform, bounds > 0), ``one-minus-log`` (1 - value
 log-uniform, bounds in (0, 1): momentum betas), ``int`` (integers, uniform), ``int-log``
@@ -61,7 +67,11 @@ else:  # pragma: no cover - exercised on 3.10 only
             "it with the cli extra: pip install 'bntune[cli]'"
         ) from err
 
-MODES = ("coarse-to-fine", "random", "grid")
+MODES = ("coarse-to-fine", "random", "grid", "caviar", "pbt", "panda")
+#: modes that train a ``tune.Trainable`` epoch by epoch instead of calling a function
+TRAINABLE_MODES = ("caviar", "pbt", "panda")
+#: modes that run in the driver's process (no ``workers``)
+IN_PROCESS_MODES = ("coarse-to-fine", "panda")
 SCALES: dict[str, type[tune.Dimension]] = {
     "linear": tune.Uniform,
     "log": tune.LogUniform,
@@ -71,8 +81,8 @@ SCALES: dict[str, type[tune.Dimension]] = {
 }
 _SECTIONS = ("study", "search", "objective", "space")
 _STUDY_KEYS = ("name", "storage", "direction", "seed")
-_SEARCH_KEYS = ("mode", "sampler", "trials", "rounds", "top", "shrink")
-_OBJECTIVE_KEYS = ("builtin", "function", "dataset", "epochs", "optimizer")
+_SEARCH_KEYS = ("mode", "sampler", "trials", "rounds", "top", "shrink", "interval", "workers")
+_OBJECTIVE_KEYS = ("builtin", "function", "trainable", "dataset", "epochs", "optimizer")
 
 
 class ConfigError(ValueError):
@@ -90,7 +100,7 @@ class StudyConfig:
     name: str
     storage: Path
     space: tune.Space
-    objective: Callable[[Any], float]
+    objective: Callable[[Any], float] | None
     direction: str = "minimize"
     seed: int | None = None
     mode: str = "coarse-to-fine"
@@ -101,6 +111,12 @@ class StudyConfig:
     shrink: float = 0.5
     #: the built-in objective's settings, when it is the built-in MLP
     builtin: dict[str, Any] = field(default_factory=dict)
+    #: trainable modes: the ``tune.Trainable`` class, epochs per model, PBT's interval
+    trainable: type | None = None
+    epochs: int = 0
+    interval: int | None = None
+    #: worker processes (None: the cores) for random, grid, caviar and pbt
+    workers: int | None = None
 
 
 def _table(doc: Mapping[str, Any], key: str, *, required: bool) -> dict[str, Any]:
@@ -233,34 +249,80 @@ def load_function(reference: str) -> Callable[[Any], float]:
     return target
 
 
+def _import_path(base: Path) -> None:
+    # a study file's own modules sit beside it
+    if str(base) not in sys.path:
+        sys.path.insert(0, str(base))
+
+
+def load_class(reference: str) -> type:
+    """``module:Class`` imported; ConfigError names ``objective.trainable``."""
+    key = "objective.trainable"
+    module_name, sep, attr = reference.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(key, f"must look like 'module:Class', got {reference!r}")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except ImportError as err:
+        raise ConfigError(key, f"cannot import module {module_name!r}: {err}") from None
+    except AttributeError:
+        raise ConfigError(key, f"module {module_name!r} has no attribute {attr!r}") from None
+    if not isinstance(target, type):
+        raise ConfigError(key, f"{reference!r} is not a class")
+    return target
+
+
 def _objective(
-    table: Mapping[str, Any], storage: Path, name: str, seed: int | None, base: Path
-) -> tuple[Any, dict]:
+    table: Mapping[str, Any], storage: Path, name: str, seed: int | None, base: Path, mode: str
+) -> tuple[Any, dict, type | None, int]:
+    """(function objective or None, built-in settings, trainable class or None, epochs)."""
     from bntune.mlp_objective import MLPObjective, trial_artifacts
 
     _no_unknown(table, "objective", _OBJECTIVE_KEYS)
-    has_builtin, has_function = "builtin" in table, "function" in table
-    if has_builtin == has_function:
+    kinds = [k for k in ("builtin", "function", "trainable") if k in table]
+    if len(kinds) != 1:
         raise ConfigError(
             "objective",
-            'give exactly one of builtin = "mlp" or function = "module:function"',
+            'give exactly one of builtin = "mlp", function = "module:function" or '
+            'trainable = "module:Class"',
         )
-    if has_function:
-        extra = [k for k in ("dataset", "epochs", "optimizer") if k in table]
+    kind = kinds[0]
+    trains = mode in TRAINABLE_MODES
+    if kind == "function" and trains:
+        raise ConfigError(
+            "objective.function",
+            f'{mode} mode trains a tune.Trainable epoch by epoch: use builtin = "mlp" or '
+            'trainable = "module:Class"',
+        )
+    if kind == "trainable" and not trains:
+        raise ConfigError(
+            "objective.trainable",
+            f'{mode} mode calls a function: use function = "module:function" or '
+            'builtin = "mlp" (a trainable needs mode caviar, pbt or panda)',
+        )
+    if kind != "builtin":
+        extra = [k for k in ("dataset", "optimizer") if k in table]
+        if kind == "function" and "epochs" in table:
+            extra.insert(0, "epochs")
         if extra:
             raise ConfigError(f"objective.{extra[0]}", 'only applies to builtin = "mlp"')
-        # a study file's own modules sit beside it
-        if str(base) not in sys.path:
-            sys.path.insert(0, str(base))
-        return load_function(_string(table, "function", "objective", None) or ""), {}
+        _import_path(base)
+        reference = _string(table, kind, "objective", None) or ""
+        if kind == "function":
+            return load_function(reference), {}, None, 0
+        return None, {}, load_class(reference), _count(table, "epochs", "objective", 30)
     _one_of(table, "builtin", "objective", ("mlp",), "mlp")
     settings = {
         "dataset": _one_of(table, "dataset", "objective", DATASETS, "digits"),
         "epochs": _count(table, "epochs", "objective", 30),
         "optimizer": _one_of(table, "optimizer", "objective", OPTIMIZERS, "momentum"),
     }
+    if trains:
+        return None, settings, tune.MLPTrainable, settings["epochs"]
     objective = MLPObjective(**settings, seed=seed or 0, artifacts=trial_artifacts(storage, name))
-    return objective, settings
+    return objective, settings, None, settings["epochs"]
 
 
 def parse(text: str, *, base: Path) -> StudyConfig:
@@ -296,9 +358,17 @@ def parse(text: str, *, base: Path) -> StudyConfig:
             )
         sampler = "grid"
     else:
-        default = "sobol" if mode == "coarse-to-fine" else "random"
+        default = "random" if mode == "random" else "sobol"
         samplers = tuple(s for s in tune.SAMPLERS if s != "grid")
         sampler = _one_of(search, "sampler", "search", samplers, default)
+    if mode in TRAINABLE_MODES and "sampler" in search:
+        raise ConfigError("search.sampler", f"{mode} mode draws its population with Sobol")
+    if mode != "pbt" and "interval" in search:
+        raise ConfigError("search.interval", f'only applies to mode = "pbt", not {mode!r}')
+    interval = _count(search, "interval", "search", 5) if "interval" in search else None
+    workers = _count(search, "workers", "search", 1) if "workers" in search else None
+    if workers is not None and workers > 1 and mode in IN_PROCESS_MODES:
+        raise ConfigError("search.workers", f"{mode} mode runs in the driver's process")
     if mode != "coarse-to-fine":
         for key in ("rounds", "top", "shrink"):
             if key in search:
@@ -310,7 +380,7 @@ def parse(text: str, *, base: Path) -> StudyConfig:
     top = _fraction(search, "top", "search", 0.05)
     shrink = _fraction(search, "shrink", "search", 0.5)
 
-    fn, builtin = _objective(objective, storage, name, seed, base)
+    fn, builtin, trainable, epochs = _objective(objective, storage, name, seed, base, mode)
     dims = space_from_table(space)
     if builtin:
         from bntune.mlp_objective import DEFAULTS
@@ -321,10 +391,14 @@ def parse(text: str, *, base: Path) -> StudyConfig:
                     f"space.{key}",
                     f"the built-in mlp objective does not use it; it reads {', '.join(DEFAULTS)}",
                 )
+        if trainable is not None and builtin["optimizer"] != "momentum":
+            # tune.MLPTrainable takes its optimizer as a parameter
+            dims = tune.Space(**dims, optimizer=tune.Fixed(builtin["optimizer"]))
     return StudyConfig(
         name=name, storage=storage, space=dims, objective=fn,
         direction=direction, seed=seed, mode=mode, sampler=sampler, trials=trials,
-        rounds=rounds, top=top, shrink=shrink, builtin=builtin,
+        rounds=rounds, top=top, shrink=shrink, builtin=builtin, trainable=trainable,
+        epochs=epochs, interval=interval, workers=workers,
     )  # fmt: skip
 
 

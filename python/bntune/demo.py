@@ -141,7 +141,7 @@ def run(s: DemoSettings, stream: TextIO | None = None) -> tune.Study:
                 test_accuracy=accuracy,
             ),
             "",
-            importance_text(study),
+            importance_text(study) if len(study.trials) > 1 else "(one model: no ranking)",
             "",
             f"study:      {storage}   (bntune show {storage})",
         ]

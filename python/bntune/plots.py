@@ -64,7 +64,7 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def _value_label(study: tune.Study, objective: str) -> str:
-    return f"{objective} ({'lower' if study.direction == 'minimize' else 'higher'} is better)"
+    return f"{objective} — {'lower' if study.direction == 'minimize' else 'higher'} is better —"
 
 
 def learning_curves(study: tune.Study, path: str | Path, *, metric: str = "dev loss") -> Path:
@@ -362,8 +362,15 @@ def panda_timeline_figure(
         ax2.step(list(rates), list(rates.values()), where="mid", color="C1", lw=1.4,
                  label=f"{param} set by the babysitter")  # fmt: skip
         ax2.set_yscale("log")
+        from matplotlib.ticker import FuncFormatter
+
+        # plain numbers; between decades only 2x and 5x are labelled
+        ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax2.yaxis.set_minor_formatter(
+            FuncFormatter(lambda v, _pos: f"{v:g}" if f"{v:.0e}"[0] in "25" else "")
+        )
         ax2.set_ylabel(f"{param} (log scale)", color="C1")
-        ax2.tick_params(axis="y", colors="C1")
+        ax2.tick_params(axis="y", which="both", colors="C1")
         handles, labels = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
         ax.legend(handles + h2, labels + l2, loc="upper right", fontsize=9)

@@ -59,6 +59,7 @@ class Progress:
                 self._trials.set_postfix_str(f"best {self.best:.4g}", refresh=False)
             self._trials.update(1)
         if self._epoch_bar is not None:
+            self._epoch_bar.set_postfix_str("", refresh=False)
             self._epoch_bar.reset(total=self._epochs)
 
     def set_done(self, done: int, best: float | None) -> None:

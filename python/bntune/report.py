@@ -107,13 +107,19 @@ def best_text(study: tune.Study) -> str:
     return "\n".join(lines)
 
 
-def summary(study: tune.Study, *, artifacts: Path | None = None, top: int = 5) -> str:
+def summary(
+    study: tune.Study,
+    *,
+    artifacts: Path | None = None,
+    top: int = 5,
+    test_accuracy: Mapping[int, float] | None = None,
+) -> str:
     """Everything ``bntune show`` prints."""
     title = f"study {study.name!r} ({study.direction}, seed {study.seed})"
     return "\n\n".join(
         [
             f"{title}\n{counts_text(study)}",
-            leaderboard(study, top=top, artifacts=artifacts),
+            leaderboard(study, top=top, artifacts=artifacts, test_accuracy=test_accuracy),
             best_text(study),
             importance_text(study),
         ]

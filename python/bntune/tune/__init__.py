@@ -7,6 +7,13 @@ a study that survives a crash.
 >>> study.optimize(lambda t: (t.params["lr"] - 0.01) ** 2, space, n_trials=8)
 >>> study.best_trial.state
 'complete'
+
+Training modes take a ``tune.Trainable`` class (``tune.MLPTrainable`` trains the digits MLP):
+``study.caviar(trainable, space, population=27, epochs=27, scheduler=tune.ASHA())`` trains many
+in parallel, ``study.babysit(trainable, params, epochs=20)`` watches one (panda mode),
+``study.pbt(...)`` evolves a population; ``study.best_checkpoint().load(trainable)`` takes the
+best model home. Work runs on a local process pool (``n_workers``) or any
+``concurrent.futures.Executor`` (``executor=``, e.g. Dask's ``client.get_executor()``).
 """
 
 from bntune.tune.checkpoints import Checkpoint

@@ -72,7 +72,7 @@ def run(
     population = check_positive("caviar: population", population)
     epochs = check_positive("caviar: epochs", epochs)
     plan = as_scheduler(scheduler)
-    stream = f"caviar:{plan.key()}:{population}:{epochs}:{space.key}"
+    stream = f"caviar:{trainable.__qualname__}:{plan.key()}:{population}:{epochs}:{space.key}"
     with WorkPool(n_workers, executor) as pool:
         trials = population_trials(study, space, stream, population)
         states = [_state(study, t) for t in trials]

@@ -17,6 +17,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -137,6 +138,7 @@ class WorkPool:
         self._max_rebuilds = max_rebuilds
         self.rebuilds = 0
         self.executor: cf.Executor = executor or self._make()
+        self._dask = type(self.executor).__module__.startswith("distributed.")
 
     def _make(self) -> cf.Executor:
         return InlineExecutor() if self.inline else process_pool(self.n_workers)
@@ -155,6 +157,9 @@ class WorkPool:
         return self.n_workers
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
+        if self._dask:
+            # Dask would treat equal tasks (a re-run trial) as one and hand back the old result
+            return self.executor.submit(fn, *args, pure=False)
         return self.executor.submit(fn, *args)
 
     def rebuild(self, error: BaseException) -> None:
@@ -163,6 +168,17 @@ class WorkPool:
         if not self.owned or self.rebuilds >= self._max_rebuilds:
             raise error
         self.rebuilds += 1
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._make()
+
+    def kill(self) -> None:
+        """Terminates a local pool's processes (one is stuck in a task that timed out) and
+        starts a fresh pool; a foreign executor is left alone (its task is only abandoned)."""
+        if not self.owned or self.inline:
+            return
+        processes = getattr(self.executor, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.terminate()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.executor = self._make()
 
@@ -182,32 +198,60 @@ def run_all(
     fn: Callable[[Any], Any],
     next_tasks: Callable[[int], list[Any]],
     on_done: Callable[[Any, Any], None],
+    *,
+    timeout: float | None = None,
+    on_timeout: Callable[[Any], None] | None = None,
 ) -> None:
     """Runs ``fn(task)`` on ``pool`` for the tasks ``next_tasks(free)`` hands out (at most
     ``free``; it is asked again whenever a worker is free), calling ``on_done(task, result)`` in
     the driver as each finishes (results that arrive together in task ``order``). Stops when
     nothing is in flight and ``next_tasks`` has nothing more. A task whose worker died is run
     again (a broken local pool is rebuilt). Exceptions raised by ``fn`` propagate: catch them
-    inside ``fn``."""
+    inside ``fn``. With ``timeout`` (seconds), a task still running after that long is given up:
+    ``on_timeout(task)`` is called, and a local pool is replaced (its stuck process killed) with
+    the other tasks in flight run again."""
     retry: list[Any] = []
     flying: dict[cf.Future, Any] = {}
+    started: dict[cf.Future, float] = {}
     capacity = pool.capacity
+
+    def submit(task: Any) -> None:
+        future = pool.submit(fn, task)
+        flying[future] = task
+        started[future] = time.monotonic()
+
     try:
         while True:
             free = capacity - len(flying)
             while retry and free > 0:
-                task = retry.pop(0)
-                flying[pool.submit(fn, task)] = task
+                submit(retry.pop(0))
                 free -= 1
             if free > 0:
                 for task in next_tasks(free):
-                    flying[pool.submit(fn, task)] = task
+                    submit(task)
             if not flying:
                 return
-            done, _ = cf.wait(list(flying), return_when=cf.FIRST_COMPLETED)
+            wait = None
+            if timeout is not None:
+                wait = max(0.0, min(started[f] for f in flying) + timeout - time.monotonic())
+            done, _ = cf.wait(list(flying), timeout=wait, return_when=cf.FIRST_COMPLETED)
+            if not done and timeout is not None:
+                now = time.monotonic()
+                late = [f for f in flying if now - started[f] >= timeout and not f.done()]
+                for future in late:
+                    future.cancel()
+                    task = flying.pop(future)
+                    if on_timeout is not None:
+                        on_timeout(task)
+                if late and pool.owned and not pool.inline:
+                    retry.extend(flying.values())
+                    flying.clear()
+                    pool.kill()
+                continue
             broken: BaseException | None = None
             for future in sorted(done, key=lambda f: _order(flying[f])):
                 task = flying.pop(future)
+                started.pop(future, None)
                 try:
                     result = future.result()
                 except cf.BrokenExecutor as e:

@@ -91,6 +91,7 @@ def optimize(
     n_total: int,
     catch: tuple[type[BaseException], ...],
     pool: WorkPool,
+    trial_timeout: float | None = None,
 ) -> None:
     """The parallel body of ``study.optimize`` (arguments checked there)."""
     if not callable(objective):
@@ -182,7 +183,11 @@ def optimize(
         if out.uncaught and out.error is not None:
             uncaught.append(out.error)
 
-    run_all(pool, run_trial, next_tasks, on_done)
+    def on_timeout(task: TrialTask) -> None:
+        error = f"timed out: the trial ran longer than trial_timeout={trial_timeout} s"
+        on_done(task, TrialOutcome("failed", None, error, {}))
+
+    run_all(pool, run_trial, next_tasks, on_done, timeout=trial_timeout, on_timeout=on_timeout)
     if uncaught:
         raise RuntimeError(
             f"the objective raised an exception not listed in catch (the trial is recorded "

@@ -96,7 +96,9 @@ def run(
     population = check_positive("pbt: population", population)
     epochs = check_positive("pbt: epochs", epochs)
     interval = check_positive("pbt: interval", interval)
-    stream = f"pbt:{population}:{epochs}:{interval}:{space.key}"
+    # the perturbations' seed does not depend on the trainable's name, the stream does
+    run_key = f"pbt:{population}:{epochs}:{interval}:{space.key}"
+    stream = f"pbt:{trainable.__qualname__}:{population}:{epochs}:{interval}:{space.key}"
     minimize = study.direction == "minimize"
     with WorkPool(n_workers, executor) as pool:
         members = population_trials(study, space, stream, population)
@@ -120,7 +122,7 @@ def run(
                     last = m.curve.get(done[m.number])
                     mode_store.commit(study, m, finish=("complete", last, None))
                 break
-            _exploit(study, space, stream, alive, done, target, mutable, minimize)
+            _exploit(study, space, run_key, alive, done, target, mutable, minimize)
     return members
 
 
@@ -191,7 +193,7 @@ def _train(
 def _exploit(
     study: Study,
     space: Space,
-    stream: str,
+    run_key: str,
     alive: list[FrozenTrial],
     done: dict[int, int],
     target: int,
@@ -214,7 +216,7 @@ def _exploit(
 
     ranked = sorted(alive, key=score)
     top, bottom = ranked[:n], ranked[-n:]
-    rng = np.random.default_rng(derive_seed(study.seed, stream, target))
+    rng = np.random.default_rng(derive_seed(study.seed, run_key, target))
     for m in bottom:
         donor = top[int(rng.integers(n))]
         params = mode_store.current_params(donor)

@@ -268,13 +268,15 @@ class Study:
         catch: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
         n_workers: int | None = None,
         executor: Any = None,
+        trial_timeout: float | None = None,
     ) -> None:
         """Runs ``objective`` on the first ``n_trials`` points of ``sampler``'s design.
 
         ``n_workers`` > 1 runs trials on a local process pool (the objective must then be
         picklable: a module-level function), ``executor`` on any ``concurrent.futures.Executor``
-        (e.g. Dask's ``client.get_executor()``); None/1 runs them here. See
-        :mod:`bntune.tune.parallel`.
+        (e.g. Dask's ``client.get_executor()``); None/1 runs them here. ``trial_timeout``
+        (seconds, with workers only) records a trial that runs longer as failed and goes on
+        (a local pool's stuck process is killed). See :mod:`bntune.tune.parallel`.
 
         Trials this study already ran on the same (space, sampler) count toward ``n_trials``:
         re-running a script after a crash finishes the job, continuing the sequence at the next
@@ -290,6 +292,10 @@ class Study:
         catch = _check_catch(catch)
         budget = f"/{n_trials}" if sampler in BUDGETED else ""
         stream = f"{sampler}{budget}:{space.key}"
+        if trial_timeout is not None and not (
+            isinstance(trial_timeout, int | float) and trial_timeout > 0
+        ):
+            raise ValueError(f"trial_timeout must be > 0 seconds or None, got {trial_timeout!r}")
         if executor is not None or n_workers not in (None, 1):
             from bntune.tune import parallel
             from bntune.tune.executors import WorkPool
@@ -297,8 +303,15 @@ class Study:
             if not isinstance(space, Space):
                 raise TypeError(f"space must be a tune.Space, got {space!r}")
             with WorkPool(n_workers, executor) as pool:
-                parallel.optimize(self, objective, space, sampler, stream, n_trials, catch, pool)
+                parallel.optimize(
+                    self, objective, space, sampler, stream, n_trials, catch, pool, trial_timeout
+                )
             return
+        if trial_timeout is not None:
+            raise ValueError(
+                "trial_timeout needs workers (n_workers >= 2 or an executor): a trial running in "
+                "the driver cannot be interrupted"
+            )
         self._run_stream(objective, space, sampler, stream, self.seed, 1, n_trials, None, catch)
 
     def coarse_to_fine(

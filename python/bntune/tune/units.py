@@ -18,7 +18,7 @@ from typing import Any
 from bntune.tune import checkpoints
 
 _CACHE_SIZE = 32
-_live: OrderedDict[tuple[str, int], tuple[bytes, Any]] = OrderedDict()
+_live: OrderedDict[tuple[str, int, type], tuple[bytes, Any]] = OrderedDict()
 
 
 @dataclass
@@ -61,7 +61,7 @@ def advance(unit: Unit) -> UnitResult:
         from bntune.tune.executors import limit_worker_threads
 
         limit_worker_threads()
-    key = (unit.run, unit.trial)
+    key = (unit.run, unit.trial, unit.trainable)
     points: list[tuple[int, float]] = []
     try:
         trainable = None
