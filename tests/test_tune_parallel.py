@@ -195,3 +195,22 @@ def test_a_pruner_decides_on_the_worker_from_the_completed_curves_it_was_sent():
     states = [(t.number, t.state, t.curve) for t in serial.trials]
     assert states == [(t.number, t.state, t.curve) for t in remote.trials]
     assert any(s == "pruned" for _, s, _ in states)
+
+
+def test_numpy_openblas_is_set_to_one_thread_without_threadpoolctl():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from bntune.tune.executors import _openblas_one_thread
+
+    def numpy_blas_threads():
+        # numpy's own OpenBLAS (scipy, loaded by other tests, bundles another one)
+        found = [
+            i["num_threads"]
+            for i in threadpoolctl.threadpool_info()
+            if i.get("user_api") == "blas" and "numpy.libs" in i.get("filepath", "")
+        ]
+        return found[0] if found else None
+
+    with threadpoolctl.threadpool_limits(limits=2):  # restores the driver's setting after
+        if numpy_blas_threads() is None or not _openblas_one_thread():
+            pytest.skip("numpy here does not bundle OpenBLAS")
+        assert numpy_blas_threads() == 1

@@ -40,10 +40,37 @@ def limit_worker_threads() -> None:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        pass  # the environment variables cover a BLAS that is loaded later
+        _openblas_one_thread()  # numpy's own OpenBLAS; a BLAS loaded later reads the env
     else:
         _blas_limits = threadpool_limits(limits=1)
     _limited = True
+
+
+def _openblas_one_thread() -> bool:
+    """Sets the OpenBLAS bundled in numpy's wheel (already loaded) to one thread, without
+    threadpoolctl; False when there is none to set."""
+    import ctypes
+    import glob
+
+    import numpy as np
+
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in glob.glob(os.path.join(libs, "*openblas*")):
+        try:
+            lib = ctypes.CDLL(path)  # the loaded library: dlopen hands back the same one
+        except OSError:
+            continue
+        for name in (
+            "scipy_openblas_set_num_threads64_",
+            "scipy_openblas_set_num_threads",
+            "openblas_set_num_threads64_",
+            "openblas_set_num_threads",
+        ):
+            setter = getattr(lib, name, None)
+            if setter is not None:
+                setter(1)
+                return True
+    return False
 
 
 class InlineExecutor(cf.Executor):

@@ -41,7 +41,14 @@ def ensure_tables(conn: sqlite3.Connection) -> None:
 def load_events(study: Study) -> None:
     """Fills ``trial.events`` of every loaded trial from the database."""
     conn = study._conn
-    ensure_tables(conn)
+    # reading must not write: a file without the table (no mode ran yet) has no events
+    if (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trial_events'"
+        ).fetchone()
+        is None
+    ):
+        return
     by_id = {t._id: t for t in study._trials}
     rows = conn.execute(
         "SELECT e.trial_id, e.event FROM trial_events e JOIN trials t ON t.id = e.trial_id "
@@ -172,6 +179,8 @@ def commit(
     conn = study._conn
     points = list(points)
     events = list(events)
+    if events:
+        ensure_tables(conn)
     conn.execute("BEGIN")
     try:
         if points:
