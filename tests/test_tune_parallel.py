@@ -121,7 +121,7 @@ def test_caviar_on_a_dask_local_cluster():
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # any free loopback port, never 8787
         ) as cluster,
         Client(cluster) as client,
     ):
