@@ -144,7 +144,7 @@ def test_bad_eps_raises(eps):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(6, 3), (6, 3, 5)])
+@pytest.mark.parametrize("shape", [(6, 3), (6, 3, 5), (200, 1024), (4, 3, 5000)])
 def test_nan_and_inf_propagate_per_channel(shape, dtype):
     x, g, b, _, _ = arrays(shape, dtype)
     x[2, 0] = np.nan

@@ -139,7 +139,7 @@ impl<T: Element> Job<'_, T> {
     /// (N, C): tasks are groups of whole rows; their per-column sums add up in group order.
     fn columns(&self, dx: &mut [T]) -> Result<Vec<(f64, f64)>> {
         let (l, k) = (self.l, self.k);
-        let cut = plan::RowGroups::new(l.c, std::mem::size_of::<T>(), 2);
+        let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 2);
         let cols = |i: usize| i * l.c..(i + 1) * l.c;
         let parallel = plan::is_parallel(l.len());
         let sums = plan::map_tasks(parallel, cut.count(l.n), |g| {

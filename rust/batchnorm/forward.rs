@@ -1,13 +1,15 @@
 //! Forward kernels: training (batch statistics) and inference (running statistics).
 //!
-//! y = (x − mean)·(gamma·invstd) + beta, with x − mean formed in f64 and y rounded once, so a
-//! float32 channel that is constant 1e7 gives exactly beta and data far from zero loses nothing.
+//! y = (x − mean)·(gamma·invstd) + beta, with x − mean formed in f64 (float32 AVX2 loops use the
+//! equally exact float32 form of [`NormCols`]) and y rounded once, so a float32 channel that is
+//! constant 1e7 gives exactly beta and data far from zero loses nothing (unlike folding the
+//! mean into one float32 shift, x·(gamma·invstd) + (beta − mean·gamma·invstd)).
 
-use super::kernels::{Element, Kernels, NormCols};
+use super::kernels::{Element, Kernels, NormCols, RowNorm};
 use super::layout::Layout;
 use super::params::{Affine, Stats, check_eps, check_trainable};
 use super::plan::{self, Shared};
-use super::stats::{self, ColumnMoments};
+use super::stats::{self, ColumnMoments, Moments};
 use crate::error::Result;
 use crate::simd::Backend;
 
@@ -48,23 +50,22 @@ fn train_rows<T: Element>(
     y: &mut [T],
 ) -> Result<Vec<(f64, f64, f64)>> {
     let out = Shared::new(y);
-    let m = l.per_channel();
     plan::map_tasks(plan::is_parallel(l.len()), l.c, |ch| {
         let row_start = |i: usize| (i * l.c + ch) * l.s;
-        let mut pieces = Vec::with_capacity(l.n * l.s.div_ceil(plan::PIECE_LEN));
+        let mut moments = Moments::default();
         for i in 0..l.n {
             let start = row_start(i);
-            stats::push_row_pieces(k, &x[start..start + l.s], &mut pieces);
+            moments.add_row(k, &x[start..start + l.s]);
         }
-        let (mean, var) = stats::combine(&pieces, m);
+        let (mean, var) = (moments.mean(), moments.var());
         let inv = stats::invstd(var, eps);
-        let (scale, shift) = (affine.gamma(ch) * inv, affine.beta(ch));
+        let norm = RowNorm::new(mean, affine.gamma(ch) * inv, affine.beta(ch));
         // Backwards: the rows read last are the likeliest still in L2.
         for i in (0..l.n).rev() {
             let start = row_start(i);
             // SAFETY: row (i, ch) belongs to this channel's task alone.
             let y_row = unsafe { out.part(start, l.s) };
-            (k.affine_row)(&x[start..start + l.s], mean, scale, shift, y_row);
+            (k.affine_row)(&x[start..start + l.s], &norm, y_row);
         }
         (mean, var, inv)
     })
@@ -81,7 +82,7 @@ fn train_columns<T: Element>(
     eps: f64,
     y: &mut [T],
 ) -> Result<Vec<(f64, f64, f64)>> {
-    let cut = plan::RowGroups::new(l.c, std::mem::size_of::<T>(), 1);
+    let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 1);
     let row = |i: usize| &x[i * l.c..(i + 1) * l.c];
     let parallel = plan::is_parallel(l.len());
     let groups = plan::map_tasks(parallel, cut.count(l.n), |g| {
@@ -99,7 +100,8 @@ fn train_columns<T: Element>(
         total.merge(g);
     }
     let m = total.count;
-    let triples: Vec<(f64, f64, f64)> = (total.mean.iter().zip(&total.m2))
+    let mean = total.sum_mean();
+    let triples: Vec<(f64, f64, f64)> = (mean.iter().zip(&total.m2))
         .map(|(&mean, &m2)| {
             let var = m2 / m;
             (mean, var, stats::invstd(var, eps))
@@ -107,7 +109,7 @@ fn train_columns<T: Element>(
         .collect();
     let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * triples[c].2).collect();
     let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();
-    let norm = NormCols::new(total.mean, scale, shift);
+    let norm = NormCols::new(mean, scale, shift);
     let out = Shared::new(y);
     plan::map_tasks(parallel, cut.count(l.n), |g| {
         for i in cut.rows(g, l.n) {
@@ -152,7 +154,10 @@ pub fn forward_infer<T: Element>(
         (l.n * l.c, l.s)
     };
     let per_task = (plan::SEQUENTIAL_BELOW / row_len).max(1);
-    let norm = NormCols::new(running_mean.to_vec(), scale.clone(), shift.clone());
+    let rows_norm: Vec<RowNorm> = (0..l.c)
+        .map(|c| RowNorm::new(running_mean[c], scale[c], shift[c]))
+        .collect();
+    let norm = NormCols::new(running_mean.to_vec(), scale, shift);
     let out = Shared::new(y);
     plan::map_tasks(plan::is_parallel(l.len()), rows.div_ceil(per_task), |t| {
         for r in t * per_task..((t + 1) * per_task).min(rows) {
@@ -164,7 +169,7 @@ pub fn forward_infer<T: Element>(
                 (k.affine_cols)(x_row, &norm, y_row);
             } else {
                 let c = r % l.c;
-                (k.affine_row)(x_row, running_mean[c], scale[c], shift[c], y_row);
+                (k.affine_row)(x_row, &rows_norm[c], y_row);
             }
         }
     })?;

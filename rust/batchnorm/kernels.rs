@@ -12,10 +12,9 @@ use crate::simd::Backend;
 #[allow(clippy::type_complexity)]
 #[derive(Clone, Copy)]
 pub struct Kernels<T> {
-    pub sum: fn(&[T]) -> f64,
-    pub sum_sq_dev: fn(&[T], f64) -> f64,
+    pub moments: fn(&[T]) -> (f64, f64),
     pub sum_dy_dot: fn(&[T], &[T], f64) -> (f64, f64),
-    pub affine_row: fn(&[T], f64, f64, f64, &mut [T]),
+    pub affine_row: fn(&[T], &RowNorm, &mut [T]),
     pub bwd_row: fn(&[T], &[T], f64, f64, f64, f64, &mut [T]),
     pub scale_row: fn(&[T], f64, &mut [T]),
     pub block_sum_cols: fn(&[T], usize, &mut [f64]),
@@ -67,6 +66,35 @@ impl NormCols {
     }
 }
 
+/// How one channel is normalised: y = (x − mean)·scale + shift, with the float32 form of
+/// [`NormCols`] computed once per channel rather than once per row.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RowNorm {
+    pub mean: f64,
+    pub scale: f64,
+    pub shift: f64,
+    pub hi: f32,
+    pub scale32: f32,
+    pub shift32: f32,
+    /// Whether the float32 parameters are finite (else float32 kernels use the f64 form).
+    pub float32_ok: bool,
+}
+
+impl RowNorm {
+    pub fn new(mean: f64, scale: f64, shift: f64) -> RowNorm {
+        let (hi, scale32, shift32) = float32_form(mean, scale, shift);
+        RowNorm {
+            mean,
+            scale,
+            shift,
+            hi,
+            scale32,
+            shift32,
+            float32_ok: hi.is_finite() && scale32.is_finite() && shift32.is_finite(),
+        }
+    }
+}
+
 /// (hi, scale32, shift32) of y = (x − mean)·scale + shift; see [`NormCols`].
 pub fn float32_form(mean: f64, scale: f64, shift: f64) -> (f32, f32, f32) {
     let hi = mean as f32;
@@ -84,8 +112,7 @@ pub trait Element: Real {
 
 fn scalar_table<T: Real>() -> Kernels<T> {
     Kernels {
-        sum: scalar::sum,
-        sum_sq_dev: scalar::sum_sq_dev,
+        moments: scalar::moments,
         sum_dy_dot: scalar::sum_dy_dot,
         affine_row: scalar::affine_row,
         bwd_row: scalar::bwd_row,

@@ -46,8 +46,13 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub(crate) fn from_triples(triples: impl IntoIterator<Item = (f64, f64, f64)>) -> Stats {
-        let mut s = Stats::default();
+    pub(crate) fn from_triples(triples: Vec<(f64, f64, f64)>) -> Stats {
+        let c = triples.len();
+        let mut s = Stats {
+            mean: Vec::with_capacity(c),
+            var: Vec::with_capacity(c),
+            invstd: Vec::with_capacity(c),
+        };
         for (m, v, i) in triples {
             s.mean.push(m);
             s.var.push(v);

@@ -32,6 +32,9 @@ pub fn streams(bytes: usize) -> bool {
     bytes >= STREAM_BYTES
 }
 
+/// The most row groups an (N, C) input is cut into.
+pub const MAX_GROUPS: usize = 64;
+
 /// Runs `count` tasks, in the pool when `parallel`, and returns their results in task order.
 pub fn map_tasks<R: Send>(
     parallel: bool,
@@ -59,12 +62,15 @@ pub struct RowGroups {
 }
 
 impl RowGroups {
-    /// The cut for rows of `c` elements of `elem_bytes` bytes, `arrays` arrays read together.
-    pub fn new(c: usize, elem_bytes: usize, arrays: usize) -> RowGroups {
+    /// The cut of `n` rows of `c` elements of `elem_bytes` bytes, `arrays` arrays read
+    /// together. At most [`MAX_GROUPS`] groups, so their partial results (C values each) stay
+    /// small next to the input even when rows are long.
+    pub fn new(n: usize, c: usize, elem_bytes: usize, arrays: usize) -> RowGroups {
         let piece = (PIECE_BYTES / (c * elem_bytes * arrays).max(1)).max(1);
+        let pieces = PIECES_PER_GROUP.max(n.div_ceil(piece).div_ceil(MAX_GROUPS));
         RowGroups {
             piece,
-            group: piece * PIECES_PER_GROUP,
+            group: piece * pieces,
         }
     }
 
@@ -126,11 +132,16 @@ mod tests {
 
     #[test]
     fn row_groups_cover_every_row_once() {
-        let g = RowGroups::new(1024, 4, 1);
+        let g = RowGroups::new(1000, 1024, 4, 1);
         assert_eq!((g.piece, g.group), (64, 256));
         assert_eq!(g.count(1000), 4);
         assert_eq!(g.rows(3, 1000), 768..1000);
-        assert_eq!(RowGroups::new(1 << 20, 8, 2).piece, 1);
+        let wide = RowGroups::new(1000, 1 << 20, 8, 2);
+        assert_eq!(wide.piece, 1);
+        assert!(wide.count(1000) <= MAX_GROUPS);
+        let long = RowGroups::new(1 << 20, 16, 4, 1);
+        assert!(long.count(1 << 20) <= MAX_GROUPS);
+        assert_eq!(long.group % long.piece, 0);
     }
 
     #[test]

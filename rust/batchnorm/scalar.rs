@@ -1,7 +1,7 @@
 //! The portable reference path of every inner loop: plain f64 arithmetic, four independent
 //! accumulators in the reductions so they pipeline. The AVX2 path computes the same formulas.
 
-use super::kernels::NormCols;
+use super::kernels::{NormCols, RowNorm};
 use super::real::Real;
 
 /// Σ x.
@@ -38,6 +38,12 @@ pub fn sum_sq_dev<T: Real>(x: &[T], mean: f64) -> f64 {
     total
 }
 
+/// (Σx, Σ(x − m)²) with m = Σx/n: the two passes over one piece.
+pub fn moments<T: Real>(x: &[T]) -> (f64, f64) {
+    let total = sum(x);
+    (total, sum_sq_dev(x, total / x.len() as f64))
+}
+
 /// (Σ dy, Σ dy·(x − mean)).
 pub fn sum_dy_dot<T: Real>(dy: &[T], x: &[T], mean: f64) -> (f64, f64) {
     let mut s = [0.0f64; 2];
@@ -61,7 +67,8 @@ pub fn sum_dy_dot<T: Real>(dy: &[T], x: &[T], mean: f64) -> (f64, f64) {
 }
 
 /// out = (x − mean)·scale + shift.
-pub fn affine_row<T: Real>(x: &[T], mean: f64, scale: f64, shift: f64, out: &mut [T]) {
+pub fn affine_row<T: Real>(x: &[T], norm: &RowNorm, out: &mut [T]) {
+    let (mean, scale, shift) = (norm.mean, norm.scale, norm.shift);
     for (o, v) in out.iter_mut().zip(x) {
         *o = T::from_f64((v.to_f64() - mean) * scale + shift);
     }

@@ -2,49 +2,69 @@
 //!
 //! A channel is cut into pieces small enough to stay in L1 (fixed by the shape, see
 //! [`super::plan`]). Each piece is summed, then its squared deviations about its own mean are
-//! summed (the two-pass form, never E[x²] − E[x]²). Pieces combine exactly by
-//! Σ(x − μ)² = Σ_b [M2_b + n_b·(μ_b − μ)²], in piece order, so the result does not depend on
-//! which thread computed which piece.
+//! summed (the two-pass form, never E[x²] − E[x]²). Pieces merge by Chan et al.'s pairwise
+//! update (exact in exact arithmetic, stable in floating point), in piece order, so the result
+//! does not depend on which thread computed which piece.
 
 use super::kernels::Kernels;
 use super::plan::PIECE_LEN;
 
-/// The statistics of one piece: its size, Σx and Σ(x − Σx/n)².
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Piece {
+/// Count, Σx and Σ(x − mean)² of the values seen so far.
+///
+/// M2 follows Chan et al.'s pairwise update about a running mean; the reported mean is Σx/n,
+/// which keeps IEEE semantics for infinities (a +inf value gives mean +inf, not inf − inf).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Moments {
     pub count: f64,
     pub sum: f64,
+    running: f64,
     pub m2: f64,
 }
 
-/// Appends the pieces of one contiguous row (cut every [`PIECE_LEN`] values).
-pub fn push_row_pieces<T>(k: &Kernels<T>, row: &[T], pieces: &mut Vec<Piece>) {
-    for part in row.chunks(PIECE_LEN) {
-        let sum = (k.sum)(part);
-        let count = part.len() as f64;
-        let m2 = (k.sum_sq_dev)(part, sum / count);
-        pieces.push(Piece { count, sum, m2 });
+impl Moments {
+    /// Adds a piece of `count` values with Σx = `sum` and Σ(x − sum/count)² = `m2`: with
+    /// δ = mean_b − mean_a, mean_a += δ·n_b/n and M2 += m2 + δ²·n_a·n_b/n.
+    pub fn merge(&mut self, count: f64, sum: f64, m2: f64) {
+        if count == 0.0 {
+            return;
+        }
+        let n = self.count + count;
+        // Two divisions, off the dependency chain through `running`.
+        let inv_n = 1.0 / n;
+        let d = sum / count - self.running;
+        self.running += d * (count * inv_n);
+        self.m2 += m2 + d * d * (self.count * count * inv_n);
+        self.count = n;
+        self.sum += sum;
     }
-}
 
-/// The mean and biased variance of a channel of `total` values made of `pieces`.
-pub fn combine(pieces: &[Piece], total: usize) -> (f64, f64) {
-    let m = total as f64;
-    let mean = pieces.iter().map(|p| p.sum).sum::<f64>() / m;
-    let m2: f64 = pieces
-        .iter()
-        .map(|p| {
-            let d = p.sum / p.count - mean;
-            p.m2 + p.count * d * d
-        })
-        .sum();
-    (mean, m2 / m)
+    /// Adds one contiguous row, two-pass, in pieces of at most [`PIECE_LEN`] values.
+    pub fn add_row<T>(&mut self, k: &Kernels<T>, row: &[T]) {
+        for part in row.chunks(PIECE_LEN) {
+            let count = part.len() as f64;
+            let (sum, m2) = (k.moments)(part);
+            self.merge(count, sum, m2);
+        }
+    }
+
+    /// Σx/n.
+    pub fn mean(&self) -> f64 {
+        self.sum / self.count
+    }
+
+    /// The biased variance M2/n.
+    pub fn var(&self) -> f64 {
+        self.m2 / self.count
+    }
 }
 
 /// Per-column count, mean and Σ(x − mean)² of a run of rows of an (N, C) input.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ColumnMoments {
     pub count: f64,
+    /// Σx per column: the reported mean is sum/count (see [`Moments`]).
+    pub sum: Vec<f64>,
+    /// The running mean M2 is taken about.
     pub mean: Vec<f64>,
     pub m2: Vec<f64>,
 }
@@ -53,6 +73,7 @@ impl ColumnMoments {
     pub fn new(c: usize) -> ColumnMoments {
         ColumnMoments {
             count: 0.0,
+            sum: vec![0.0; c],
             mean: vec![0.0; c],
             m2: vec![0.0; c],
         }
@@ -61,10 +82,10 @@ impl ColumnMoments {
     /// Two-pass moments of `block`, whole rows of `c` values (small enough to stay in L2).
     pub fn of_rows<T>(k: &Kernels<T>, block: &[T], c: usize) -> ColumnMoments {
         let mut m = ColumnMoments::new(c);
-        (k.block_sum_cols)(block, c, &mut m.mean);
+        (k.block_sum_cols)(block, c, &mut m.sum);
         m.count = (block.len() / c.max(1)) as f64;
-        for v in &mut m.mean {
-            *v /= m.count;
+        for (u, s) in m.mean.iter_mut().zip(&m.sum) {
+            *u = s / m.count;
         }
         (k.block_sq_dev_cols)(block, c, &m.mean, &mut m.m2);
         m
@@ -84,7 +105,15 @@ impl ColumnMoments {
             *ma += d * wb;
             *m2a += m2b + d * d * wab;
         }
+        for (s, t) in self.sum.iter_mut().zip(&other.sum) {
+            *s += t;
+        }
         self.count = n;
+    }
+
+    /// Σx/n per column.
+    pub fn sum_mean(&self) -> Vec<f64> {
+        self.sum.iter().map(|s| s / self.count).collect()
     }
 }
 
@@ -100,7 +129,7 @@ mod tests {
     use crate::simd::Backend;
 
     #[test]
-    fn pieces_combine_to_the_two_pass_statistics() {
+    fn rows_merge_to_the_two_pass_statistics() {
         let x: Vec<f64> = (0..10_000)
             .map(|i| 1e4 + ((i * 37) % 101) as f64 * 0.01)
             .collect();
@@ -108,11 +137,10 @@ mod tests {
         let var_ref = x.iter().map(|v| (v - mean_ref).powi(2)).sum::<f64>() / x.len() as f64;
         for backend in Backend::ALL {
             let k = f64::kernels(backend, false);
-            let mut pieces = Vec::new();
-            push_row_pieces(&k, &x[..5000], &mut pieces);
-            push_row_pieces(&k, &x[5000..], &mut pieces);
-            assert_eq!(pieces.len(), 4);
-            let (mean, var) = combine(&pieces, x.len());
+            let mut m = Moments::default();
+            m.add_row(&k, &x[..5000]);
+            m.add_row(&k, &x[5000..]);
+            let (mean, var) = (m.mean(), m.var());
             assert!((mean - mean_ref).abs() < 1e-10, "{backend:?}");
             assert!((var - var_ref).abs() < 1e-10 * var_ref, "{backend:?}");
         }
@@ -135,6 +163,7 @@ mod tests {
             let mean = col.iter().sum::<f64>() / n as f64;
             let m2: f64 = col.iter().map(|v| (v - mean).powi(2)).sum();
             assert!((all.mean[j] - mean).abs() < 1e-11);
+            assert!((all.sum_mean()[j] - mean).abs() < 1e-11);
             assert!((all.m2[j] - m2).abs() < 1e-9 * m2);
         }
         assert_eq!(all.count, n as f64);
@@ -144,8 +173,9 @@ mod tests {
     fn a_constant_channel_has_its_value_as_mean_and_zero_variance() {
         let x = vec![1e7f32; 777];
         let k = f32::kernels(crate::simd::backend(), false);
-        let mut pieces = Vec::new();
-        push_row_pieces(&k, &x, &mut pieces);
-        assert_eq!(combine(&pieces, x.len()), (1e7, 0.0));
+        let mut m = Moments::default();
+        m.add_row(&k, &x[..100]);
+        m.add_row(&k, &x[100..]);
+        assert_eq!((m.mean(), m.var()), (1e7, 0.0));
     }
 }

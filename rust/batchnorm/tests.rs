@@ -233,7 +233,7 @@ fn bad_arguments_are_refused_before_writing() {
 
 #[test]
 fn streaming_stores_give_the_plain_results_at_any_alignment() {
-    use super::kernels::NormCols;
+    use super::kernels::{NormCols, RowNorm};
     fn check<T: Element>(tol: f64) {
         let len = 203;
         let x: Vec<T> = noise(len + 8, 21)
@@ -244,6 +244,7 @@ fn streaming_stores_give_the_plain_results_at_any_alignment() {
         let cols = len;
         let norm = NormCols::new(noise(cols, 23), noise(cols, 24), noise(cols, 25));
         let pk = noise(cols, 26);
+        let row_norm = RowNorm::new(5.0, 1.5, -0.5);
         for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
             let (plain, stream) = (T::kernels(backend, false), T::kernels(backend, true));
             for off in 0..8 {
@@ -255,8 +256,8 @@ fn streaming_stores_give_the_plain_results_at_any_alignment() {
                         (p.to_f64() - q.to_f64()).abs() <= tol * q.to_f64().abs().max(1.0)
                     })
                 };
-                (plain.affine_row)(xs, 5.0, 1.5, -0.5, &mut a[off..off + len]);
-                (stream.affine_row)(xs, 5.0, 1.5, -0.5, &mut b[off..off + len]);
+                (plain.affine_row)(xs, &row_norm, &mut a[off..off + len]);
+                (stream.affine_row)(xs, &row_norm, &mut b[off..off + len]);
                 assert!(close(&a, &b), "affine_row {backend:?} {off}");
                 (plain.affine_cols)(xs, &norm, &mut a[off..off + len]);
                 (stream.affine_cols)(xs, &norm, &mut b[off..off + len]);
@@ -287,7 +288,7 @@ fn streaming_stores_give_the_plain_results_at_any_alignment() {
                     .iter()
                     .map(|v| T::from_f64((v.to_f64() - 5.0) * 1.5 - 0.5))
                     .collect();
-                (stream.affine_row)(xs, 5.0, 1.5, -0.5, &mut b[off..off + len]);
+                (stream.affine_row)(xs, &row_norm, &mut b[off..off + len]);
                 assert!(
                     close(&b[off..off + len], &want),
                     "affine_row vs formula {off}"

@@ -1,0 +1,366 @@
+//! AVX2 loops over whole rows of an (N, C) input, with per-column statistics.
+
+use std::arch::x86_64::{
+    _mm256_add_pd, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_pd,
+    _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd, _mm256_sub_ps,
+};
+
+use super::{param4, put4, put8};
+use crate::batchnorm::kernels::NormCols;
+use crate::batchnorm::real::Real;
+use crate::batchnorm::scalar;
+use crate::simd::avx2::{Lanes, aligned_head, sfence};
+
+// The safe wrappers in this file are handed out only by `super::table`, whose caller vouched
+// for AVX2 and FMA; each `*_impl` reads and writes only within the lengths it was given.
+
+pub(super) fn block_sum_cols<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64]) {
+    // SAFETY: see the note above the wrappers.
+    unsafe { block_sum_cols_impl(x, c, acc) }
+}
+
+/// Column sums of a block of rows, in strips of four rows read side by side (four sequential
+/// streams the prefetcher follows): each strip adds its rows in registers, so the accumulators
+/// are loaded and stored once per four rows.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_sum_cols_impl<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64]) {
+    if c == 0 {
+        return;
+    }
+    let rows = x.len() / c;
+    let w = c.min(acc.len());
+    let p = x.as_ptr();
+    let mut r = 0;
+    // SAFETY: every load reads [r·c + j..r·c + j + 4] with r < rows and j + 4 <= w <= c, so
+    // within rows·c <= x.len(); acc accesses stay below w <= acc.len().
+    unsafe {
+        while r + 4 <= rows {
+            let row = [
+                p.add(r * c),
+                p.add((r + 1) * c),
+                p.add((r + 2) * c),
+                p.add((r + 3) * c),
+            ];
+            let mut j = 0;
+            while j + 4 <= w {
+                let a = _mm256_add_pd(T::load4(row[0].add(j)), T::load4(row[1].add(j)));
+                let b = _mm256_add_pd(T::load4(row[2].add(j)), T::load4(row[3].add(j)));
+                let sum = _mm256_add_pd(param4(acc, j), _mm256_add_pd(a, b));
+                _mm256_storeu_pd(acc.as_mut_ptr().add(j), sum);
+                j += 4;
+            }
+            for (jj, a) in acc.iter_mut().enumerate().take(w).skip(j) {
+                let v = |k: usize| x[(r + k) * c + jj].to_f64();
+                *a += (v(0) + v(1)) + (v(2) + v(3));
+            }
+            r += 4;
+        }
+    }
+    for rr in r..rows {
+        scalar::acc_cols(&x[rr * c..rr * c + w], &mut acc[..w]);
+    }
+}
+
+pub(super) fn block_sq_dev_cols<T: Real + Lanes>(x: &[T], c: usize, mean: &[f64], acc: &mut [f64]) {
+    // SAFETY: see the note above the wrappers.
+    unsafe { block_sq_dev_cols_impl(x, c, mean, acc) }
+}
+
+/// Σ(x − mean)² per column, in strips of four rows like [`block_sum_cols_impl`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_sq_dev_cols_impl<T: Real + Lanes>(
+    x: &[T],
+    c: usize,
+    mean: &[f64],
+    acc: &mut [f64],
+) {
+    if c == 0 {
+        return;
+    }
+    let rows = x.len() / c;
+    let w = c.min(acc.len()).min(mean.len());
+    let p = x.as_ptr();
+    let mut r = 0;
+    // SAFETY: as in `block_sum_cols_impl`; mean accesses stay below w <= mean.len().
+    unsafe {
+        while r + 4 <= rows {
+            let row = [
+                p.add(r * c),
+                p.add((r + 1) * c),
+                p.add((r + 2) * c),
+                p.add((r + 3) * c),
+            ];
+            let mut j = 0;
+            while j + 4 <= w {
+                let m = param4(mean, j);
+                let d0 = _mm256_sub_pd(T::load4(row[0].add(j)), m);
+                let d1 = _mm256_sub_pd(T::load4(row[1].add(j)), m);
+                let d2 = _mm256_sub_pd(T::load4(row[2].add(j)), m);
+                let d3 = _mm256_sub_pd(T::load4(row[3].add(j)), m);
+                let a = _mm256_fmadd_pd(d1, d1, _mm256_mul_pd(d0, d0));
+                let b = _mm256_fmadd_pd(d3, d3, _mm256_mul_pd(d2, d2));
+                let sum = _mm256_add_pd(param4(acc, j), _mm256_add_pd(a, b));
+                _mm256_storeu_pd(acc.as_mut_ptr().add(j), sum);
+                j += 4;
+            }
+            for jj in j..w {
+                let d = |k: usize| x[(r + k) * c + jj].to_f64() - mean[jj];
+                acc[jj] += (d(0) * d(0) + d(1) * d(1)) + (d(2) * d(2) + d(3) * d(3));
+            }
+            r += 4;
+        }
+    }
+    for rr in r..rows {
+        scalar::acc_sq_dev_cols(&x[rr * c..rr * c + w], &mean[..w], &mut acc[..w]);
+    }
+}
+
+pub(super) fn block_dy_dot_cols<T: Real + Lanes>(
+    dy: &[T],
+    x: &[T],
+    c: usize,
+    mean: &[f64],
+    acc_dy: &mut [f64],
+    acc_dot: &mut [f64],
+) {
+    // SAFETY: see the note above the wrappers.
+    unsafe { block_dy_dot_cols_impl(dy, x, c, mean, [acc_dy, acc_dot]) }
+}
+
+/// Σdy and Σdy·(x − mean) per column, in strips of four rows like [`block_sum_cols_impl`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_dy_dot_cols_impl<T: Real + Lanes>(
+    dy: &[T],
+    x: &[T],
+    c: usize,
+    mean: &[f64],
+    [acc_dy, acc_dot]: [&mut [f64]; 2],
+) {
+    if c == 0 {
+        return;
+    }
+    let rows = dy.len().min(x.len()) / c;
+    let w = c.min(mean.len()).min(acc_dy.len()).min(acc_dot.len());
+    let (pg, px) = (dy.as_ptr(), x.as_ptr());
+    let mut r = 0;
+    // SAFETY: as in `block_sum_cols_impl`, for dy and x alike.
+    unsafe {
+        while r + 4 <= rows {
+            let mut j = 0;
+            while j + 4 <= w {
+                let m = param4(mean, j);
+                let (mut s, mut d) = (param4(acc_dy, j), param4(acc_dot, j));
+                let (mut s4, mut d4) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+                for k in 0..4 {
+                    let at = (r + k) * c + j;
+                    let g = T::load4(pg.add(at));
+                    s4 = _mm256_add_pd(s4, g);
+                    d4 = _mm256_fmadd_pd(g, _mm256_sub_pd(T::load4(px.add(at)), m), d4);
+                }
+                s = _mm256_add_pd(s, s4);
+                d = _mm256_add_pd(d, d4);
+                _mm256_storeu_pd(acc_dy.as_mut_ptr().add(j), s);
+                _mm256_storeu_pd(acc_dot.as_mut_ptr().add(j), d);
+                j += 4;
+            }
+            for jj in j..w {
+                let (mut s4, mut d4) = (0.0, 0.0);
+                for k in 0..4 {
+                    let g = dy[(r + k) * c + jj].to_f64();
+                    s4 += g;
+                    d4 += g * (x[(r + k) * c + jj].to_f64() - mean[jj]);
+                }
+                acc_dy[jj] += s4;
+                acc_dot[jj] += d4;
+            }
+            r += 4;
+        }
+    }
+    for rr in r..rows {
+        let at = rr * c..rr * c + w;
+        scalar::acc_dy_dot_cols(
+            &dy[at.clone()],
+            &x[at],
+            &mean[..w],
+            &mut acc_dy[..w],
+            &mut acc_dot[..w],
+        );
+    }
+}
+
+pub(super) fn affine_cols<T: Real + Lanes, const NT: bool>(
+    x: &[T],
+    norm: &NormCols,
+    out: &mut [T],
+) {
+    // SAFETY: see the note above the wrappers.
+    unsafe { affine_cols_impl::<T, NT>(x, norm, out) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn affine_cols_impl<T: Real + Lanes, const NT: bool>(
+    x: &[T],
+    norm: &NormCols,
+    out: &mut [T],
+) {
+    let (mean, scale, shift) = (&norm.mean[..], &norm.scale[..], &norm.shift[..]);
+    let n = x.len().min(mean.len()).min(scale.len());
+    let n = n.min(shift.len()).min(out.len());
+    let one = |j: usize| T::from_f64((x[j].to_f64() - mean[j]) * scale[j] + shift[j]);
+    let head = if NT {
+        aligned_head(out.as_ptr(), n, T::STREAM_ALIGN)
+    } else {
+        0
+    };
+    for (j, o) in out.iter_mut().enumerate().take(head) {
+        *o = one(j);
+    }
+    let mut i = head;
+    // SAFETY: every access touches [i..i + 4] of each slice with i + 4 <= n.
+    unsafe {
+        while i + 4 <= n {
+            let d = _mm256_sub_pd(T::load4(x.as_ptr().add(i)), param4(mean, i));
+            let y = _mm256_fmadd_pd(d, param4(scale, i), param4(shift, i));
+            put4::<T, NT>(out.as_mut_ptr().add(i), y);
+            i += 4;
+        }
+        if NT {
+            sfence();
+        }
+    }
+    for (j, o) in out.iter_mut().enumerate().take(n).skip(i) {
+        *o = one(j);
+    }
+}
+
+pub(super) fn affine_cols_f32<const NT: bool>(x: &[f32], norm: &NormCols, out: &mut [f32]) {
+    if !norm.float32_ok {
+        return affine_cols::<f32, NT>(x, norm, out);
+    }
+    // SAFETY: see the note above the wrappers.
+    unsafe { affine_cols_f32_impl::<NT>(x, norm, out) }
+}
+
+/// The float32 form of [`NormCols`] in 8 float32 lanes.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn affine_cols_f32_impl<const NT: bool>(x: &[f32], norm: &NormCols, out: &mut [f32]) {
+    let (hi, s, b) = (&norm.hi[..], &norm.scale32[..], &norm.shift32[..]);
+    let n = x
+        .len()
+        .min(hi.len())
+        .min(s.len())
+        .min(b.len())
+        .min(out.len());
+    let one = |j: usize| (x[j] - hi[j]).mul_add(s[j], b[j]);
+    let head = if NT {
+        aligned_head(out.as_ptr(), n, 32)
+    } else {
+        0
+    };
+    for (j, o) in out.iter_mut().enumerate().take(head) {
+        *o = one(j);
+    }
+    let mut i = head;
+    // SAFETY: every access touches [i..i + 8] of each slice with i + 8 <= n.
+    unsafe {
+        while i + 8 <= n {
+            let t = _mm256_sub_ps(
+                _mm256_loadu_ps(x.as_ptr().add(i)),
+                _mm256_loadu_ps(hi.as_ptr().add(i)),
+            );
+            let y = _mm256_fmadd_ps(
+                t,
+                _mm256_loadu_ps(s.as_ptr().add(i)),
+                _mm256_loadu_ps(b.as_ptr().add(i)),
+            );
+            put8::<NT>(out.as_mut_ptr().add(i), y);
+            i += 8;
+        }
+        if NT {
+            sfence();
+        }
+    }
+    for (j, o) in out.iter_mut().enumerate().take(n).skip(i) {
+        *o = one(j);
+    }
+}
+
+pub(super) fn bwd_cols<T: Real + Lanes, const NT: bool>(
+    dy: &[T],
+    x: &[T],
+    mean: &[f64],
+    k: &[f64],
+    p: &[f64],
+    q: &[f64],
+    out: &mut [T],
+) {
+    // SAFETY: see the note above the wrappers.
+    unsafe { bwd_cols_impl::<T, NT>(dy, x, [mean, k, p, q], out) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bwd_cols_impl<T: Real + Lanes, const NT: bool>(
+    dy: &[T],
+    x: &[T],
+    [mean, k, p, q]: [&[f64]; 4],
+    out: &mut [T],
+) {
+    let n = dy.len().min(x.len()).min(out.len());
+    let n = n.min(mean.len()).min(k.len()).min(p.len()).min(q.len());
+    let mut i = if NT {
+        aligned_head(out.as_ptr(), n, T::STREAM_ALIGN)
+    } else {
+        0
+    };
+    scalar::bwd_cols(
+        &dy[..i],
+        &x[..i],
+        &mean[..i],
+        &k[..i],
+        &p[..i],
+        &q[..i],
+        &mut out[..i],
+    );
+    // SAFETY: every access touches [i..i + 4] of each slice with i + 4 <= n.
+    unsafe {
+        while i + 4 <= n {
+            let base = _mm256_fmadd_pd(T::load4(dy.as_ptr().add(i)), param4(k, i), param4(q, i));
+            let dev = _mm256_sub_pd(T::load4(x.as_ptr().add(i)), param4(mean, i));
+            let v = _mm256_fmadd_pd(dev, param4(p, i), base);
+            put4::<T, NT>(out.as_mut_ptr().add(i), v);
+            i += 4;
+        }
+        if NT {
+            sfence();
+        }
+    }
+    scalar::bwd_cols(
+        &dy[i..n],
+        &x[i..n],
+        &mean[i..n],
+        &k[i..n],
+        &p[i..n],
+        &q[i..n],
+        &mut out[i..n],
+    );
+}
+
+pub(super) fn scale_cols<T: Real + Lanes>(dy: &[T], k: &[f64], out: &mut [T]) {
+    // SAFETY: see the note above the wrappers.
+    unsafe { scale_cols_impl(dy, k, out) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scale_cols_impl<T: Real + Lanes>(dy: &[T], k: &[f64], out: &mut [T]) {
+    let n = dy.len().min(k.len()).min(out.len());
+    let mut i = 0;
+    // SAFETY: every access touches [i..i + 4] of each slice with i + 4 <= n.
+    unsafe {
+        while i + 4 <= n {
+            let v = _mm256_mul_pd(T::load4(dy.as_ptr().add(i)), param4(k, i));
+            T::store4(out.as_mut_ptr().add(i), v);
+            i += 4;
+        }
+    }
+    scalar::scale_cols(&dy[i..n], &k[i..n], &mut out[i..n]);
+}
