@@ -49,7 +49,7 @@ unsafe fn block_sum_cols_impl<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64
                 _mm256_storeu_pd(acc.as_mut_ptr().add(j), sum);
                 j += 4;
             }
-            for (jj, a) in acc.iter_mut().enumerate().take(w).skip(j) {
+            for (jj, a) in (j..w).zip(&mut acc[j..w]) {
                 let v = |k: usize| x[(r + k) * c + jj].to_f64();
                 *a += (v(0) + v(1)) + (v(2) + v(3));
             }
@@ -212,7 +212,7 @@ unsafe fn affine_cols_impl<T: Real + Lanes, const NT: bool>(
     } else {
         0
     };
-    for (j, o) in out.iter_mut().enumerate().take(head) {
+    for (j, o) in (0..head).zip(&mut out[..head]) {
         *o = one(j);
     }
     let mut i = head;
@@ -228,7 +228,7 @@ unsafe fn affine_cols_impl<T: Real + Lanes, const NT: bool>(
             sfence();
         }
     }
-    for (j, o) in out.iter_mut().enumerate().take(n).skip(i) {
+    for (j, o) in (i..n).zip(&mut out[i..n]) {
         *o = one(j);
     }
 }
@@ -257,7 +257,7 @@ unsafe fn affine_cols_f32_impl<const NT: bool>(x: &[f32], norm: &NormCols, out: 
     } else {
         0
     };
-    for (j, o) in out.iter_mut().enumerate().take(head) {
+    for (j, o) in (0..head).zip(&mut out[..head]) {
         *o = one(j);
     }
     let mut i = head;
@@ -280,7 +280,7 @@ unsafe fn affine_cols_f32_impl<const NT: bool>(x: &[f32], norm: &NormCols, out: 
             sfence();
         }
     }
-    for (j, o) in out.iter_mut().enumerate().take(n).skip(i) {
+    for (j, o) in (i..n).zip(&mut out[i..n]) {
         *o = one(j);
     }
 }
