@@ -13,6 +13,66 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::qmc::scramble::{self, LinearScramble};
 use crate::qmc::unit::{UnitFloat, scale_f64};
 
+/// Writes the rows of `chunk` from the integer point `q` at `index` on, XORing in the direction
+/// number of the Gray-code step after each row (`v` bit-major, `q.len()` values per bit).
+#[inline(always)]
+fn narrow_walk<T: UnitFloat>(
+    q: &mut [u32],
+    mut index: u64,
+    chunk: &mut [T],
+    v: &[u32],
+    scale: f64,
+) {
+    let d = q.len();
+    let rows = chunk.len() / d;
+    // Fixed groups of LANES values become whole vectors; a loop over `d` alone would not for
+    // small `d` (the vectoriser unrolls past 16 lanes and leaves such rows to a scalar tail).
+    const LANES: usize = 8;
+    let main = d - d % LANES;
+    for (r, row) in chunk.chunks_exact_mut(d).enumerate() {
+        for (xs, qs) in row[..main]
+            .chunks_exact_mut(LANES)
+            .zip(q[..main].chunks_exact(LANES))
+        {
+            for i in 0..LANES {
+                xs[i] = T::from_u30_fixed(qs[i], scale);
+            }
+        }
+        for (x, &qj) in row[main..].iter_mut().zip(&q[main..]) {
+            *x = T::from_u30_fixed(qj, scale);
+        }
+        if r + 1 < rows {
+            let k = index.trailing_ones() as usize;
+            let vk = &v[k * d..(k + 1) * d];
+            for (qs, vs) in q[..main]
+                .chunks_exact_mut(LANES)
+                .zip(vk[..main].chunks_exact(LANES))
+            {
+                for i in 0..LANES {
+                    qs[i] ^= vs[i];
+                }
+            }
+            for (qj, vj) in q[main..].iter_mut().zip(&vk[main..]) {
+                *qj ^= vj;
+            }
+            index += 1;
+        }
+    }
+}
+
+/// [`narrow_walk`] compiled with 256-bit vectors.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn narrow_walk_avx2<T: UnitFloat>(
+    q: &mut [u32],
+    index: u64,
+    chunk: &mut [T],
+    v: &[u32],
+    scale: f64,
+) {
+    narrow_walk(q, index, chunk, v, scale);
+}
+
 /// How a Sobol' engine randomises its points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SobolScramble {
@@ -37,6 +97,9 @@ pub struct Sobol {
     /// The LMS-scrambled direction numbers, made on the first draw large enough to need them
     /// (a single point is cheaper as L * unscrambled point, which keeps construction cheap).
     scrambled_v: OnceLock<Vec<u64>>,
+    /// The walked direction numbers as `u32`, for `bits <= 30` (made on the first large draw):
+    /// half the bytes per XOR and a four-lane conversion.
+    narrow_v: OnceLock<Vec<u32>>,
     /// Digital shift: point 0 (zero unless LMS-scrambled).
     shift: Vec<u64>,
     /// Owen scrambling: one key per (coordinate, digit level), coordinate-major.
@@ -151,6 +214,7 @@ impl Sobol {
             v,
             lms,
             scrambled_v: OnceLock::new(),
+            narrow_v: OnceLock::new(),
             shift,
             owen_keys,
         })
@@ -247,6 +311,30 @@ impl Sobol {
         }
     }
 
+    /// [`Sobol::fill_chunk`] without Owen scrambling for `bits <= 30`: the walk in `u32` lanes,
+    /// converted by [`UnitFloat::from_u30_fixed`] (the same values as the `u64` walk), compiled
+    /// for AVX2 when the run-time backend allows it.
+    fn fill_chunk_narrow<T: UnitFloat>(&self, index: u64, chunk: &mut [T], v: &[u32]) {
+        let mut wide = vec![0u64; self.d];
+        self.integer_point(index, &mut wide);
+        // Every value is below 2**bits <= 2**30, so the casts keep it whole.
+        let mut q: Vec<u32> = wide.iter().map(|&x| x as u32).collect();
+        let scale = scale_f64(self.bits);
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::backend() == crate::simd::Backend::Avx2Fma {
+            // SAFETY: the backend is only Avx2Fma on CPUs that support AVX2.
+            unsafe { narrow_walk_avx2(&mut q, index, chunk, v, scale) };
+            return;
+        }
+        narrow_walk(&mut q, index, chunk, v, scale);
+    }
+
+    /// The walked direction numbers as `u32` (valid only for `bits <= 30`).
+    fn narrow_directions(&self) -> &[u32] {
+        self.narrow_v
+            .get_or_init(|| self.directions().iter().map(|&x| x as u32).collect())
+    }
+
     /// Writes points `start, start + 1, ...` (row-major, `d` values each) into `out`.
     pub fn fill<T: UnitFloat>(&self, start: u64, out: &mut [T]) -> Result<()> {
         let n = out.len() / self.d;
@@ -258,6 +346,13 @@ impl Sobol {
         )?;
         let owen = self.scramble == SobolScramble::Owen;
         let small = self.bits <= 52;
+        // Large draws only: the narrow table is built once per engine.
+        if !owen && self.bits <= 30 && n >= 1024 {
+            let v = self.narrow_directions();
+            return for_row_chunks(out, self.d, |first, chunk| {
+                self.fill_chunk_narrow(start + first as u64, chunk, v)
+            });
+        }
         for_row_chunks(out, self.d, |first, chunk| {
             let index = start + first as u64;
             match (owen, small) {
@@ -302,6 +397,33 @@ mod tests {
             let mut tail = vec![0.0f64; 37 * 5];
             s.fill(63, &mut tail).unwrap();
             assert_eq!(&all[63 * 5..], &tail[..]);
+        }
+    }
+
+    #[test]
+    fn large_draws_match_single_points() {
+        // Large draws walk in u32 lanes when bits <= 30; single points jump by index in u64.
+        for bits in [26, 30, 31] {
+            for scramble in [SobolScramble::None, SobolScramble::Lms] {
+                let s = Sobol::new(7, bits, scramble, 5).unwrap();
+                let n = 3000;
+                let mut all = vec![0.0f64; n * 7];
+                s.fill(0, &mut all).unwrap();
+                let mut all32 = vec![0.0f32; n * 7];
+                s.fill(0, &mut all32).unwrap();
+                for i in [0, 1, 2, 1023, 1024, 2047, 2999] {
+                    let mut one = [0.0f64; 7];
+                    s.fill(i as u64, &mut one).unwrap();
+                    assert_eq!(&all[i * 7..(i + 1) * 7], &one, "{scramble:?} bits={bits}");
+                    let mut one32 = [0.0f32; 7];
+                    s.fill(i as u64, &mut one32).unwrap();
+                    assert_eq!(
+                        &all32[i * 7..(i + 1) * 7],
+                        &one32,
+                        "{scramble:?} bits={bits}"
+                    );
+                }
+            }
         }
     }
 

@@ -40,6 +40,12 @@ pub trait UnitFloat: Copy + Send + Sync + 'static {
     fn from_small_fixed(q: u64, scale: f64) -> Self {
         Self::from_unit_f64(small_to_f64(q) * scale)
     }
+    /// [`UnitFloat::from_small_fixed`] for `q < 2**30` held in a `u32`: the same value, but
+    /// through 32-bit lanes (the signed conversion is exact here), twice as many per vector.
+    #[inline]
+    fn from_u30_fixed(q: u32, scale: f64) -> Self {
+        Self::from_unit_f64(f64::from(q as i32) * scale)
+    }
 }
 
 impl UnitFloat for f64 {
@@ -61,6 +67,12 @@ impl UnitFloat for f64 {
     fn from_small_fixed(q: u64, scale: f64) -> f64 {
         // Exact, and below 1 because q < 2**bits: no clamp needed.
         small_to_f64(q) * scale
+    }
+
+    #[inline]
+    fn from_u30_fixed(q: u32, scale: f64) -> f64 {
+        // Exact (q < 2**30, scale a power of two), and below 1: no clamp needed.
+        f64::from(q as i32) * scale
     }
 }
 
@@ -84,6 +96,20 @@ impl UnitFloat for f32 {
     #[inline]
     fn from_small_fixed(q: u64, scale: f64) -> f32 {
         truncate_to_f32(small_to_f64(q) * scale)
+    }
+
+    #[inline]
+    fn from_u30_fixed(q: u32, scale: f64) -> f32 {
+        // Round q to the nearest float, then step down one ulp if that went above q: the float
+        // just below q's nearest is below q, so this is q rounded toward zero. q < 2**30 keeps
+        // the round trip through i32 in range; scaling by a power of two is then exact.
+        let q = q as i32;
+        let nearest = q as f32;
+        // SAFETY: `nearest` is finite and at most 2**30, so it fits an i32 (a plain truncating
+        // conversion; the saturating `as` would not vectorise).
+        let back: i32 = unsafe { nearest.to_int_unchecked() };
+        let above = u32::from(back > q);
+        f32::from_bits(nearest.to_bits() - above) * scale as f32
     }
 }
 
@@ -114,6 +140,33 @@ mod tests {
         assert_eq!(f32::from_fixed(1, 64), 2f32.powi(-64));
         // (2**25 - 1) / 2**25 rounds toward zero, not up to 1.
         assert_eq!(f32::from_fixed((1 << 25) - 1, 25), 1.0 - 2f32.powi(-24));
+    }
+
+    #[test]
+    fn u30_conversions_are_exact_or_round_toward_zero() {
+        for bits in [1u32, 7, 24, 25, 26, 30] {
+            let scale = scale_f64(bits);
+            let top = (1u32 << bits) - 1;
+            for q in [
+                0,
+                1,
+                top / 3,
+                top / 2 + 1,
+                top / 2 + 3,
+                top / 7 * 5,
+                top - 1,
+                top,
+            ] {
+                // q / 2**bits is exact in float64; float32 must be the nearest float below it.
+                let exact = f64::from(q) / 2f64.powi(bits as i32);
+                assert_eq!(f64::from_u30_fixed(q, scale), exact);
+                let mut below = exact as f32;
+                if f64::from(below) > exact {
+                    below = f32::from_bits(below.to_bits() - 1);
+                }
+                assert_eq!(f32::from_u30_fixed(q, scale), below, "q={q} bits={bits}");
+            }
+        }
     }
 
     #[test]
