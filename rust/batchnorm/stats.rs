@@ -170,6 +170,39 @@ mod tests {
     }
 
     #[test]
+    fn one_pass_and_two_pass_rows_agree_with_the_definition() {
+        // A centred row (the one-pass shifted form applies) and rows whose first value is far
+        // out (the shift would cancel too much, so the two-pass loops take over).
+        let base: Vec<f64> = (0..3001)
+            .map(|i| ((i * 7919) % 1013) as f64 / 1013.0 - 0.5)
+            .collect();
+        for first in [0.25, -0.5, 1e6, -3e3] {
+            let mut row = base.clone();
+            row[0] = first;
+            let n = row.len() as f64;
+            let mean_ref = row.iter().sum::<f64>() / n;
+            let m2_ref = row.iter().map(|v| (v - mean_ref).powi(2)).sum::<f64>();
+            for backend in Backend::ALL {
+                let k = f64::kernels(backend, false);
+                let (sum, m2) = (k.moments)(&row);
+                assert!((sum / n - mean_ref).abs() <= 1e-13 * mean_ref.abs().max(1.0));
+                assert!((m2 - m2_ref).abs() <= 1e-12 * m2_ref, "{backend:?} {first}");
+                let k32 = f32::kernels(backend, false);
+                let row32: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+                let wide: Vec<f64> = row32.iter().map(|&v| f64::from(v)).collect();
+                let mean32 = wide.iter().sum::<f64>() / n;
+                let m2_32 = wide.iter().map(|v| (v - mean32).powi(2)).sum::<f64>();
+                let (sum, m2) = (k32.moments)(&row32);
+                assert!((sum / n - mean32).abs() <= 1e-13 * mean32.abs().max(1.0));
+                assert!(
+                    (m2 - m2_32).abs() <= 1e-12 * m2_32,
+                    "{backend:?} {first} f32"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_constant_channel_has_its_value_as_mean_and_zero_variance() {
         let x = vec![1e7f32; 777];
         let k = f32::kernels(crate::simd::backend(), false);

@@ -1,7 +1,7 @@
 //! AVX2 loops over one contiguous (sample, channel) row: sums, the normalise pass and dx.
 
 use std::arch::x86_64::{
-    _mm256_add_pd, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_pd,
+    __m256d, _mm256_add_pd, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_pd,
     _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd, _mm256_sub_pd, _mm256_sub_ps,
 };
 
@@ -16,7 +16,60 @@ use crate::simd::avx2::{Lanes, aligned_head, hsum, sfence};
 
 pub(super) fn moments<T: Real + Lanes>(x: &[T]) -> (f64, f64) {
     // SAFETY: see the note above the wrappers.
-    unsafe { moments_impl(x) }
+    unsafe { shifted_moments_impl(x).unwrap_or_else(|| moments_impl(x)) }
+}
+
+/// The shift may cost at most this factor of M2's precision: M2 = Σd² − (Σd)²/n is kept only
+/// when M2 ≥ Σd²/16, i.e. when it lost at most 4 bits to cancellation.
+const SHIFT_LOSS: f64 = 1.0 / 16.0;
+
+/// (Σx, Σ(x − m)²) in ONE pass, or `None` where the two-pass loops must decide.
+///
+/// Sums d = x − x[0] and d² (the shifted-data form: x[0] is a value of the row, so d is
+/// centred about as well as x − m up to one sample's spread), then Σx = n·x[0] + Σd and
+/// M2 = Σd² − (Σd)²/n. Rounding in M2 is a few ulps of Σd², hence at most 16× that of M2 when
+/// the [`SHIFT_LOSS`] check holds — the same order as the two-pass sum's own rounding; a row
+/// whose first value is far out (or anything non-finite) goes to the two-pass loops instead.
+/// One pass instead of two halves the float32 widening work, which bounds the float32 forward.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn shifted_moments_impl<T: Real + Lanes>(x: &[T]) -> Option<(f64, f64)> {
+    let pivot = x.first()?.to_f64();
+    let n = x.len();
+    let p = x.as_ptr();
+    let mut i = 0;
+    // SAFETY: every load reads p[i..i + 4] with i + 4 <= n.
+    let (mut sd, mut sq) = unsafe {
+        let vp = _mm256_set1_pd(pivot);
+        let mut s = [_mm256_setzero_pd(); 4];
+        let mut q = [_mm256_setzero_pd(); 4];
+        while i + 16 <= n {
+            for j in 0..4 {
+                let d = _mm256_sub_pd(T::load4(p.add(i + 4 * j)), vp);
+                s[j] = _mm256_add_pd(s[j], d);
+                q[j] = _mm256_fmadd_pd(d, d, q[j]);
+            }
+            i += 16;
+        }
+        while i + 4 <= n {
+            let d = _mm256_sub_pd(T::load4(p.add(i)), vp);
+            s[0] = _mm256_add_pd(s[0], d);
+            q[0] = _mm256_fmadd_pd(d, d, q[0]);
+            i += 4;
+        }
+        let pair =
+            |v: [__m256d; 4]| _mm256_add_pd(_mm256_add_pd(v[0], v[2]), _mm256_add_pd(v[1], v[3]));
+        (hsum(pair(s)), hsum(pair(q)))
+    };
+    for v in &x[i..] {
+        let d = v.to_f64() - pivot;
+        sd += d;
+        sq += d * d;
+    }
+    let count = n as f64;
+    let m2 = sq - sd * (sd / count);
+    let sum = count * pivot + sd;
+    // NaN fails the comparison too, so non-finite rows keep the two-pass IEEE semantics.
+    (m2 >= sq * SHIFT_LOSS && sum.is_finite()).then_some((sum, m2))
 }
 
 /// (Σx, Σ(x − m)²) with m = Σx/n: both passes of one piece in one call.
