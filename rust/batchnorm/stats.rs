@@ -2,12 +2,21 @@
 //!
 //! A channel is cut into pieces small enough to stay in L1 (fixed by the shape, see
 //! [`super::plan`]). Each piece is summed, then its squared deviations about its own mean are
-//! summed (the two-pass form, never E[x²] − E[x]²). Pieces merge by Chan et al.'s pairwise
-//! update (exact in exact arithmetic, stable in floating point), in piece order, so the result
-//! does not depend on which thread computed which piece.
+//! summed (the two-pass form, never E[x²] − E[x]²), or, where the check of [`SHIFT_LOSS`]
+//! shows it equally exact, both sums of a row come from one pass about its first value (the
+//! AVX2 row loop). Pieces merge by Chan et al.'s pairwise update (exact in exact arithmetic,
+//! stable in floating point), in piece order, so the result does not depend on which thread
+//! computed which piece.
 
 use super::kernels::Kernels;
 use super::plan::PIECE_LEN;
+
+/// The one-pass shifted form may cost at most this factor of M2's precision: with d = x − p for
+/// a pivot p inside the data (the row's first value), M2 = Σd² − (Σd)²/n is kept only
+/// when M2 ≥ Σd²/16, i.e. when at most 4 bits cancelled. Its rounding is then a few ulps of
+/// Σd² ≤ 16·M2, the order of the two-pass sum's own; otherwise the two-pass loops decide.
+/// Reading each value once instead of twice halves the float32 widening work of a row.
+pub const SHIFT_LOSS: f64 = 1.0 / 16.0;
 
 /// Count, Σx and Σ(x − mean)² of the values seen so far.
 ///

@@ -9,6 +9,7 @@ use super::{put4, put8};
 use crate::batchnorm::kernels::RowNorm;
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
+use crate::batchnorm::stats::SHIFT_LOSS;
 use crate::simd::avx2::{Lanes, aligned_head, hsum, sfence};
 
 // The safe wrappers in this file are handed out only by `super::table`, whose caller vouched
@@ -18,10 +19,6 @@ pub(super) fn moments<T: Real + Lanes>(x: &[T]) -> (f64, f64) {
     // SAFETY: see the note above the wrappers.
     unsafe { shifted_moments_impl(x).unwrap_or_else(|| moments_impl(x)) }
 }
-
-/// The shift may cost at most this factor of M2's precision: M2 = Σd² − (Σd)²/n is kept only
-/// when M2 ≥ Σd²/16, i.e. when it lost at most 4 bits to cancellation.
-const SHIFT_LOSS: f64 = 1.0 / 16.0;
 
 /// (Σx, Σ(x − m)²) in ONE pass, or `None` where the two-pass loops must decide.
 ///
