@@ -2,12 +2,21 @@
 //!
 //! A channel is cut into pieces small enough to stay in L1 (fixed by the shape, see
 //! [`super::plan`]). Each piece is summed, then its squared deviations about its own mean are
-//! summed (the two-pass form, never E[x²] − E[x]²). Pieces merge by Chan et al.'s pairwise
-//! update (exact in exact arithmetic, stable in floating point), in piece order, so the result
-//! does not depend on which thread computed which piece.
+//! summed (the two-pass form, never E[x²] − E[x]²), or, where the check of [`SHIFT_LOSS`]
+//! shows it equally exact, both sums of a row come from one pass about its first value (the
+//! AVX2 row loop). Pieces merge by Chan et al.'s pairwise update (exact in exact arithmetic,
+//! stable in floating point), in piece order, so the result does not depend on which thread
+//! computed which piece.
 
 use super::kernels::Kernels;
 use super::plan::PIECE_LEN;
+
+/// The one-pass shifted form may cost at most this factor of M2's precision: with d = x − p for
+/// a pivot p inside the data (the row's first value), M2 = Σd² − (Σd)²/n is kept only
+/// when M2 ≥ Σd²/16, i.e. when at most 4 bits cancelled. Its rounding is then a few ulps of
+/// Σd² ≤ 16·M2, the order of the two-pass sum's own; otherwise the two-pass loops decide.
+/// Reading each value once instead of twice halves the float32 widening work of a row.
+pub const SHIFT_LOSS: f64 = 1.0 / 16.0;
 
 /// Count, Σx and Σ(x − mean)² of the values seen so far.
 ///
@@ -167,6 +176,39 @@ mod tests {
             assert!((all.m2[j] - m2).abs() < 1e-9 * m2);
         }
         assert_eq!(all.count, n as f64);
+    }
+
+    #[test]
+    fn one_pass_and_two_pass_rows_agree_with_the_definition() {
+        // A centred row (the one-pass shifted form applies) and rows whose first value is far
+        // out (the shift would cancel too much, so the two-pass loops take over).
+        let base: Vec<f64> = (0..3001)
+            .map(|i| ((i * 7919) % 1013) as f64 / 1013.0 - 0.5)
+            .collect();
+        for first in [0.25, -0.5, 1e6, -3e3] {
+            let mut row = base.clone();
+            row[0] = first;
+            let n = row.len() as f64;
+            let mean_ref = row.iter().sum::<f64>() / n;
+            let m2_ref = row.iter().map(|v| (v - mean_ref).powi(2)).sum::<f64>();
+            for backend in Backend::ALL {
+                let k = f64::kernels(backend, false);
+                let (sum, m2) = (k.moments)(&row);
+                assert!((sum / n - mean_ref).abs() <= 1e-13 * mean_ref.abs().max(1.0));
+                assert!((m2 - m2_ref).abs() <= 1e-12 * m2_ref, "{backend:?} {first}");
+                let k32 = f32::kernels(backend, false);
+                let row32: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+                let wide: Vec<f64> = row32.iter().map(|&v| f64::from(v)).collect();
+                let mean32 = wide.iter().sum::<f64>() / n;
+                let m2_32 = wide.iter().map(|v| (v - mean32).powi(2)).sum::<f64>();
+                let (sum, m2) = (k32.moments)(&row32);
+                assert!((sum / n - mean32).abs() <= 1e-13 * mean32.abs().max(1.0));
+                assert!(
+                    (m2 - m2_32).abs() <= 1e-12 * m2_32,
+                    "{backend:?} {first} f32"
+                );
+            }
+        }
     }
 
     #[test]
