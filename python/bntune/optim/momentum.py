@@ -11,7 +11,24 @@ from bntune.nn.parameter import Parameter
 from bntune.optim.optimizer import Hyperparameter, Optimizer
 
 
-class Momentum(Optimizer):
+class _WeightedMomentum(Optimizer):
+    """What Momentum and Nesterov share: ``beta`` in [0, 1) and a velocity buffer ``v``."""
+
+    beta = Hyperparameter(low=0.0, high=1.0, open_high=True)
+    buffers = ("v",)
+
+    def __init__(
+        self,
+        params: Iterable[Parameter] | Module,
+        lr: float,
+        beta: float = 0.9,
+        *,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr=lr, beta=beta, weight_decay=weight_decay)
+
+
+class Momentum(_WeightedMomentum):
     """Momentum as the course writes it, an exponentially weighted average of the gradients::
 
         v = beta · v + (1 - beta) · g
@@ -23,19 +40,6 @@ class Momentum(Optimizer):
     ``v = g``.)
     """
 
-    beta = Hyperparameter(low=0.0, high=1.0, open_high=True)
-    buffers = ("v",)
-
-    def __init__(
-        self,
-        params: Iterable[Parameter] | Module,
-        lr: float,
-        beta: float = 0.9,
-        *,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(params, lr=lr, beta=beta, weight_decay=weight_decay)
-
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         v = state["v"]
         one = w.dtype.type
@@ -44,7 +48,7 @@ class Momentum(Optimizer):
         w -= one(self.lr) * v
 
 
-class Nesterov(Optimizer):
+class Nesterov(_WeightedMomentum):
     """Nesterov momentum in the same exponentially weighted form: the step looks ahead along the
     updated velocity::
 
@@ -54,19 +58,6 @@ class Nesterov(Optimizer):
     ``v`` starts at 0; ``beta`` defaults to 0.9; ``g`` includes ``weight_decay · w`` when set.
     (This is torch's ``nesterov=True`` update with the velocity scaled by ``1 - beta``.)
     """
-
-    beta = Hyperparameter(low=0.0, high=1.0, open_high=True)
-    buffers = ("v",)
-
-    def __init__(
-        self,
-        params: Iterable[Parameter] | Module,
-        lr: float,
-        beta: float = 0.9,
-        *,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(params, lr=lr, beta=beta, weight_decay=weight_decay)
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         v = state["v"]

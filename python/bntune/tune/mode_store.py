@@ -83,20 +83,7 @@ def new_trial(
     seq: int,
 ) -> FrozenTrial:
     """Inserts a ``running`` trial with the study's next number and returns its record."""
-    record = FrozenTrial(
-        study._next_number,
-        params,
-        None,
-        "running",
-        {},
-        1,
-        None,
-        time.time(),
-        None,
-        dict(unit),
-        stream,
-        seq,
-    )
+    record = FrozenTrial.running(study._next_number, params, unit, stream, seq)
     conn = study._conn
     ensure_tables(conn)
     conn.execute("BEGIN")

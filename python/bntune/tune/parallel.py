@@ -114,20 +114,8 @@ def optimize(
             seq = queue.pop(0)
             u = rows[seq - first]
             params = space.from_unit(u)
-            record = FrozenTrial(
-                study._next_number,
-                params,
-                None,
-                "running",
-                {},
-                1,
-                None,
-                time.time(),
-                None,
-                dict(zip(space.names, u, strict=True)),
-                stream,
-                seq,
-            )
+            unit = dict(zip(space.names, u, strict=True))
+            record = FrozenTrial.running(study._next_number, params, unit, stream, seq)
             study._next_number += 1
             conn.execute("BEGIN")
             try:

@@ -466,18 +466,8 @@ class Study:
             params = space.from_unit(u)
             number = self._next_number
             self._next_number += 1
-            unit = dict(zip(names, u, strict=True))
-            record = FrozenTrial(
-                number=number,
-                params=params,
-                value=None,
-                state="running",
-                round=round_,
-                started=time.time(),
-                unit=unit,
-                stream=stream,
-                seq=seq,
-            )
+            unit = zip(names, u, strict=True)
+            record = FrozenTrial.running(number, params, dict(unit), stream, seq, round_)
             return Trial(number, params, round_, prune), record
 
         conn = self._conn

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,29 @@ class FrozenTrial:
     #: "exploit", ...), "epoch" and the values
     events: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _study: Any = field(default=None, repr=False)
+
+    @classmethod
+    def running(
+        cls,
+        number: int,
+        params: dict[str, Any],
+        unit: Mapping[str, float],
+        stream: str,
+        seq: int,
+        round: int = 1,
+    ) -> FrozenTrial:
+        """The record of a trial that starts now: point ``seq`` of design ``stream``."""
+        return cls(
+            number=number,
+            params=params,
+            value=None,
+            state="running",
+            round=round,
+            started=time.time(),
+            unit=dict(unit),
+            stream=stream,
+            seq=seq,
+        )
 
     def load(self, trainable: type, step: int | None = None) -> Any:
         """The trial's model rebuilt from its stored checkpoint at ``step`` (None: the stored
