@@ -150,8 +150,9 @@ def test_bad_usage_exits_2(capsys, args, named):
 def test_workers_with_an_in_process_mode_exits_2(tmp_path, capsys):
     from bntune.cli import main
 
-    assert main(["demo", "--workers", "2", "--out", str(tmp_path / "d")]) == 2
-    assert "--workers: coarse-to-fine runs in this process" in capsys.readouterr().err
+    args = ["demo", "--mode", "panda", "--workers", "2", "--out", str(tmp_path / "d")]
+    assert main(args) == 2
+    assert "--workers: panda runs in this process" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
 
 

@@ -85,7 +85,7 @@ BAD = [
      "objective.trainable", "not a class"),
     ("interval outside pbt", study_file(search='mode = "caviar"\ninterval = 2'),
      "search.interval", "pbt"),
-    ("workers for coarse-to-fine", study_file(search="workers = 2"), "search.workers",
+    ("workers for panda", study_file(search='mode = "panda"\nworkers = 2'), "search.workers",
      "driver's process"),
     ("a sampler for caviar", study_file(search='mode = "caviar"\nsampler = "halton"'),
      "search.sampler", "Sobol"),

@@ -46,6 +46,26 @@ def test_process_pool_refuses_fork():
         tune.process_pool(2, start_method="fork")
 
 
+def test_parallel_coarse_to_fine_zooms_exactly_as_a_serial_run():
+    space = tune.Space(x=tune.Uniform(0.0, 1.0))
+    runs = {}
+    for workers in (1, 2):
+        study = tune.Study(f"c2f-{workers}", seed=3)
+        study.coarse_to_fine(
+            quadratic_objective, space, rounds=3, trials_per_round=6, top=0.2, n_workers=workers
+        )
+        runs[workers] = study
+    serial, parallel = runs[1], runs[2]
+    assert len(parallel.trials) == 18
+    assert parallel.boxes == serial.boxes
+    # the boxes really zoom: round 3 is narrower than the whole interval
+    assert serial.boxes[3]["x"][1] - serial.boxes[3]["x"][0] < 1.0
+    by_number = {t.number: t for t in parallel.trials}
+    for t in serial.trials:
+        p = by_number[t.number]
+        assert (p.params, p.round, p.value) == (t.params, t.round, t.value)
+
+
 def test_parallel_optimize_gives_trial_k_the_same_configuration_and_result():
     space = tune.Space(x=tune.Uniform(0.0, 1.0))
     serial = tune.Study("serial", seed=7)

@@ -73,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
                       "trials x rounds models in parallel, pbt a population of trials, panda "
                       "babysits one model")  # fmt: skip
     demo.add_argument("--workers", type=_positive_int, default=None,
-                      help="worker processes for random, grid, caviar and pbt (default: the "
-                      "cores); coarse-to-fine and panda run in this process")  # fmt: skip
+                      help="worker processes for every mode but panda, which babysits one "
+                      "model in this process (default: the cores)")  # fmt: skip
     demo.add_argument("--epochs", type=_positive_int, default=30,
                       help="epochs per trial (default: 30)")  # fmt: skip
     demo.add_argument("--seed", type=_seed, default=0, help="seed of the search (default: 0)")
@@ -150,7 +150,7 @@ def _demo(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers > 1 and args.mode in IN_PROCESS_MODES:
         raise UsageError(
             f"--workers: {args.mode} runs in this process; drop --workers or use a mode with "
-            f"workers (random, grid, caviar, pbt), got --workers {args.workers}"
+            f"workers (coarse-to-fine, random, grid, caviar, pbt), got --workers {args.workers}"
         )
     settings = demo.DemoSettings(
         trials=args.trials, rounds=args.rounds, mode=args.mode, seed=args.seed,

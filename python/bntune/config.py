@@ -55,6 +55,7 @@ from typing import Any
 
 from bntune import tune
 from bntune.mlp_objective import DATASETS, OPTIMIZERS
+from bntune.runner import IN_PROCESS_MODES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,8 +71,6 @@ else:  # pragma: no cover - exercised on 3.10 only
 MODES = ("coarse-to-fine", "random", "grid", "caviar", "pbt", "panda")
 #: modes that train a ``tune.Trainable`` epoch by epoch instead of calling a function
 TRAINABLE_MODES = ("caviar", "pbt", "panda")
-#: modes that run in the driver's process (no ``workers``)
-IN_PROCESS_MODES = ("coarse-to-fine", "panda")
 SCALES: dict[str, type[tune.Dimension]] = {
     "linear": tune.Uniform,
     "log": tune.LogUniform,

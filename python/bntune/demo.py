@@ -3,12 +3,12 @@ defaults.
 
 The course's search space (``tune.default_space("momentum")``): learning rate on a log scale,
 momentum beta on the 1 - beta scale, hidden units, layers, mini-batch size and learning-rate
-decay; the Momentum optimizer; coarse-to-fine Sobol search (3 rounds x 12 trials by default)
-minimising the dev cross-entropy after ``epochs`` epochs. Writes to ``out``: ``study.db`` (the
-SQLite study), ``best-model.npz`` (``nn.load`` reads it), ``study-trials/`` (per-trial metrics)
-and the plots.
+decay; the Momentum optimizer; coarse-to-fine Sobol search (3 rounds x 12 trials by default, each
+round's trials on ``workers`` processes) minimising the dev cross-entropy after ``epochs``
+epochs. Writes to ``out``: ``study.db`` (the SQLite study), ``best-model.npz`` (``nn.load``
+reads it), ``study-trials/`` (per-trial metrics) and the plots.
 
-Other modes: ``random`` and ``grid`` (trials x rounds trials, on ``workers`` processes),
+Other modes: ``random`` and ``grid`` (trials x rounds trials, also on ``workers`` processes),
 ``caviar`` (a population of trials x rounds models trained in parallel, ``tune.MLPTrainable``),
 ``pbt`` (population based training of ``trials`` models) and ``panda`` (one model babysat by
 ``tune.DefaultPolicy`` from the centre of the space).

@@ -31,7 +31,7 @@ def one_blas_thread() -> Iterator[None]:
 FUNCTION_MODES = ("coarse-to-fine", "random", "grid")
 TRAINABLE_MODES = ("caviar", "panda", "pbt")
 #: modes that run in this process (the tuner gives them no worker pool)
-IN_PROCESS_MODES = ("coarse-to-fine", "panda")
+IN_PROCESS_MODES = ("panda",)
 
 
 def planned_trials(mode: str, trials: int, rounds: int) -> int:
@@ -73,14 +73,14 @@ def run_mode(
     modes ("caviar", "panda", "pbt") train ``objective``, a ``tune.Trainable`` class, for
     ``epochs`` epochs: caviar a population of ``trials``, PBT too (exploiting every
     ``interval`` epochs), panda one model started at ``start`` (default: the centre of
-    ``space``) and babysat by ``tune.DefaultPolicy``. ``workers``: processes for random, grid,
-    caviar and PBT (None: the cores); coarse-to-fine and panda run in this process.
+    ``space``) and babysat by ``tune.DefaultPolicy``. ``workers``: processes for every mode but
+    panda, which runs in this process (None: the cores).
     """
     save_space(study, space, objective_name)
     if mode in TRAINABLE_MODES:
         save_trainable(study, f"{objective.__module__}:{objective.__qualname__}")
     minimize = study.direction == "minimize"
-    if mode in FUNCTION_MODES and (workers == 1 or mode == "coarse-to-fine"):
+    if mode in FUNCTION_MODES and workers == 1:
         total = planned_trials(mode, trials, rounds)
         if mode == "grid":
             from bntune.tune.samplers import design_size
@@ -97,7 +97,7 @@ def run_mode(
         return
     storage = study._path
     if mode in FUNCTION_MODES:
-        total, unit = trials, "trial"
+        total, unit = planned_trials(mode, trials, rounds), "trial"
     else:
         total, unit = planned_trials(mode, trials, rounds) * epochs, "epoch"
     progress = Progress(total, quiet=quiet or storage is None, minimize=minimize,
@@ -109,7 +109,11 @@ def run_mode(
             else contextlib.nullcontext()
         )
         with watcher:
-            if mode in FUNCTION_MODES:
+            if mode == "coarse-to-fine":
+                study.coarse_to_fine(objective, space, rounds=rounds, trials_per_round=trials,
+                                     top=top, shrink=shrink, sampler=sampler,
+                                     n_workers=workers)  # fmt: skip
+            elif mode in FUNCTION_MODES:
                 study.optimize(objective, space, n_trials=trials, sampler=sampler,
                                n_workers=workers)  # fmt: skip
             elif mode == "caviar":

@@ -33,6 +33,7 @@ from bntune.tune.samplers import derive_seed
 from bntune.tune.space import Space
 
 if TYPE_CHECKING:
+    from bntune.tune.executors import WorkPool
     from bntune.tune.study import Box, Study
     from bntune.tune.trial import FrozenTrial, Trial
 
@@ -106,8 +107,11 @@ def run(
     shrink: float,
     sampler: str,
     catch: tuple[type[BaseException], ...],
+    pool: WorkPool | None = None,
 ) -> None:
-    """The rounds of ``study.coarse_to_fine`` (arguments checked there, except these two)."""
+    """The rounds of ``study.coarse_to_fine`` (arguments checked there, except these two).
+    With a ``pool``, each round's trials run on its workers; a round ends when all its trials
+    have, so the next box (and so every configuration) is the same as in a serial run."""
     if not (isinstance(top, int | float) and 0.0 < top <= 1.0):
         raise ValueError(f"top must be a fraction in (0, 1], got {top!r}")
     if not (isinstance(shrink, int | float) and 0.0 < shrink <= 1.0):
@@ -129,6 +133,23 @@ def run(
             _store_box(study, run_key, r, box)
         stream = f"{run_key}:r{r}"
         seed = derive_seed(study.seed, stream)
+        if pool is not None:
+            from bntune.tune import parallel
+
+            parallel.optimize(
+                study,
+                objective,
+                space,
+                sampler,
+                stream,
+                trials_per_round,
+                catch,
+                pool,
+                seed=seed,
+                round_=r,
+                box=box if r > 1 else None,
+            )
+            continue
         study._run_stream(
             objective,
             space,

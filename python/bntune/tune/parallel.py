@@ -26,7 +26,7 @@ from bntune.tune.trial import FrozenTrial, Trial, last_value
 
 if TYPE_CHECKING:
     from bntune.tune.space import Space
-    from bntune.tune.study import Study
+    from bntune.tune.study import Box, Study
 
 _FINISH = "UPDATE trials SET state = ?, value = ?, error = ?, finished = ?, rerun = ? WHERE id = ?"
 _CURVE = "INSERT OR REPLACE INTO curves (trial_id, step, value) VALUES (?, ?, ?)"
@@ -92,8 +92,14 @@ def optimize(
     catch: tuple[type[BaseException], ...],
     pool: WorkPool,
     trial_timeout: float | None = None,
+    *,
+    seed: int | None = None,
+    round_: int = 1,
+    box: Box | None = None,
 ) -> None:
-    """The parallel body of ``study.optimize`` (arguments checked there)."""
+    """The parallel body of ``study.optimize`` (arguments checked there), and of one round of
+    ``study.coarse_to_fine``: then ``seed`` is the round's stream seed (default: the study's),
+    ``round_`` its number and ``box`` the unit-space box its points are mapped into."""
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {objective!r}")
     done = {t.seq for t in study._trials if t.stream == stream and not t.rerun}
@@ -101,7 +107,12 @@ def optimize(
     if not pending:
         return
     first = pending[0]
-    points = design_points(space, sampler, study.seed, first, pending[-1] - first + 1, n_total)
+    stream_seed = study.seed if seed is None else seed
+    points = design_points(space, sampler, stream_seed, first, pending[-1] - first + 1, n_total)
+    if box is not None:
+        from bntune.tune.coarse_to_fine import into_box
+
+        points = into_box(space, box, points)
     rows = points.tolist()
     queue = list(pending)
     records: dict[int, FrozenTrial] = {}
@@ -115,7 +126,7 @@ def optimize(
             u = rows[seq - first]
             params = space.from_unit(u)
             unit = dict(zip(space.names, u, strict=True))
-            record = FrozenTrial.running(study._next_number, params, unit, stream, seq)
+            record = FrozenTrial.running(study._next_number, params, unit, stream, seq, round_)
             study._next_number += 1
             conn.execute("BEGIN")
             try:
@@ -132,7 +143,7 @@ def optimize(
                     objective,
                     record.number,
                     params,
-                    1,
+                    round_,
                     study.pruner,
                     history,
                     study.direction == "minimize",

@@ -325,17 +325,20 @@ class Study:
         shrink: float = 0.5,
         sampler: str = "sobol",
         catch: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
+        n_workers: int | None = None,
+        executor: Any = None,
     ) -> None:
         """Coarse-to-fine search: ``rounds`` rounds of ``trials_per_round`` trials, each in a box
         zoomed around the best trials so far: ``top`` is the fraction of the best trials the
         next box covers, ``shrink`` the least width of a box relative to the previous one. See
-        :mod:`bntune.tune.coarse_to_fine` for the box rule and its defaults."""
+        :mod:`bntune.tune.coarse_to_fine` for the box rule and its defaults.
+
+        ``n_workers`` and ``executor`` work as in :meth:`optimize`: each round's trials run in
+        parallel, and the next round starts when they have all finished, so the boxes and every
+        trial's configuration are those of a serial run."""
         from bntune.tune.coarse_to_fine import run
 
-        run(
-            self,
-            objective,
-            space,
+        arguments = dict(
             rounds=_check_count("rounds", rounds),
             trials_per_round=_check_count("trials_per_round", trials_per_round),
             top=top,
@@ -343,6 +346,15 @@ class Study:
             sampler=check_sampler(sampler),
             catch=_check_catch(catch),
         )
+        if executor is None and n_workers in (None, 1):
+            run(self, objective, space, **arguments)
+            return
+        from bntune.tune.executors import WorkPool
+
+        if not isinstance(space, Space):
+            raise TypeError(f"space must be a tune.Space, got {space!r}")
+        with WorkPool(n_workers, executor) as pool:
+            run(self, objective, space, **arguments, pool=pool)
 
     # ---- trainable modes (see caviar.py, panda.py, pbt.py) ---------------------------------
 
