@@ -27,6 +27,21 @@ if TYPE_CHECKING:
     from bntune.tune.trial import FrozenTrial
 
 
+def check_population_run(
+    mode: str, trainable: object, space: object, population: object, epochs: object
+) -> tuple[type, int, int]:
+    """The arguments ``caviar`` and ``pbt`` share, checked: errors name ``mode`` and the
+    argument. Returns the trainable class, the population and the number of epochs."""
+    trainable = check_trainable(trainable)
+    if not isinstance(space, Space):
+        raise TypeError(f"{mode}: space must be a tune.Space, got {space!r}")
+    return (
+        trainable,
+        check_positive(f"{mode}: population", population),
+        check_positive(f"{mode}: epochs", epochs),
+    )
+
+
 def check_positive(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -66,11 +81,9 @@ def run(
     executor: cf.Executor | None,
 ) -> list[FrozenTrial]:
     """``study.caviar`` (see there)."""
-    trainable = check_trainable(trainable)
-    if not isinstance(space, Space):
-        raise TypeError(f"caviar: space must be a tune.Space, got {space!r}")
-    population = check_positive("caviar: population", population)
-    epochs = check_positive("caviar: epochs", epochs)
+    trainable, population, epochs = check_population_run(
+        "caviar", trainable, space, population, epochs
+    )
     plan = as_scheduler(scheduler)
     stream = f"caviar:{trainable.__qualname__}:{plan.key()}:{population}:{epochs}:{space.key}"
     with WorkPool(n_workers, executor) as pool:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bntune.tune import checkpoints, mode_store
-from bntune.tune.caviar import check_positive, population_trials
+from bntune.tune.caviar import check_population_run, check_positive, population_trials
 from bntune.tune.dimensions import (
     Choice,
     Dimension,
@@ -40,7 +40,7 @@ from bntune.tune.dimensions import (
 from bntune.tune.executors import WorkPool, run_all
 from bntune.tune.samplers import derive_seed
 from bntune.tune.space import Space
-from bntune.tune.trainable import check_trainable, mutable_names
+from bntune.tune.trainable import mutable_names
 from bntune.tune.units import Unit, UnitResult, advance
 
 if TYPE_CHECKING:
@@ -90,11 +90,9 @@ def run(
     executor: cf.Executor | None,
 ) -> list[FrozenTrial]:
     """``study.pbt`` (see there and this module's docstring)."""
-    trainable = check_trainable(trainable)
-    if not isinstance(space, Space):
-        raise TypeError(f"pbt: space must be a tune.Space, got {space!r}")
-    population = check_positive("pbt: population", population)
-    epochs = check_positive("pbt: epochs", epochs)
+    trainable, population, epochs = check_population_run(
+        "pbt", trainable, space, population, epochs
+    )
     interval = check_positive("pbt: interval", interval)
     # the perturbations' seed does not depend on the trainable's name, the stream does
     run_key = f"pbt:{population}:{epochs}:{interval}:{space.key}"
