@@ -7,7 +7,7 @@ ratio to the baseline measured in the same round, so machine noise cancels as fa
            array: one read and one write, the floor of forward-train and inference forward.
   B_add  = the same for np.add(a, b, out=c): two reads and one write, the floor of backward.
 
-Run: python benches/compare_batchnorm.py [--quick]
+Run: python benches/compare_batchnorm.py [--quick] [--shape N,C[,...]]...
 """
 
 from __future__ import annotations
@@ -186,10 +186,18 @@ def small_call_us():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small shapes and few rounds")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        metavar="N,C[,...]",
+        help="measure this shape only (repeatable), e.g. --shape 4096,1024",
+    )
     args = parser.parse_args()
     shapes = [(32, 64, 56, 56), (4096, 1024), (160, 64, 56, 56), (32768, 1024)]
     if args.quick:
         shapes = [(8, 64, 28, 28), (1024, 256)]
+    if args.shape:
+        shapes = [tuple(int(v) for v in s.split(",")) for s in args.shape]
     print(
         f"bntune {bntune.__version__}, SIMD {bntune.simd_backend()}, torch: "
         f"{'not installed' if torch is None else torch.__version__}"

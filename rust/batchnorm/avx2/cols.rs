@@ -104,8 +104,12 @@ unsafe fn block_sq_dev_cols_impl<T: Real + Lanes>(
                 j += 4;
             }
             for jj in j..w {
+                // The lanes' arithmetic, fused alike: a column's result must not depend on
+                // whether it falls in a vector or in the tail.
                 let d = |k: usize| x[(r + k) * c + jj].to_f64() - mean[jj];
-                acc[jj] += (d(0) * d(0) + d(1) * d(1)) + (d(2) * d(2) + d(3) * d(3));
+                let a = d(1).mul_add(d(1), d(0) * d(0));
+                let b = d(3).mul_add(d(3), d(2) * d(2));
+                acc[jj] += a + b;
             }
             r += 4;
         }
@@ -168,7 +172,8 @@ unsafe fn block_dy_dot_cols_impl<T: Real + Lanes>(
                 for k in 0..4 {
                     let g = dy[(r + k) * c + jj].to_f64();
                     s4 += g;
-                    d4 += g * (x[(r + k) * c + jj].to_f64() - mean[jj]);
+                    // Fused like the lanes (see `block_sq_dev_cols_impl`).
+                    d4 = g.mul_add(x[(r + k) * c + jj].to_f64() - mean[jj], d4);
                 }
                 acc_dy[jj] += s4;
                 acc_dot[jj] += d4;
@@ -206,7 +211,8 @@ unsafe fn affine_cols_impl<T: Real + Lanes, const NT: bool>(
     let (mean, scale, shift) = (&norm.mean[..], &norm.scale[..], &norm.shift[..]);
     let n = x.len().min(mean.len()).min(scale.len());
     let n = n.min(shift.len()).min(out.len());
-    let one = |j: usize| T::from_f64((x[j].to_f64() - mean[j]) * scale[j] + shift[j]);
+    // Fused like the lanes, so a value is the same in the head, the body or the tail.
+    let one = |j: usize| T::from_f64((x[j].to_f64() - mean[j]).mul_add(scale[j], shift[j]));
     let head = if NT {
         aligned_head(out.as_ptr(), n, T::STREAM_ALIGN)
     } else {
@@ -307,20 +313,20 @@ unsafe fn bwd_cols_impl<T: Real + Lanes, const NT: bool>(
 ) {
     let n = dy.len().min(x.len()).min(out.len());
     let n = n.min(mean.len()).min(k.len()).min(p.len()).min(q.len());
-    let mut i = if NT {
+    // Fused like the lanes, so a value is the same in the head, the body or the tail.
+    let one = |j: usize| {
+        let base = dy[j].to_f64().mul_add(k[j], q[j]);
+        T::from_f64((x[j].to_f64() - mean[j]).mul_add(p[j], base))
+    };
+    let head = if NT {
         aligned_head(out.as_ptr(), n, T::STREAM_ALIGN)
     } else {
         0
     };
-    scalar::bwd_cols(
-        &dy[..i],
-        &x[..i],
-        &mean[..i],
-        &k[..i],
-        &p[..i],
-        &q[..i],
-        &mut out[..i],
-    );
+    for (j, o) in (0..head).zip(&mut out[..head]) {
+        *o = one(j);
+    }
+    let mut i = head;
     // SAFETY: every access touches [i..i + 4] of each slice with i + 4 <= n.
     unsafe {
         while i + 4 <= n {
@@ -334,15 +340,9 @@ unsafe fn bwd_cols_impl<T: Real + Lanes, const NT: bool>(
             sfence();
         }
     }
-    scalar::bwd_cols(
-        &dy[i..n],
-        &x[i..n],
-        &mean[i..n],
-        &k[i..n],
-        &p[i..n],
-        &q[i..n],
-        &mut out[i..n],
-    );
+    for (j, o) in (i..n).zip(&mut out[i..n]) {
+        *o = one(j);
+    }
 }
 
 pub(super) fn scale_cols<T: Real + Lanes>(dy: &[T], k: &[f64], out: &mut [T]) {

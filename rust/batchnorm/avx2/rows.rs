@@ -176,13 +176,17 @@ unsafe fn affine_row_impl<T: Real + Lanes, const NT: bool>(x: &[T], norm: &RowNo
     let (mean, scale, shift) = (norm.mean, norm.scale, norm.shift);
     let n = x.len().min(out.len());
     let (px, po) = (x.as_ptr(), out.as_mut_ptr());
+    // Fused like the lanes: the head's length moves with `out`'s address, results must not.
+    let one = |v: T| T::from_f64((v.to_f64() - mean).mul_add(scale, shift));
     // Streaming stores need aligned addresses: the head up to the first one is stored plainly.
     let mut i = if NT {
         aligned_head(po, n, T::STREAM_ALIGN)
     } else {
         0
     };
-    scalar::affine_row(&x[..i], norm, &mut out[..i]);
+    for (o, &v) in out[..i].iter_mut().zip(&x[..i]) {
+        *o = one(v);
+    }
     // SAFETY: every access touches [i..i + 4] of x and out with i + 4 <= n.
     unsafe {
         let (m, sc, sh) = (
@@ -206,7 +210,9 @@ unsafe fn affine_row_impl<T: Real + Lanes, const NT: bool>(x: &[T], norm: &RowNo
             sfence();
         }
     }
-    scalar::affine_row(&x[i..n], norm, &mut out[i..n]);
+    for (o, &v) in out[i..n].iter_mut().zip(&x[i..n]) {
+        *o = one(v);
+    }
 }
 
 pub(super) fn bwd_row<T: Real + Lanes, const NT: bool>(
@@ -232,12 +238,16 @@ unsafe fn bwd_row_impl<T: Real + Lanes, const NT: bool>(
 ) {
     let n = dy.len().min(x.len()).min(out.len());
     let (pg, px, po) = (dy.as_ptr(), x.as_ptr(), out.as_mut_ptr());
+    // Fused like the lanes: the head's length moves with `out`'s address, results must not.
+    let one = |g: T, v: T| T::from_f64((v.to_f64() - mean).mul_add(p, g.to_f64().mul_add(k, q)));
     let mut i = if NT {
         aligned_head(po, n, T::STREAM_ALIGN)
     } else {
         0
     };
-    scalar::bwd_row(&dy[..i], &x[..i], mean, k, p, q, &mut out[..i]);
+    for ((o, &g), &v) in out[..i].iter_mut().zip(&dy[..i]).zip(&x[..i]) {
+        *o = one(g, v);
+    }
     // SAFETY: every access touches [i..i + 4] of dy, x and out with i + 4 <= n.
     unsafe {
         let (vm, vk, vp, vq) = (
@@ -256,7 +266,9 @@ unsafe fn bwd_row_impl<T: Real + Lanes, const NT: bool>(
             sfence();
         }
     }
-    scalar::bwd_row(&dy[i..n], &x[i..n], mean, k, p, q, &mut out[i..n]);
+    for ((o, &g), &v) in out[i..n].iter_mut().zip(&dy[i..n]).zip(&x[i..n]) {
+        *o = one(g, v);
+    }
 }
 
 pub(super) fn scale_row<T: Real + Lanes>(dy: &[T], k: f64, out: &mut [T]) {
