@@ -1,7 +1,8 @@
 """The ``bntune`` command: ``demo``, ``run STUDY.toml``, ``show STUDY.db``, ``plot STUDY.db``,
 ``babysit STUDY.db --trial N``.
 
-Exit codes: 0 success; 1 the work itself failed (e.g. the study is locked by a running driver);
+Exit codes: 0 success; 1 the work itself failed (e.g. `run` or `babysit --epochs` on a study a
+running driver holds; `show`, `plot` and `babysit` without --epochs only read, needing no lease);
 2 bad usage or a bad study file, with a message naming the offending option or key.
 """
 
@@ -195,11 +196,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(args: argparse.Namespace) -> tune.Study:
+def _open(args: argparse.Namespace, *, read_only: bool) -> tune.Study:
+    """The study ``args.db`` / ``args.study``: ``read_only`` for commands that only read it
+    (they need no lease, so they work while a driver is running the study)."""
     from bntune.studyfile import StudyFileError, open_study
 
     try:
-        return open_study(args.db, args.study)
+        return open_study(args.db, args.study, read_only=read_only)
     except StudyFileError as err:
         raise UsageError(str(err)) from None
 
@@ -210,7 +213,7 @@ def _show(args: argparse.Namespace) -> int:
     from bntune.runner import ranked_numbers, test_accuracies, trainable_models
     from bntune.studyfile import load_trainable
 
-    with _open(args) as study:
+    with _open(args, read_only=True) as study:
         artifacts = trial_artifacts(args.db, study.name)
         accuracy = None
         if load_trainable(study) == "bntune.tune.mlp_trainable:MLPTrainable":
@@ -227,7 +230,7 @@ def _plot(args: argparse.Namespace) -> int:
     from bntune.plots import plot_study
     from bntune.studyfile import load_objective_name, load_space
 
-    with _open(args) as study:
+    with _open(args, read_only=True) as study:
         space, name = load_space(study), load_objective_name(study)
         for path in plot_study(study, args.out, space=space, objective=name):
             print(path)
@@ -246,7 +249,8 @@ def _babysit(args: argparse.Namespace) -> int:
             raise b.BabysitUsageError(
                 "--epochs: give the number of epochs to continue for with --set or --rollback-to"
             )
-        with _open(args) as study:
+        # only showing reads; continuing trains, which takes the lease
+        with _open(args, read_only=args.epochs == 0) as study:
             trial = b.find_trial(study, args.trial)
             print(b.describe(study, trial))
             if args.epochs == 0:

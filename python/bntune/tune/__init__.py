@@ -27,7 +27,7 @@ from bntune.tune.dimensions import (
     OneMinusLogUniform,
     Uniform,
 )
-from bntune.tune.errors import Pruned, StorageError, StudyLocked
+from bntune.tune.errors import Pruned, StorageError, StudyLocked, StudyReadOnly
 from bntune.tune.executors import InlineExecutor, process_pool
 from bntune.tune.importance import first_order_shares
 from bntune.tune.mlp_trainable import MLPTrainable
@@ -65,6 +65,7 @@ __all__ = [
     "StorageError",
     "Study",
     "StudyLocked",
+    "StudyReadOnly",
     "SuccessiveHalving",
     "Trainable",
     "Trial",

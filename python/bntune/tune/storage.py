@@ -100,15 +100,23 @@ def _check_header(path: Path) -> None:
 
 
 def connect(
-    storage: str | os.PathLike[str] | None, durability: str = "normal"
+    storage: str | os.PathLike[str] | None, durability: str = "normal", *, read_only: bool = False
 ) -> sqlite3.Connection:
     """An open, checked connection to a bntune study database, created if the file is new.
+
+    With ``read_only`` the file must already be a bntune database; it is opened with SQLite's
+    ``mode=ro`` (a WAL reader: it sees what the driver has committed and never blocks it) and
+    nothing is created, migrated or written.
 
     Raises :class:`StorageError` (leaving the file untouched) for a file that is not SQLite, is a
     SQLite database of another application, is damaged, or was written by a newer bntune.
     """
     if durability not in DURABILITIES:
         raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
+    if read_only:
+        if storage is None:
+            raise ValueError("read_only needs a storage file: an in-memory study has no reader")
+        return _connect_read_only(Path(os.fspath(storage)))
     where = ":memory:" if storage is None else os.fspath(storage)
     if storage is not None:
         _check_header(Path(where))
@@ -126,6 +134,37 @@ def connect(
     except sqlite3.OperationalError as e:  # locked, read-only, disk full...
         conn.close()
         raise StorageError(f"cannot use study storage {where!r}: {e}") from e
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise StorageError(f"study storage {where!r} is damaged or not a database: {e}") from e
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    where = str(path)
+    if not path.is_file():
+        raise StorageError(f"study storage {where!r} does not exist (opened read-only)")
+    _check_header(path)
+    try:
+        # a URI, so that the path's own characters ('?', '#', '%') are escaped, not parsed
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=10.0,
+        )
+    except sqlite3.Error as e:
+        raise StorageError(f"cannot open study storage {where!r} read-only: {e}") from e
+    try:
+        if not _is_bntune(conn, where):
+            raise StorageError(f"study storage {where!r} is empty, not a bntune study database")
+    except sqlite3.OperationalError as e:  # e.g. a directory it may not read
+        conn.close()
+        raise StorageError(f"cannot read study storage {where!r}: {e}") from e
     except sqlite3.DatabaseError as e:
         conn.close()
         raise StorageError(f"study storage {where!r} is damaged or not a database: {e}") from e
