@@ -2,7 +2,15 @@
 
 Tables: ``bntune_meta`` (application and schema version), ``studies``, ``leases``, ``trials``
 (number, params, value, state, round, timestamps, error text), ``curves`` (learning-curve points),
-``checkpoints`` (for resumable training) and ``boxes`` (coarse-to-fine rounds).
+``checkpoints`` (for resumable training), ``trial_events`` (what the trainable modes did to a
+trial: parameter changes, rollbacks, exploits) and ``boxes`` (coarse-to-fine rounds). This module
+is the one place that defines them.
+
+Schema versions: ``PRAGMA user_version`` (and ``schema_version`` in ``bntune_meta``) counts
+changes an older bntune could not read; a newer file is refused. Tables added within a version
+(``trial_events`` came after the first files of version 1: the modes created it on first use)
+are created by the first driver that opens an older file; a read-only view of such a file reads
+them as empty.
 
 Durability: by default the file is in WAL mode with ``synchronous=NORMAL``. A committed trial
 survives the driver process being killed (the OS still has the write), but **not a power cut or
@@ -25,16 +33,18 @@ APPLICATION_ID = int.from_bytes(b"bntu", "big")
 DURABILITIES = {"normal": "NORMAL", "full": "FULL"}
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
+# IF NOT EXISTS throughout: running the whole script on an older file of the same version adds the
+# tables it lacks and leaves the others alone
 _SCHEMA = """
-CREATE TABLE bntune_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE studies (
+CREATE TABLE IF NOT EXISTS bntune_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS studies (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     direction TEXT NOT NULL,
     seed INTEGER NOT NULL,
     created REAL NOT NULL
 );
-CREATE TABLE leases (
+CREATE TABLE IF NOT EXISTS leases (
     study_id INTEGER PRIMARY KEY REFERENCES studies(id),
     token TEXT NOT NULL,
     pid INTEGER NOT NULL,
@@ -42,7 +52,7 @@ CREATE TABLE leases (
     acquired REAL NOT NULL,
     heartbeat REAL NOT NULL
 );
-CREATE TABLE trials (
+CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY,
     study_id INTEGER NOT NULL REFERENCES studies(id),
     number INTEGER NOT NULL,
@@ -59,13 +69,13 @@ CREATE TABLE trials (
     rerun INTEGER NOT NULL DEFAULT 0,
     UNIQUE (study_id, number)
 );
-CREATE TABLE curves (
+CREATE TABLE IF NOT EXISTS curves (
     trial_id INTEGER NOT NULL REFERENCES trials(id),
     step INTEGER NOT NULL,
     value REAL,
     PRIMARY KEY (trial_id, step)
 ) WITHOUT ROWID;
-CREATE TABLE checkpoints (
+CREATE TABLE IF NOT EXISTS checkpoints (
     trial_id INTEGER NOT NULL REFERENCES trials(id),
     step INTEGER NOT NULL,
     path TEXT,
@@ -73,7 +83,13 @@ CREATE TABLE checkpoints (
     created REAL NOT NULL,
     PRIMARY KEY (trial_id, step)
 );
-CREATE TABLE boxes (
+CREATE TABLE IF NOT EXISTS trial_events (
+    trial_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (trial_id, seq)
+);
+CREATE TABLE IF NOT EXISTS boxes (
     study_id INTEGER NOT NULL REFERENCES studies(id),
     stream TEXT NOT NULL,
     round INTEGER NOT NULL,
@@ -81,6 +97,12 @@ CREATE TABLE boxes (
     PRIMARY KEY (study_id, stream, round)
 );
 """
+#: every table of the schema (a file of the current version has them all)
+TABLES = frozenset(
+    line.split()[5] for line in _SCHEMA.splitlines() if line.startswith("CREATE TABLE")
+)
+#: tables without which a file is not a usable study database (the rest can be added)
+_CORE_TABLES = frozenset({"trials", "bntune_meta", "studies", "leases"})
 
 
 def _check_header(path: Path) -> None:
@@ -176,16 +198,16 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 def _check_or_create(conn: sqlite3.Connection, where: str) -> None:
     if _is_bntune(conn, where):
+        _add_missing_tables(conn)
         return
     # Another driver may be creating the same new file: take the write lock, then look again.
     conn.execute("BEGIN IMMEDIATE")
     try:
         if _is_bntune(conn, where):
             conn.execute("ROLLBACK")
+            _add_missing_tables(conn)
             return
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        _create_tables(conn)
         conn.execute(
             "INSERT INTO bntune_meta (key, value) VALUES ('application', 'bntune'), "
             "('schema_version', ?)",
@@ -199,19 +221,43 @@ def _check_or_create(conn: sqlite3.Connection, where: str) -> None:
         raise
 
 
+def _create_tables(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    """The tables the database holds."""
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _add_missing_tables(conn: sqlite3.Connection) -> None:
+    """Brings an older file of this schema version up to date (e.g. adds ``trial_events``)."""
+    if TABLES.issubset(table_names(conn)):
+        return  # the usual case: no write lock taken
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _create_tables(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _is_bntune(conn: sqlite3.Connection, where: str) -> bool:
     """True for a usable bntune database, False for an empty one; StorageError otherwise."""
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     # reading sqlite_master makes SQLite parse the schema: a damaged file fails here
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = table_names(conn)
     if app_id == APPLICATION_ID:
         if version > SCHEMA_VERSION:
             raise StorageError(
                 f"study storage {where!r} has schema version {version}, newer than this bntune "
                 f"understands ({SCHEMA_VERSION}); upgrade bntune to open it"
             )
-        if not {"trials", "bntune_meta", "studies", "leases"} <= tables:
+        if not _CORE_TABLES.issubset(tables):
             raise StorageError(
                 f"study storage {where!r} is a damaged bntune database (tables missing)"
             )
