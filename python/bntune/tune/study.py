@@ -289,12 +289,15 @@ class Study:
             return records
         return pd.DataFrame.from_records(records)
 
-    def importance(self, *, bins: int | None = None) -> dict[str, float]:
-        """Which hyperparameters mattered: name -> first-order share of the objective's variance,
-        largest first. See :func:`bntune.tune.importance.first_order_shares`."""
+    def importance(self, *, degree: int | None = None) -> dict[str, float]:
+        """Which hyperparameters mattered: name -> first-order share of the objective's variance
+        over the search space, largest first; shares are >= 0 and sum to at most 1 (the rest is
+        what no single hyperparameter explains). Estimated from every complete trial of the
+        latest space by an additive polynomial fit of ``degree`` (default: up to 3, as the
+        trials allow). See :mod:`bntune.tune.importance` for the formula."""
         from bntune.tune.importance import study_importance
 
-        return study_importance(self, bins=bins)
+        return study_importance(self, degree=degree)
 
     # ---- running -------------------------------------------------------------------------
 
