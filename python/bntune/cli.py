@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bntune import tune
@@ -24,24 +24,31 @@ class UsageError(Exception):
     """Bad usage or configuration: reported in one line, exit code 2."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _integer(low: int, kind: str) -> Callable[[str], int]:
+    """An argparse ``type``: an int >= ``low``, else "must be a <kind> integer, got '<text>'"."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a {kind} integer, got {text!r}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
+_positive_int = _integer(1, "positive")
+_seed = _integer(0, "non-negative")
+
+
+def _study_command(commands: Any, name: str, *, help: str, description: str) -> Any:
+    """A command on a stored study: its ``STUDY.db`` argument and ``--study``."""
+    parser = commands.add_parser(name, help=help, description=description)
+    parser.add_argument("db", type=Path, metavar="STUDY.db")
+    parser.add_argument("--study", help="which study, when the file holds several")
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,29 +99,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", type=Path, metavar="STUDY.toml")
     run.add_argument("--quiet", action="store_true", help="print nothing, draw no bars")
 
-    show = commands.add_parser(
+    show = _study_command(
+        commands,
         "show",
         help="print a study's leaderboard, counts, best params and importance",
         description="Prints a stored study: counts of trials by state, the leaderboard, the best "
         "parameters and the importance ranking.",
     )
-    show.add_argument("db", type=Path, metavar="STUDY.db")
-    show.add_argument("--study", help="which study, when the file holds several")
     show.add_argument("--top", type=_positive_int, default=10,
                       help="rows of the leaderboard (default: 10)")  # fmt: skip
 
-    plot = commands.add_parser(
+    plot = _study_command(
+        commands,
         "plot",
         help="draw a study's plots as PNG files",
         description="Writes curves.png, objective_vs_params.png and importance.png for a stored "
         "study.",
     )
-    plot.add_argument("db", type=Path, metavar="STUDY.db")
     plot.add_argument("--out", type=Path, default=Path("."),
                       help="directory for the PNG files (default: .)")  # fmt: skip
-    plot.add_argument("--study", help="which study, when the file holds several")
 
-    babysit = commands.add_parser(
+    babysit = _study_command(
+        commands,
         "babysit",
         help="show a babysat trial's curve and events, and continue it by hand",
         description="The panda workflow for a person: prints trial N's learning curve with the "
@@ -122,7 +128,6 @@ def _parser() -> argparse.ArgumentParser:
         "epochs (no automatic policy) after applying --set changes, from its last checkpoint or "
         "from epoch E's with --rollback-to E.",
     )
-    babysit.add_argument("db", type=Path, metavar="STUDY.db")
     babysit.add_argument("--trial", type=int, required=True, metavar="N",
                          help="the trial's number")  # fmt: skip
     babysit.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -131,7 +136,6 @@ def _parser() -> argparse.ArgumentParser:
                          help="restart from the checkpoint of epoch E")  # fmt: skip
     babysit.add_argument("--epochs", type=int, default=0, metavar="K",
                          help="epochs to continue for (default: 0, only show)")  # fmt: skip
-    babysit.add_argument("--study", help="which study, when the file holds several")
     babysit.add_argument("--trainable", metavar="MODULE:CLASS",
                          help="the tune.Trainable to rebuild the model with (default: the one "
                          "recorded by bntune demo/run)")  # fmt: skip
