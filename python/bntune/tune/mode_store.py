@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bntune.tune import checkpoints
-from bntune.tune.storage import table_names
+from bntune.tune.storage import table_names, transaction
 from bntune.tune.trial import FrozenTrial
 
 if TYPE_CHECKING:
@@ -70,16 +70,7 @@ def new_trial(
     seq: int,
 ) -> FrozenTrial:
     """Inserts a ``running`` trial with the study's next number and returns its record."""
-    record = FrozenTrial.running(study._next_number, params, unit, stream, seq)
-    conn = study._conn
-    conn.execute("BEGIN")
-    try:
-        study._insert_running(record)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    study._next_number += 1
+    record = study._start_trial(params, unit, stream, seq)
     record._study = weakref.ref(study)
     _live(study)[record._id] = record
     return record
@@ -111,18 +102,13 @@ def revive(study: Study, stream: str) -> list[FrozenTrial]:
     ]
     if not dead:
         return []
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn):
         for t in dead:
             conn.execute(
                 "UPDATE trials SET state = 'running', error = NULL, finished = NULL, rerun = 0 "
                 "WHERE id = ?",
                 (t._id,),
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     gone = {id(t) for t in dead}
     study._trials = [t for t in study._trials if id(t) not in gone]
     for t in dead:
@@ -151,8 +137,7 @@ def commit(
     conn = study._conn
     points = list(points)
     events = list(events)
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn):
         if points:
             conn.executemany(
                 _CURVE,
@@ -172,10 +157,6 @@ def commit(
         if finish is not None:
             state, value, error = finish
             conn.execute(_FINISH, (state, value, error, finished, record._id))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     for s, v in points:
         record.curve[s] = v
     record.events.extend(events)

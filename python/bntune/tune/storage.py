@@ -21,8 +21,10 @@ those too, at the cost of one fsync per trial.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from bntune.tune.errors import StorageError
@@ -105,6 +107,20 @@ TABLES = frozenset(
 _CORE_TABLES = frozenset({"trials", "bntune_meta", "studies", "leases"})
 
 
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection, *, immediate: bool = False) -> Iterator[None]:
+    """``BEGIN`` (``BEGIN IMMEDIATE``: take the write lock now) ... ``COMMIT``; on any exception
+    ``ROLLBACK`` and re-raise. The connection must be in autocommit mode (as :func:`connect`
+    makes it)."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def _check_header(path: Path) -> None:
     """Refuse, before SQLite touches it, a non-empty file that is not a SQLite database."""
     try:
@@ -138,55 +154,37 @@ def connect(
     if read_only:
         if storage is None:
             raise ValueError("read_only needs a storage file: an in-memory study has no reader")
-        return _connect_read_only(Path(os.fspath(storage)))
-    where = ":memory:" if storage is None else os.fspath(storage)
+        path = Path(os.fspath(storage))
+        where = str(path)
+        if not path.is_file():
+            raise StorageError(f"study storage {where!r} does not exist (opened read-only)")
+        # a URI, so that the path's own characters ('?', '#', '%') are escaped, not parsed
+        target, uri = f"{path.resolve().as_uri()}?mode=ro", True
+    else:
+        where = target = ":memory:" if storage is None else os.fspath(storage)
+        uri = False
     if storage is not None:
         _check_header(Path(where))
     try:
         # autocommit mode: transactions are explicit BEGIN/COMMIT, one per finished trial
-        conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False, timeout=10.0)
+        conn = sqlite3.connect(
+            target, uri=uri, isolation_level=None, check_same_thread=False, timeout=10.0
+        )
     except sqlite3.Error as e:
         raise StorageError(f"cannot open study storage {where!r}: {e}") from e
     try:
-        _check_or_create(conn, where)
-        if storage is not None:
-            conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={DURABILITIES[durability]}")
-        conn.execute("PRAGMA foreign_keys=OFF")
+        if read_only:
+            if not _is_bntune(conn, where):
+                raise StorageError(f"study storage {where!r} is empty, not a bntune study database")
+        else:
+            _check_or_create(conn, where)
+            if storage is not None:
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={DURABILITIES[durability]}")
+            conn.execute("PRAGMA foreign_keys=OFF")
     except sqlite3.OperationalError as e:  # locked, read-only, disk full...
         conn.close()
         raise StorageError(f"cannot use study storage {where!r}: {e}") from e
-    except sqlite3.DatabaseError as e:
-        conn.close()
-        raise StorageError(f"study storage {where!r} is damaged or not a database: {e}") from e
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    where = str(path)
-    if not path.is_file():
-        raise StorageError(f"study storage {where!r} does not exist (opened read-only)")
-    _check_header(path)
-    try:
-        # a URI, so that the path's own characters ('?', '#', '%') are escaped, not parsed
-        conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro",
-            uri=True,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=10.0,
-        )
-    except sqlite3.Error as e:
-        raise StorageError(f"cannot open study storage {where!r} read-only: {e}") from e
-    try:
-        if not _is_bntune(conn, where):
-            raise StorageError(f"study storage {where!r} is empty, not a bntune study database")
-    except sqlite3.OperationalError as e:  # e.g. a directory it may not read
-        conn.close()
-        raise StorageError(f"cannot read study storage {where!r}: {e}") from e
     except sqlite3.DatabaseError as e:
         conn.close()
         raise StorageError(f"study storage {where!r} is damaged or not a database: {e}") from e
@@ -236,13 +234,8 @@ def _add_missing_tables(conn: sqlite3.Connection) -> None:
     """Brings an older file of this schema version up to date (e.g. adds ``trial_events``)."""
     if TABLES.issubset(table_names(conn)):
         return  # the usual case: no write lock taken
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn, immediate=True):
         _create_tables(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _is_bntune(conn: sqlite3.Connection, where: str) -> bool:

@@ -119,8 +119,7 @@ class Study:
 
     def _open_study(self, direction: str | None, seed: int | None) -> tuple[int, str, int]:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with storage_db.transaction(conn, immediate=True):
             row = conn.execute(
                 "SELECT id, direction, seed FROM studies WHERE name = ?", (self.name,)
             ).fetchone()
@@ -134,10 +133,6 @@ class Study:
                 study_id = int(cur.lastrowid or 0)
             else:
                 study_id, direction, seed = self._check_stored(row, direction, seed)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return study_id, direction, int(seed)
 
     def _find_study(self, direction: str | None, seed: int | None) -> tuple[int, str, int]:
@@ -536,9 +531,8 @@ class Study:
         persist = self._path is not None
         live, record = make(pending[0])
         if persist:
-            conn.execute("BEGIN")
-            self._insert_running(record)
-            conn.execute("COMMIT")
+            with storage_db.transaction(conn):
+                self._insert_running(record)
         for k in range(len(pending)):
             raised: BaseException | None = None
             try:
@@ -567,8 +561,7 @@ class Study:
     def _commit(self, record: FrozenTrial, nxt: FrozenTrial | None) -> None:
         """One transaction: the finished trial's result and curve, and the next trial's start."""
         conn = self._conn
-        conn.execute("BEGIN")
-        try:
+        with storage_db.transaction(conn):
             conn.execute(
                 _FINISH,
                 (
@@ -590,10 +583,21 @@ class Study:
                 )
             if nxt is not None:
                 self._insert_running(nxt)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+
+    def _start_trial(
+        self,
+        params: dict[str, Any],
+        unit: Any,
+        stream: str,
+        seq: int,
+        round_: int = 1,
+    ) -> FrozenTrial:
+        """A ``running`` trial with the study's next number, committed on its own."""
+        record = FrozenTrial.running(self._next_number, params, unit, stream, seq, round_)
+        with storage_db.transaction(self._conn):
+            self._insert_running(record)
+        self._next_number += 1
+        return record
 
     def _insert_running(self, record: FrozenTrial) -> None:
         cur = self._conn.execute(
