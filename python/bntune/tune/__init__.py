@@ -14,6 +14,9 @@ in parallel, ``study.babysit(trainable, params, epochs=20)`` watches one (panda 
 ``study.pbt(...)`` evolves a population; ``study.best_checkpoint().load(trainable)`` takes the
 best model home. Work runs on a local process pool (``n_workers``) or any
 ``concurrent.futures.Executor`` (``executor=``, e.g. Dask's ``client.get_executor()``).
+
+``tune.Study(name, storage=path, read_only=True)`` reads a study without its lease, while a
+driver runs it; ``study.importance()`` ranks the hyperparameters by first-order variance share.
 """
 
 from bntune.tune.checkpoints import Checkpoint

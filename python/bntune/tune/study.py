@@ -244,7 +244,8 @@ class Study:
 
     @property
     def trials(self) -> list[FrozenTrial]:
-        """Every finished trial, in order of number (a copy of the list)."""
+        """Every finished trial, in order of number (a copy of the list); a ``read_only`` view
+        also lists the trials its driver is running, as ``running``."""
         return list(self._trials)
 
     @property
