@@ -5,6 +5,7 @@ fixture objective's formula, not against what the tuner printed."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -161,3 +162,20 @@ def test_read_only_never_creates_or_migrates_and_takes_the_stored_direction(tmp_
     shown = bntune("show", db)
     assert shown.returncode == 0, shown.stderr
     assert "(maximize, seed 1)" in shown.stdout
+
+
+def test_show_into_a_closed_pipe_stops_without_a_traceback(tmp_path):
+    db = tmp_path / "s.db"
+    with tune.Study("s", storage=db, seed=0) as study:
+        study.optimize(lambda t: t.params["width"], SPACE, n_trials=16)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written (`| head -0`)
+    try:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+        result = subprocess.run([sys.executable, "-m", "bntune", "show", str(db)],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, env=env,
+                                timeout=120, check=False)  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr == ""

@@ -9,6 +9,8 @@ running driver holds; `show`, `plot` and `babysit` without --epochs only read, n
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -284,7 +286,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"demo": _demo, "run": _run, "show": _show, "plot": _plot, "babysit": _babysit}
     handler = handlers[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (`bntune show STUDY.db | head`): stop without a traceback, and
+        # point stdout at /dev/null so that the flush at exit does not fail again
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except UsageError as err:
         print(f"bntune {args.command}: error: {err}", file=sys.stderr)
         return USAGE_ERROR
