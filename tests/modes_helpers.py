@@ -51,9 +51,9 @@ class Curve:
             raise ValueError(f"Curve: nothing can change, got {sorted(changes)}")
 
 
-class Interrupting(Curve):
-    """A Curve whose driver is 'killed' (KeyboardInterrupt) after ``STEPS_BEFORE_KILL`` epochs
-    in total, counted across instances."""
+class KilledAfter:
+    """Mixin for a trainable whose driver is 'killed' (KeyboardInterrupt) after ``kill_after``
+    epochs in total, counted across the instances of the concrete class in ``steps``."""
 
     steps = 0
     kill_after: int | None = None
@@ -62,7 +62,11 @@ class Interrupting(Curve):
         type(self).steps += 1
         if self.kill_after is not None and type(self).steps > self.kill_after:
             raise KeyboardInterrupt
-        return super().step()
+        return super().step()  # type: ignore[misc]
+
+
+class Interrupting(KilledAfter, Curve):
+    """A Curve whose driver is killed after ``kill_after`` epochs (see :class:`KilledAfter`)."""
 
 
 class Scripted:
@@ -177,18 +181,9 @@ class ScriptedWithBaseline(Scripted):
     baseline = 3.0
 
 
-class InterruptingQuadratic(NoisyQuadratic):
-    """NoisyQuadratic whose driver is 'killed' (KeyboardInterrupt) after ``kill_after`` epochs
-    in total, counted across instances."""
-
-    steps = 0
-    kill_after: int | None = None
-
-    def step(self) -> float:
-        type(self).steps += 1
-        if self.kill_after is not None and type(self).steps > self.kill_after:
-            raise KeyboardInterrupt
-        return super().step()
+class InterruptingQuadratic(KilledAfter, NoisyQuadratic):
+    """NoisyQuadratic whose driver is killed after ``kill_after`` epochs (see
+    :class:`KilledAfter`)."""
 
 
 def sometimes_hangs(trial) -> float:

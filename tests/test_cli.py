@@ -71,7 +71,8 @@ def test_demo_tiny_budget(tmp_path):
     from bntune import datasets, nn, tune
 
     out = tmp_path / "demo"
-    result = bntune("demo", "--trials", "3", "--rounds", "2", "--epochs", "2", "--seed", "1",
+    # 16 trials: enough for an importance ranking of the 6 dimensions (it needs 2 (1 + 6))
+    result = bntune("demo", "--trials", "8", "--rounds", "2", "--epochs", "2", "--seed", "1",
                     "--out", out)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "leaderboard" in result.stdout
@@ -79,11 +80,11 @@ def test_demo_tiny_budget(tmp_path):
     for name in ("curves.png", "objective_vs_params.png", "importance.png"):
         png_ok(out / name)
 
-    with tune.Study("demo-coarse-to-fine-3x2-e2-seed1", storage=out / "study.db") as study:
+    with tune.Study("demo-coarse-to-fine-8x2-e2-seed1", storage=out / "study.db") as study:
         trials = study.trials
         best = study.best_trial
-    assert len(trials) == 6
-    assert sorted(t.round for t in trials) == [1, 1, 1, 2, 2, 2]
+    assert len(trials) == 16
+    assert sorted(t.round for t in trials) == [1] * 8 + [2] * 8
     done = [t for t in trials if t.state == "complete"]
     assert best.value == min(t.value for t in done)
     assert all(sorted(t.curve) == [1, 2] for t in done)

@@ -6,17 +6,7 @@ import pytest
 
 import bntune
 from bntune import nn
-
-try:
-    from bntune import functional as _functional
-
-    HAVE_BN_KERNELS = hasattr(_functional, "batch_norm_forward")
-except ImportError:
-    HAVE_BN_KERNELS = False
-
-needs_bn = pytest.mark.skipif(
-    not HAVE_BN_KERNELS, reason="bntune.functional (the batch-norm kernels) is not built"
-)
+from nn_helpers import HAVE_BN_KERNELS, needs_bn
 
 GRAD_RTOL = 1e-6  # the target: max relative error of backward vs finite differences
 H = 1e-6

@@ -13,16 +13,7 @@ from bntune import datasets, nn, optim
 
 pytest.importorskip("sklearn")
 
-try:
-    from bntune import functional as _functional
-
-    HAVE_BN_KERNELS = hasattr(_functional, "batch_norm_forward")
-except ImportError:
-    HAVE_BN_KERNELS = False
-
-needs_bn = pytest.mark.skipif(
-    not HAVE_BN_KERNELS, reason="bntune.functional (the batch-norm kernels) is not built"
-)
+from nn_helpers import HAVE_BN_KERNELS, needs_bn
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -97,18 +97,18 @@ def test_optimize_runs_on_any_executor():
         study.optimize(quadratic_objective, space, n_trials=1, executor="dask")
 
 
+def _halving(name: str, **where) -> list:
+    """Caviar of 9 Curves for up to 9 epochs with successive halving, seed 11, run ``where``
+    (n_workers= or executor=)."""
+    return tune.Study(name, seed=11).caviar(
+        Curve, SPACE, population=9, epochs=9, scheduler=tune.SuccessiveHalving(), **where
+    )
+
+
 def test_successive_halving_decides_the_same_on_one_and_two_workers():
     runs = []
     for n_workers in (1, 2):
-        study = tune.Study("sh", seed=11)
-        trials = study.caviar(
-            Curve,
-            SPACE,
-            population=9,
-            epochs=9,
-            scheduler=tune.SuccessiveHalving(),
-            n_workers=n_workers,
-        )
+        trials = _halving("sh", n_workers=n_workers)
         runs.append([(t.number, t.params, t.state, t.curve) for t in trials])
     assert runs[0] == runs[1]
     for _, params, _, curve in runs[1]:
@@ -145,19 +145,8 @@ def test_caviar_on_a_dask_local_cluster():
         ) as cluster,
         Client(cluster) as client,
     ):
-        study = tune.Study("dask", seed=11)
-        trials = study.caviar(
-            Curve,
-            SPACE,
-            population=9,
-            epochs=9,
-            scheduler=tune.SuccessiveHalving(),
-            executor=client.get_executor(),
-        )
-    local = tune.Study("local", seed=11)
-    expected = local.caviar(
-        Curve, SPACE, population=9, epochs=9, scheduler=tune.SuccessiveHalving(), n_workers=1
-    )
+        trials = _halving("dask", executor=client.get_executor())
+    expected = _halving("local", n_workers=1)
     assert [(t.params, t.state, t.curve) for t in trials] == [
         (t.params, t.state, t.curve) for t in expected
     ]

@@ -121,8 +121,14 @@ def test_two_processes_creating_one_new_file_both_succeed(tmp_path):
         assert study.trials == []
 
 
-def _bytes(path):
-    return path.read_bytes()
+def _refused_untouched(path, match=None):
+    """Opening ``path`` as a study, to drive it or to read it, raises StorageError (matching
+    ``match``) and leaves every byte of the file as it was."""
+    before = path.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(tune.StorageError, match=match):
+            tune.Study("s", storage=path, read_only=read_only)
+        assert path.read_bytes() == before
 
 
 def test_newer_schema_is_refused_untouched(tmp_path):
@@ -131,10 +137,7 @@ def test_newer_schema_is_refused_untouched(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    before = _bytes(path)
-    with pytest.raises(tune.StorageError, match="newer"):
-        tune.Study("s", storage=path)
-    assert _bytes(path) == before
+    _refused_untouched(path, "newer")
 
 
 def test_foreign_sqlite_database_is_refused_untouched(tmp_path):
@@ -144,33 +147,24 @@ def test_foreign_sqlite_database_is_refused_untouched(tmp_path):
     conn.execute("INSERT INTO customers VALUES (1, 'ada')")
     conn.commit()
     conn.close()
-    before = _bytes(path)
-    with pytest.raises(tune.StorageError, match="not a bntune study database"):
-        tune.Study("s", storage=path)
-    assert _bytes(path) == before
+    _refused_untouched(path, "not a bntune study database")
 
 
 def test_non_sqlite_and_corrupt_files_are_refused_untouched(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("hello, these are my notes\n" * 100)
-    before = _bytes(text)
-    with pytest.raises(tune.StorageError, match="not a SQLite database"):
-        tune.Study("s", storage=text)
-    assert _bytes(text) == before
+    _refused_untouched(text, "not a SQLite database")
 
     path = tmp_path / "s.db"
     with tune.Study("s", storage=path) as study:
         study.optimize(lambda t: 1.0, SPACE, n_trials=4, sampler="grid")
-    data = bytearray(_bytes(path))
+    data = bytearray(path.read_bytes())
     # keep the valid header, overwrite the schema page's content with garbage
     data[100:] = bytes((i * 37) % 251 for i in range(len(data) - 100))
     path.write_bytes(bytes(data))
     for suffix in ("-wal", "-shm"):
         (tmp_path / f"s.db{suffix}").unlink(missing_ok=True)
-    before = _bytes(path)
-    with pytest.raises(tune.StorageError):
-        tune.Study("s", storage=path)
-    assert _bytes(path) == before
+    _refused_untouched(path)
 
 
 def test_full_durability_opens_and_stores(tmp_path):

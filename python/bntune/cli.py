@@ -1,17 +1,20 @@
 """The ``bntune`` command: ``demo``, ``run STUDY.toml``, ``show STUDY.db``, ``plot STUDY.db``,
 ``babysit STUDY.db --trial N``.
 
-Exit codes: 0 success; 1 the work itself failed (e.g. the study is locked by a running driver);
+Exit codes: 0 success; 1 the work itself failed (e.g. `run` or `babysit --epochs` on a study a
+running driver holds; `show`, `plot` and `babysit` without --epochs only read, needing no lease);
 2 bad usage or a bad study file, with a message naming the offending option or key.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bntune import tune
@@ -23,24 +26,31 @@ class UsageError(Exception):
     """Bad usage or configuration: reported in one line, exit code 2."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _integer(low: int, kind: str) -> Callable[[str], int]:
+    """An argparse ``type``: an int >= ``low``, else "must be a <kind> integer, got '<text>'"."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a {kind} integer, got {text!r}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
+_positive_int = _integer(1, "positive")
+_seed = _integer(0, "non-negative")
+
+
+def _study_command(commands: Any, name: str, *, help: str, description: str) -> Any:
+    """A command on a stored study: its ``STUDY.db`` argument and ``--study``."""
+    parser = commands.add_parser(name, help=help, description=description)
+    parser.add_argument("db", type=Path, metavar="STUDY.db")
+    parser.add_argument("--study", help="which study, when the file holds several")
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,29 +101,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", type=Path, metavar="STUDY.toml")
     run.add_argument("--quiet", action="store_true", help="print nothing, draw no bars")
 
-    show = commands.add_parser(
+    show = _study_command(
+        commands,
         "show",
         help="print a study's leaderboard, counts, best params and importance",
         description="Prints a stored study: counts of trials by state, the leaderboard, the best "
         "parameters and the importance ranking.",
     )
-    show.add_argument("db", type=Path, metavar="STUDY.db")
-    show.add_argument("--study", help="which study, when the file holds several")
     show.add_argument("--top", type=_positive_int, default=10,
                       help="rows of the leaderboard (default: 10)")  # fmt: skip
 
-    plot = commands.add_parser(
+    plot = _study_command(
+        commands,
         "plot",
         help="draw a study's plots as PNG files",
         description="Writes curves.png, objective_vs_params.png and importance.png for a stored "
         "study.",
     )
-    plot.add_argument("db", type=Path, metavar="STUDY.db")
     plot.add_argument("--out", type=Path, default=Path("."),
                       help="directory for the PNG files (default: .)")  # fmt: skip
-    plot.add_argument("--study", help="which study, when the file holds several")
 
-    babysit = commands.add_parser(
+    babysit = _study_command(
+        commands,
         "babysit",
         help="show a babysat trial's curve and events, and continue it by hand",
         description="The panda workflow for a person: prints trial N's learning curve with the "
@@ -121,7 +130,6 @@ def _parser() -> argparse.ArgumentParser:
         "epochs (no automatic policy) after applying --set changes, from its last checkpoint or "
         "from epoch E's with --rollback-to E.",
     )
-    babysit.add_argument("db", type=Path, metavar="STUDY.db")
     babysit.add_argument("--trial", type=int, required=True, metavar="N",
                          help="the trial's number")  # fmt: skip
     babysit.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -130,7 +138,6 @@ def _parser() -> argparse.ArgumentParser:
                          help="restart from the checkpoint of epoch E")  # fmt: skip
     babysit.add_argument("--epochs", type=int, default=0, metavar="K",
                          help="epochs to continue for (default: 0, only show)")  # fmt: skip
-    babysit.add_argument("--study", help="which study, when the file holds several")
     babysit.add_argument("--trainable", metavar="MODULE:CLASS",
                          help="the tune.Trainable to rebuild the model with (default: the one "
                          "recorded by bntune demo/run)")  # fmt: skip
@@ -195,11 +202,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(args: argparse.Namespace) -> tune.Study:
+def _open(args: argparse.Namespace, *, read_only: bool) -> tune.Study:
+    """The study ``args.db`` / ``args.study``: ``read_only`` for commands that only read it
+    (they need no lease, so they work while a driver is running the study)."""
     from bntune.studyfile import StudyFileError, open_study
 
     try:
-        return open_study(args.db, args.study)
+        return open_study(args.db, args.study, read_only=read_only)
     except StudyFileError as err:
         raise UsageError(str(err)) from None
 
@@ -210,7 +219,7 @@ def _show(args: argparse.Namespace) -> int:
     from bntune.runner import ranked_numbers, test_accuracies, trainable_models
     from bntune.studyfile import load_trainable
 
-    with _open(args) as study:
+    with _open(args, read_only=True) as study:
         artifacts = trial_artifacts(args.db, study.name)
         accuracy = None
         if load_trainable(study) == "bntune.tune.mlp_trainable:MLPTrainable":
@@ -227,7 +236,7 @@ def _plot(args: argparse.Namespace) -> int:
     from bntune.plots import plot_study
     from bntune.studyfile import load_objective_name, load_space
 
-    with _open(args) as study:
+    with _open(args, read_only=True) as study:
         space, name = load_space(study), load_objective_name(study)
         for path in plot_study(study, args.out, space=space, objective=name):
             print(path)
@@ -246,7 +255,8 @@ def _babysit(args: argparse.Namespace) -> int:
             raise b.BabysitUsageError(
                 "--epochs: give the number of epochs to continue for with --set or --rollback-to"
             )
-        with _open(args) as study:
+        # only showing reads; continuing trains, which takes the lease
+        with _open(args, read_only=args.epochs == 0) as study:
             trial = b.find_trial(study, args.trial)
             print(b.describe(study, trial))
             if args.epochs == 0:
@@ -276,7 +286,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"demo": _demo, "run": _run, "show": _show, "plot": _plot, "babysit": _babysit}
     handler = handlers[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (`bntune show STUDY.db | head`): stop without a traceback, and
+        # point stdout at /dev/null so that the flush at exit does not fail again
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except UsageError as err:
         print(f"bntune {args.command}: error: {err}", file=sys.stderr)
         return USAGE_ERROR

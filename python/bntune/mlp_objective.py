@@ -1,22 +1,25 @@
 """The built-in objective of ``bntune demo`` and ``bntune run``: train the batch-norm MLP on a named
-dataset with the trial's hyperparameters and return its dev cross-entropy."""
+dataset with the trial's hyperparameters and return its dev cross-entropy.
+
+The training itself is :class:`bntune.tune.MLPTrainable`'s, epoch by epoch; this module adds what
+a function objective needs (reporting the curve, pruning, the per-trial files) and its own
+defaults."""
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bntune.errors import TrainingDiverged
+import numpy as np
 
-#: datasets the built-in objective knows (``bntune.datasets``)
-DATASETS = ("digits",)
-#: optimizers the built-in objective knows, by the name a config uses
-OPTIMIZERS = ("momentum", "nesterov", "sgd", "rmsprop", "adam")
+from bntune.tune.mlp_trainable import DATASETS, OPTIMIZERS, MLPTrainable, load_dataset
+
+__all__ = ["DATASETS", "DEFAULTS", "OPTIMIZERS", "MLPObjective", "read_metrics", "trial_artifacts"]
+
 #: hyperparameters the built-in objective reads from a trial, with the value used when the
 #: search space does not name them
 DEFAULTS: dict[str, Any] = {
@@ -31,15 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "beta2": 0.999,
     "eps": 1e-8,
 }
+_INTEGERS = ("hidden", "layers", "batch_size")
 
 EpochHook = Callable[[int, float], None]
-
-
-@functools.lru_cache(maxsize=2)
-def _dataset(name: str, data_seed: int) -> Any:
-    from bntune import datasets
-
-    return getattr(datasets, name)(data_seed)
 
 
 def trial_artifacts(storage: str | os.PathLike[str], study: str) -> Path:
@@ -97,74 +94,48 @@ class MLPObjective:
         state["on_epoch"] = None  # a progress bar stays with the driver
         return state
 
-    def _optimizer(self, model: Any, p: Mapping[str, Any]) -> Any:
-        from bntune import optim
-
-        lr, wd = float(p["lr"]), float(p["weight_decay"])
-        if self.optimizer == "momentum":
-            return optim.Momentum(model, lr, float(p["momentum"]), weight_decay=wd)
-        if self.optimizer == "nesterov":
-            return optim.Nesterov(model, lr, float(p["momentum"]), weight_decay=wd)
-        if self.optimizer == "rmsprop":
-            return optim.RMSprop(model, lr, float(p["momentum"]), weight_decay=wd)
-        if self.optimizer == "adam":
-            return optim.Adam(
-                model, lr, float(p["beta1"]), float(p["beta2"]), float(p["eps"]), weight_decay=wd
-            )
-        return optim.SGD(model, lr, weight_decay=wd)
+    def trainable(self, params: dict[str, Any]) -> MLPTrainable:
+        """The untrained :class:`~bntune.tune.MLPTrainable` for a trial's ``params`` (names the
+        objective does not read are ignored), shuffling as this objective always has: one
+        permutation per epoch from ``np.random.default_rng(seed)``."""
+        p = {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
+        typed = {k: int(v) if k in _INTEGERS else float(v) for k, v in p.items()}
+        model = MLPTrainable(
+            {**typed, "optimizer": self.optimizer, "dataset": self.dataset, "seed": self.seed,
+             "data_seed": self.data_seed}
+        )  # fmt: skip
+        model.rng = np.random.default_rng(self.seed)
+        return model
 
     def __call__(self, trial: Any) -> float:
+        model = self.trainable(trial.params)
+        for epoch in range(1, self.epochs + 1):
+            dev_loss = model.step()
+            if math.isnan(dev_loss):
+                return math.nan  # diverged: the study records the trial so
+            if self.on_epoch is not None:
+                self.on_epoch(epoch, dev_loss)
+            trial.report(epoch, dev_loss)
+        if self.artifacts is not None:
+            self._write_artifacts(self.artifacts, trial.number, model)
+        return float(dev_loss)
+
+    def _write_artifacts(self, artifacts: Path, number: int, model: MLPTrainable) -> None:
         from bntune import nn
 
-        p = {**DEFAULTS, **trial.params}
-        data = _dataset(self.dataset, self.data_seed)
-        model = nn.mlp(
-            data.X_train.shape[1],
-            int(data.y_train.max()) + 1,
-            hidden=int(p["hidden"]),
-            layers=int(p["layers"]),
-            seed=self.seed,
-        )
-        opt = self._optimizer(model, p)
-        loss = nn.SoftmaxCrossEntropy()
-        lr0, decay = float(p["lr"]), float(p["lr_decay"])
-
-        class _Decay:
-            # the course's inverse-time decay, the first epoch at lr0
-            def apply(self, optimizer: Any, epoch: int) -> float:
-                optimizer.lr = lr0 / (1.0 + decay * (epoch - 1))
-                return optimizer.lr
-
-        def after_epoch(record: nn.EpochRecord) -> None:
-            assert record.dev_loss is not None
-            if self.on_epoch is not None:
-                self.on_epoch(record.epoch, record.dev_loss)
-            trial.report(record.epoch, record.dev_loss)
-
-        try:
-            curve = nn.fit(
-                model, loss, opt, data.X_train, data.y_train,
-                X_dev=data.X_dev, y_dev=data.y_dev, epochs=self.epochs,
-                batch_size=int(p["batch_size"]), schedule=_Decay(), seed=self.seed,
-                callback=after_epoch,
-            )  # fmt: skip
-        except TrainingDiverged:
-            return math.nan  # the study records the trial as diverged
-        dev_loss = curve[-1].dev_loss
-        assert dev_loss is not None
-        if self.artifacts is not None:
-            test_loss, test_accuracy = nn.evaluate(model, loss, data.X_test, data.y_test)
-            self.artifacts.mkdir(parents=True, exist_ok=True)
-            nn.save(model, self.artifacts / f"{trial.number}.npz")
-            metrics = {
-                "dev_loss": dev_loss,
-                "dev_accuracy": curve[-1].dev_accuracy,
-                "test_loss": test_loss,
-                "test_accuracy": test_accuracy,
-                "epochs": len(curve),
-            }
-            (self.artifacts / f"{trial.number}.json").write_text(json.dumps(metrics))
-        return float(dev_loss)
+        data = load_dataset(self.dataset, self.data_seed)
+        test_loss, test_accuracy = nn.evaluate(model.model, model.loss, data.X_test, data.y_test)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        nn.save(model.model, artifacts / f"{number}.npz")
+        assert model.last_record is not None
+        metrics = {
+            "dev_loss": model.last_record.dev_loss,
+            "dev_accuracy": model.last_record.dev_accuracy,
+            "test_loss": test_loss,
+            "test_accuracy": test_accuracy,
+            "epochs": model.epoch,
+        }
+        (artifacts / f"{number}.json").write_text(json.dumps(metrics))
 
 
 def read_metrics(artifacts: Path, number: int) -> dict[str, Any] | None:

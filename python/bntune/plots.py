@@ -283,8 +283,9 @@ def importance_bars(study: tune.Study, path: str | Path) -> Path:
 
 
 def importance_figure(study: tune.Study) -> Figure:
-    """Horizontal bars of the first-order variance shares (``study.importance()``), largest on
-    top, each labelled with its value."""
+    """Horizontal bars of the first-order variance shares (``study.importance()``, from every
+    complete trial), largest on top, each labelled with its value; the title gives the rest that
+    no single hyperparameter explains."""
     shares = study.importance()
     fig = _figure(7, 0.5 * len(shares) + 1.6)
     ax = fig.add_subplot()
@@ -292,10 +293,14 @@ def importance_figure(study: tune.Study) -> Figure:
     vals = [shares[n] for n in names]
     bars = ax.barh(names, vals, color="C0")
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in vals], padding=3, fontsize=9)
-    ax.set_xlim(0, max(1.0, max(vals, default=0) * 1.15))
+    ax.set_xlim(0, 1.1)  # shares sum to at most 1
     ax.set_xlabel("share of the objective's variance explained by the hyperparameter alone")
+    n = sum(t.state == "complete" for t in study.trials)
+    rest = 1.0 - sum(vals)
     ax.set_title(
-        f"Which hyperparameters mattered (round 1 trials)\nstudy {study.name!r}", fontsize=11
+        f"Which hyperparameters mattered ({n} complete trials)\nstudy {study.name!r}; "
+        f"rest (interactions, noise): {rest:.2f}",
+        fontsize=11,
     )
     ax.grid(True, axis="x", alpha=0.3)
     return fig
@@ -400,7 +405,7 @@ def plot_study(
 ) -> list[Path]:
     """Writes into ``out``: ``curves.png`` (when trials reported curves), ``panda_timeline.png``
     (of the latest babysat trial, if any), ``objective_vs_params.png`` (with two trials or more)
-    and ``importance.png`` (when there are enough complete round-1 trials); returns the paths
+    and ``importance.png`` (when there are enough complete trials for a ranking); returns the paths
     written."""
     out = Path(out)
     written = []
@@ -416,6 +421,6 @@ def plot_study(
                 study, out / "objective_vs_params.png", space=space, objective=objective
             )
         )
-    with contextlib.suppress(ValueError):  # too few complete round-1 trials for a ranking
+    with contextlib.suppress(ValueError):  # too few complete trials for a ranking
         written.append(importance_bars(study, out / "importance.png"))
     return written

@@ -73,7 +73,8 @@ def leaderboard(
 
 
 def importance_text(study: tune.Study, *, width: int = 30) -> str:
-    """The importance ranking as text bars (first-order variance shares of round 1)."""
+    """The importance ranking as text bars: first-order variance shares from every complete
+    trial (>= 0, summing to at most 1; see :mod:`bntune.tune.importance`)."""
     try:
         shares = study.importance()
     except ValueError as err:
@@ -81,10 +82,11 @@ def importance_text(study: tune.Study, *, width: int = 30) -> str:
     if not shares:
         return "importance: no searched dimension"
     name_w = max(len(n) for n in shares)
-    lines = ["importance (share of the objective's variance explained by each alone, round 1):"]
+    lines = ["importance (share of the objective's variance explained by each alone):"]
     for name, share in shares.items():
-        bar = "#" * round(width * max(0.0, min(share, 1.0)))
-        lines.append(f"  {name.ljust(name_w)}  {share:5.2f}  {bar}")
+        lines.append(f"  {name.ljust(name_w)}  {share:5.2f}  {'#' * round(width * share)}")
+    rest = 1.0 - sum(shares.values())
+    lines.append(f"  {'(rest)'.ljust(name_w)}  {rest:5.2f}  interactions, noise, misfit")
     return "\n".join(lines)
 
 

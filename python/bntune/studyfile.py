@@ -68,9 +68,17 @@ def pick_study(path: str | os.PathLike[str], name: str | None) -> str:
     return name
 
 
-def open_study(path: str | os.PathLike[str], name: str | None = None) -> tune.Study:
-    """Opens an existing study (taking its lease) without ever creating a file or a study."""
-    return tune.Study(pick_study(path, name), storage=path)
+def open_study(
+    path: str | os.PathLike[str], name: str | None = None, *, read_only: bool = False
+) -> tune.Study:
+    """Opens an existing study without ever creating a file or a study: to run trials in it
+    (taking its lease, so ``tune.StudyLocked`` while a driver runs it), or with ``read_only``
+    to read it (no lease: a driver may be running it)."""
+    study = pick_study(path, name)
+    try:
+        return tune.Study(study, storage=path, read_only=read_only)
+    except tune.StorageError as err:
+        raise StudyFileError(f"{os.fspath(path)}: {err}") from None
 
 
 def save_space(study: tune.Study, space: tune.Space, objective: str | None = None) -> None:

@@ -14,6 +14,9 @@ in parallel, ``study.babysit(trainable, params, epochs=20)`` watches one (panda 
 ``study.pbt(...)`` evolves a population; ``study.best_checkpoint().load(trainable)`` takes the
 best model home. Work runs on a local process pool (``n_workers``) or any
 ``concurrent.futures.Executor`` (``executor=``, e.g. Dask's ``client.get_executor()``).
+
+``tune.Study(name, storage=path, read_only=True)`` reads a study without its lease, while a
+driver runs it; ``study.importance()`` ranks the hyperparameters by first-order variance share.
 """
 
 from bntune.tune.checkpoints import Checkpoint
@@ -27,7 +30,7 @@ from bntune.tune.dimensions import (
     OneMinusLogUniform,
     Uniform,
 )
-from bntune.tune.errors import Pruned, StorageError, StudyLocked
+from bntune.tune.errors import Pruned, StorageError, StudyLocked, StudyReadOnly
 from bntune.tune.executors import InlineExecutor, process_pool
 from bntune.tune.importance import first_order_shares
 from bntune.tune.mlp_trainable import MLPTrainable
@@ -65,6 +68,7 @@ __all__ = [
     "StorageError",
     "Study",
     "StudyLocked",
+    "StudyReadOnly",
     "SuccessiveHalving",
     "Trainable",
     "Trial",

@@ -1,4 +1,5 @@
-"""The tuner's exceptions: a held lease, an unusable database, a pruned trial."""
+"""The tuner's exceptions: a held lease, a read-only study, an unusable database, a pruned
+trial."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from bntune._core import BntuneError
 class StudyLocked(BntuneError, RuntimeError):  # noqa: N818 - the documented public name
     """Another live driver holds this study's lease (its pid, host and heartbeat are in the
     message). Wait for it to finish, or stop it; a lease whose owner died is taken over."""
+
+
+class StudyReadOnly(BntuneError, RuntimeError):  # noqa: N818 - named like StudyLocked
+    """The study was opened with ``read_only=True`` (no lease), and something tried to run
+    trials in it. Reading needs no lease; writing does: open it without ``read_only``."""
 
 
 class StorageError(BntuneError, RuntimeError):

@@ -1,17 +1,36 @@
-"""Which hyperparameters mattered: first-order variance shares from binned conditional means.
+"""Which hyperparameters mattered: first-order variance shares from an additive fit.
 
-For each dimension i, the unit interval is cut into B equal bins; the objective's mean within
-each bin estimates E[f | x_i], and the share of dimension i is
+Each trial is a point u in the unit cube (every dimension on its own scale: log, 1 - beta, ...)
+with its objective value y. The objective is approximated by an additive model
 
-    S_i = Var_b(mean_b f) / Var(f)
+    f(u) ~ a_0 + sum_i g_i(u_i),    g_i(u) = sum_{k=1..K} a_ik phi_k(u),
+    phi_k(u) = sqrt(2k + 1) P_k(2u - 1)
 
-(the bin variance weighted by bin counts: the correlation ratio eta²). For f = x1 + 0.5 x2 + 0 x3
-with uniform x this gives 0.8, 0.2 and 0, up to a bias of order 1/B² from the binning and the
-noise of the bin means. That noise is small for a quasi-random design, whose points fill every
-bin evenly in each dimension; with independent random points it adds about (B - 1) / n to each
-share. Shares are first-order: they sum to at most 1, the rest being interactions. The estimate
-needs a design that is uniform over the whole cube, so the study uses its global round (round 1)
-only.
+(shifted Legendre polynomials, orthonormal under the uniform distribution on [0, 1):
+E phi_k = 0, E phi_k phi_l = [k = l]), fitted by least squares to the n trials: coefficients â,
+residual variance s² = SSR / (n - rank X), and C = (X^T X)^+ for the design matrix X.
+
+Over the whole search space (the uniform distribution on the cube) the components are
+uncorrelated and g_i has variance sum_k a_ik². Each â_ik² overestimates a_ik² by its variance
+s² C_(ik,ik), so dimension i gets
+
+    V_i = max(0, sum_k (â_ik² - s² C_(ik,ik)))
+
+and s² stands for everything the additive model leaves unexplained (interactions, higher
+degrees, noise). The share of dimension i is
+
+    S_i = V_i / (sum_j V_j + s²)        (all 0 when the denominator is 0)
+
+so every share is in [0, 1] and the shares sum to 1 - s² / (sum_j V_j + s²) <= 1: what is left
+is the part no single hyperparameter explains. When f's main effects are polynomials of degree
+<= K the estimate is exact (f = u1 + 0.5 u2 + 0 u3 gives 0.8, 0.2, 0 from any design that
+determines the fit); otherwise the misfit counts as unexplained. Least squares does not need a
+uniform design, so a study uses all its complete trials, coarse-to-fine's zoomed rounds included:
+points packed into a box refine the fit there instead of biasing it, as binned means would.
+
+Degree K: the largest K <= 3 with n >= 2 (1 + d K), two trials per coefficient; fewer than
+2 (1 + d) trials is too few for a ranking (ValueError). A categorical dimension enters through its
+option index in unit space (options in the order given), like every other dimension.
 """
 
 from __future__ import annotations
@@ -20,56 +39,101 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.polynomial import legendre
 
 if TYPE_CHECKING:
     from bntune.tune.study import Study
 
+#: highest polynomial degree of a main effect
+MAX_DEGREE = 3
+
+
+def default_degree(n: int, d: int) -> int:
+    """The largest degree K <= :data:`MAX_DEGREE` with n >= 2 (1 + d K); 0 when even K = 1 needs
+    more trials."""
+    if d == 0:
+        return MAX_DEGREE
+    return int(min(MAX_DEGREE, max(0, (n // 2 - 1) // d)))
+
+
+def _basis(u: np.ndarray, degree: int) -> np.ndarray:
+    """(n, degree) values of phi_1 .. phi_degree at u in [0, 1]."""
+    scale = np.sqrt(2.0 * np.arange(1, degree + 1) + 1.0)
+    return legendre.legvander(2.0 * u - 1.0, degree)[:, 1:] * scale
+
 
 def first_order_shares(
-    units: np.ndarray, values: np.ndarray, names: Sequence[str], *, bins: int | None = None
+    units: np.ndarray, values: np.ndarray, names: Sequence[str], *, degree: int | None = None
 ) -> dict[str, float]:
-    """name -> first-order share of the variance of ``values``, largest first.
+    """name -> first-order share of the objective's variance, largest first (see the module's
+    docstring for the formula: non-negative shares that sum to at most 1).
 
     Args:
-        units: (n, d) unit-cube coordinates of the trials.
-        values: (n,) objective values.
+        units: (n, d) unit-cube coordinates of the trials, in [0, 1].
+        values: (n,) finite objective values.
         names: d dimension names.
-        bins: bins per dimension; default ``clip(round(sqrt(n / 4)), 2, 32)``.
+        degree: polynomial degree of each main effect (1 = linear); default: the largest
+            <= 3 with at least two trials per coefficient.
     """
     units = np.asarray(units, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
-    n = values.shape[0]
-    if units.ndim != 2 or units.shape != (n, len(names)):
-        raise ValueError(f"units must have shape ({n}, {len(names)}), got {units.shape}")
-    if bins is None:
-        bins = int(np.clip(round(np.sqrt(n / 4)), 2, 32))
-    if not isinstance(bins, int) or bins < 2:
-        raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
-    if n <= bins:
-        raise ValueError(f"importance needs more complete trials than bins ({bins}), got {n}")
-    centred = values - values.mean()
-    total = float(np.dot(centred, centred))
-    shares: dict[str, float] = {}
-    for j, name in enumerate(names):
-        if total == 0.0:
-            shares[name] = 0.0
-            continue
-        cell = np.minimum((units[:, j] * bins).astype(np.int64), bins - 1)
-        counts = np.bincount(cell, minlength=bins)
-        sums = np.bincount(cell, weights=centred, minlength=bins)
-        filled = counts > 0
-        between = float(np.sum(sums[filled] ** 2 / counts[filled]))
-        shares[name] = between / total
+    if values.ndim != 1:
+        raise ValueError(f"values must be one-dimensional, got shape {values.shape}")
+    n, d = values.shape[0], len(names)
+    if units.ndim != 2 or units.shape != (n, d):
+        raise ValueError(f"units must have shape ({n}, {d}), got {units.shape}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("values must be finite (leave failed and diverged trials out)")
+    if n and not (units.min() >= 0.0 and units.max() <= 1.0):
+        raise ValueError(
+            f"units must lie in the unit cube [0, 1], got values in "
+            f"[{units.min():.6g}, {units.max():.6g}]"
+        )
+    if degree is None:
+        degree = default_degree(n, d)
+        if degree < 1:
+            raise ValueError(
+                f"importance needs at least {2 * (1 + d)} complete trials for {d} dimensions "
+                f"(two per coefficient of a linear fit), got {n}"
+            )
+    elif isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
+        raise ValueError(f"degree must be a positive integer, got {degree!r}")
+    n_coef = 1 + d * degree
+    if n <= n_coef:
+        raise ValueError(
+            f"importance needs more complete trials than coefficients ({n_coef} for {d} "
+            f"dimensions at degree {degree}), got {n}"
+        )
+    design = np.empty((n, n_coef))
+    design[:, 0] = 1.0
+    for j in range(d):
+        design[:, 1 + j * degree : 1 + (j + 1) * degree] = _basis(units[:, j], degree)
+    pinv = np.linalg.pinv(design)
+    coef = pinv @ values
+    residual = values - design @ coef
+    rank = int(np.linalg.matrix_rank(design))
+    s2 = float(residual @ residual) / (n - rank)
+    # diag((X^T X)^+) = squared row norms of X^+
+    coef_var = s2 * np.einsum("ij,ij->i", pinv, pinv)
+    parts = np.maximum(0.0, (coef**2 - coef_var)[1:].reshape(d, degree).sum(axis=1))
+    total = float(parts.sum()) + s2
+    shares = {
+        name: (float(v) / total if total > 0.0 else 0.0)
+        for name, v in zip(names, parts, strict=True)
+    }
     return dict(sorted(shares.items(), key=lambda kv: -kv[1]))
 
 
-def study_importance(study: Study, *, bins: int | None = None) -> dict[str, float]:
-    """First-order shares from the study's complete round-1 trials (those of its latest space)."""
-    trials = [t for t in study._trials if t.state == "complete" and t.round == 1]
+def study_importance(study: Study, *, degree: int | None = None) -> dict[str, float]:
+    """First-order shares from every complete trial of the study's latest space (the dimensions
+    of its last complete trial), whatever its round."""
+    trials = [t for t in study._trials if t.state == "complete" and t.value is not None]
     if not trials:
-        raise ValueError(f"Study {study.name!r} has no complete trial in its global round")
+        raise ValueError(f"Study {study.name!r} has no complete trial")
     names = list(trials[-1].unit)
-    trials = [t for t in trials if list(t.unit) == names]
+    trials = [
+        t for t in trials if list(t.unit) == names and all(0.0 <= t.unit[n] <= 1.0 for n in names)
+    ]
     units = np.array([[t.unit[n] for n in names] for t in trials], dtype=np.float64)
     values = np.array([t.value for t in trials], dtype=np.float64)
-    return first_order_shares(units.reshape(len(trials), len(names)), values, names, bins=bins)
+    return first_order_shares(units.reshape(len(trials), len(names)), values, names, degree=degree)

@@ -17,6 +17,7 @@ import time
 import uuid
 
 from bntune.tune.errors import StudyLocked
+from bntune.tune.storage import transaction
 
 #: seconds without a heartbeat after which a lease counts as abandoned
 DEFAULT_LEASE_TIMEOUT = 60.0
@@ -65,8 +66,7 @@ class Lease:
 
     def _acquire(self, conn: sqlite3.Connection, study_name: str) -> None:
         now = time.time()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn, immediate=True):
             row = conn.execute(
                 "SELECT token, pid, host, heartbeat FROM leases WHERE study_id = ?",
                 (self.study_id,),
@@ -83,10 +83,6 @@ class Lease:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (self.study_id, self.token, self.pid, self.host, now, now),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def _alive(self, row: tuple, now: float) -> bool:
         _, pid, host, heartbeat = row

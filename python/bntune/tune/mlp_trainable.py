@@ -1,4 +1,8 @@
-"""``tune.MLPTrainable``: the built-in MLP on the digits dataset as a :class:`tune.Trainable`."""
+"""``tune.MLPTrainable``: the built-in MLP on the digits dataset as a :class:`tune.Trainable`.
+
+It is the one implementation of "train the built-in MLP on a dataset with these
+hyperparameters": the built-in objective of ``bntune demo``/``run``
+(:class:`bntune.mlp_objective.MLPObjective`) trains one of these epoch by epoch."""
 
 from __future__ import annotations
 
@@ -27,15 +31,20 @@ _DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "data_seed": 0,
     "n_train": None,
+    "dataset": "digits",
 }
-_OPTIMIZERS = ("momentum", "sgd", "nesterov", "rmsprop", "adam")
+#: datasets it trains on (``bntune.datasets``)
+DATASETS = ("digits",)
+#: optimizers it builds, by the name its ``optimizer`` param takes
+OPTIMIZERS = ("momentum", "nesterov", "sgd", "rmsprop", "adam")
 
 
 @functools.lru_cache(maxsize=4)
-def _digits(data_seed: int) -> Any:
+def load_dataset(name: str, data_seed: int) -> Any:
+    """``bntune.datasets.<name>(data_seed)``, kept: every trial of a process shares it."""
     from bntune import datasets
 
-    return datasets.digits(data_seed)
+    return getattr(datasets, name)(data_seed)
 
 
 class MLPTrainable:
@@ -48,7 +57,12 @@ class MLPTrainable:
     ``lr_decay`` (0: epoch e runs with ``lr / (1 + lr_decay * (e - 1))``), ``weight_decay`` (0),
     ``beta1``/``beta2``/``eps`` (Adam's), ``batch_norm`` (True), ``seed`` (0: initial weights and
     shuffling), ``data_seed`` (0: the digits split), ``n_train`` (None: all 1258 training
-    images; a smaller number keeps the first ones, for quick experiments).
+    images; a smaller number keeps the first ones, for quick experiments), ``dataset``
+    ("digits", the only one in :data:`DATASETS`).
+
+    Shuffling draws one permutation per epoch from ``rng``, ``np.random.default_rng([seed, 1])``
+    (a stream apart from the weights'); the last epoch's ``nn.EpochRecord`` (dev accuracy
+    included) is ``last_record``.
 
     ``set_params`` accepts the names in ``mutable``; the others are structural.
     """
@@ -75,11 +89,15 @@ class MLPTrainable:
                 f"MLPTrainable: unknown params {unknown}; it takes {sorted(_DEFAULTS)}"
             )
         p = {**_DEFAULTS, **params}
-        if p["optimizer"] not in _OPTIMIZERS:
+        if p["optimizer"] not in OPTIMIZERS:
             raise ValueError(
-                f"MLPTrainable: optimizer must be one of {_OPTIMIZERS}, got {p['optimizer']!r}"
+                f"MLPTrainable: optimizer must be one of {OPTIMIZERS}, got {p['optimizer']!r}"
             )
-        data = _digits(int(p["data_seed"]))
+        if p["dataset"] not in DATASETS:
+            raise ValueError(
+                f"MLPTrainable: dataset must be one of {DATASETS}, got {p['dataset']!r}"
+            )
+        data = load_dataset(p["dataset"], int(p["data_seed"]))
         n_train = p["n_train"]
         self.X, self.y = data.X_train, data.y_train
         if n_train is not None:
@@ -88,7 +106,7 @@ class MLPTrainable:
         self.batch_size = int(p["batch_size"])
         self.model = nn.mlp(
             self.X.shape[1],
-            10,
+            int(data.y_train.max()) + 1,
             hidden=int(p["hidden"]),
             layers=int(p["layers"]),
             batch_norm=bool(p["batch_norm"]),
@@ -115,6 +133,7 @@ class MLPTrainable:
         self.rng = np.random.default_rng([int(p["seed"]), 1])
         self.epoch = 0
         self.diverged = False
+        self.last_record: nn.EpochRecord | None = None
 
     def step(self) -> float:
         """One epoch; the dev cross-entropy after it (NaN if training diverged)."""
@@ -141,6 +160,7 @@ class MLPTrainable:
         except TrainingDiverged:
             self.diverged = True
             return math.nan
+        self.last_record = curve[-1]
         return float(curve[-1].dev_loss)  # type: ignore[arg-type]
 
     def set_params(self, **changes: Any) -> None:

@@ -2,7 +2,7 @@
 
 A trial of a mode is a row of ``trials`` that stays ``running`` while it trains; each unit of
 work commits, in one transaction, its curve points, its checkpoint (``checkpoints`` table) and
-its events (``trial_events``, a table this module adds to the study database). A driver that
+its events (``trial_events``). A driver that
 was killed leaves its trials ``running``; the next one to open the study marks them failed as
 interrupted, and the mode that owns them *revives* them (back to ``running``) to continue from
 their last checkpoint.
@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bntune.tune import checkpoints
+from bntune.tune.storage import table_names, transaction
 from bntune.tune.trial import FrozenTrial
 
 if TYPE_CHECKING:
@@ -25,29 +26,15 @@ if TYPE_CHECKING:
 
     from bntune.tune.study import Study
 
-_EVENTS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS trial_events (trial_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
-    "event TEXT NOT NULL, PRIMARY KEY (trial_id, seq))"
-)
 _CURVE = "INSERT OR REPLACE INTO curves (trial_id, step, value) VALUES (?, ?, ?)"
 _FINISH = "UPDATE trials SET state = ?, value = ?, error = ?, finished = ?, rerun = 0 WHERE id = ?"
-
-
-def ensure_tables(conn: sqlite3.Connection) -> None:
-    """Adds the events table to a study database that lacks it (older files stay readable)."""
-    conn.execute(_EVENTS_TABLE)
 
 
 def load_events(study: Study) -> None:
     """Fills ``trial.events`` of every loaded trial from the database."""
     conn = study._conn
-    # reading must not write: a file without the table (no mode ran yet) has no events
-    if (
-        conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trial_events'"
-        ).fetchone()
-        is None
-    ):
+    # a read-only view of a file older than the table (no mode ran in it) cannot add it
+    if study.read_only and "trial_events" not in table_names(conn):
         return
     by_id = {t._id: t for t in study._trials}
     rows = conn.execute(
@@ -83,17 +70,7 @@ def new_trial(
     seq: int,
 ) -> FrozenTrial:
     """Inserts a ``running`` trial with the study's next number and returns its record."""
-    record = FrozenTrial.running(study._next_number, params, unit, stream, seq)
-    conn = study._conn
-    ensure_tables(conn)
-    conn.execute("BEGIN")
-    try:
-        study._insert_running(record)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    study._next_number += 1
+    record = study._start_trial(params, unit, stream, seq)
     record._study = weakref.ref(study)
     _live(study)[record._id] = record
     return record
@@ -118,7 +95,6 @@ def revive(study: Study, stream: str) -> list[FrozenTrial]:
     """The trials of ``stream`` that were still training when their driver died, set back to
     ``running`` (and taken out of ``study.trials`` until they finish)."""
     conn = study._conn
-    ensure_tables(conn)
     dead = [
         t
         for t in study._trials
@@ -126,18 +102,13 @@ def revive(study: Study, stream: str) -> list[FrozenTrial]:
     ]
     if not dead:
         return []
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn):
         for t in dead:
             conn.execute(
                 "UPDATE trials SET state = 'running', error = NULL, finished = NULL, rerun = 0 "
                 "WHERE id = ?",
                 (t._id,),
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     gone = {id(t) for t in dead}
     study._trials = [t for t in study._trials if id(t) not in gone]
     for t in dead:
@@ -166,10 +137,7 @@ def commit(
     conn = study._conn
     points = list(points)
     events = list(events)
-    if events:
-        ensure_tables(conn)
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn):
         if points:
             conn.executemany(
                 _CURVE,
@@ -189,10 +157,6 @@ def commit(
         if finish is not None:
             state, value, error = finish
             conn.execute(_FINISH, (state, value, error, finished, record._id))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     for s, v in points:
         record.curve[s] = v
     record.events.extend(events)

@@ -11,7 +11,6 @@ so pruning decisions (not configurations) can differ between runs.
 from __future__ import annotations
 
 import copy
-import math
 import time
 import traceback
 from collections.abc import Callable
@@ -27,9 +26,6 @@ from bntune.tune.trial import FrozenTrial, Trial, last_value
 if TYPE_CHECKING:
     from bntune.tune.space import Space
     from bntune.tune.study import Box, Study
-
-_FINISH = "UPDATE trials SET state = ?, value = ?, error = ?, finished = ?, rerun = ? WHERE id = ?"
-_CURVE = "INSERT OR REPLACE INTO curves (trial_id, step, value) VALUES (?, ?, ?)"
 
 
 @dataclass
@@ -117,7 +113,6 @@ def optimize(
     queue = list(pending)
     records: dict[int, FrozenTrial] = {}
     uncaught: list[str] = []
-    conn = study._conn
 
     def next_tasks(free: int) -> list[TrialTask]:
         tasks = []
@@ -126,15 +121,7 @@ def optimize(
             u = rows[seq - first]
             params = space.from_unit(u)
             unit = dict(zip(space.names, u, strict=True))
-            record = FrozenTrial.running(study._next_number, params, unit, stream, seq, round_)
-            study._next_number += 1
-            conn.execute("BEGIN")
-            try:
-                study._insert_running(record)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            record = study._start_trial(params, unit, stream, seq, round_)
             records[record.number] = record
             # a snapshot: the driver goes on adding to the live one
             history = copy.deepcopy(study._history) if study.pruner is not None else None
@@ -160,24 +147,7 @@ def optimize(
         record.curve = out.curve
         record.finished = time.time()
         record.rerun = out.uncaught
-        conn.execute("BEGIN")
-        try:
-            conn.execute(
-                _FINISH,
-                (out.state, out.value, out.error, record.finished, int(out.uncaught), record._id),
-            )
-            if out.curve:
-                conn.executemany(
-                    _CURVE,
-                    [
-                        (record._id, s, v if math.isfinite(v) else None)
-                        for s, v in out.curve.items()
-                    ],
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        study._commit(record, None)
         study._remember(record)
         if out.uncaught and out.error is not None:
             uncaught.append(out.error)

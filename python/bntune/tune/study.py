@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bntune.tune import storage as storage_db
-from bntune.tune.errors import Pruned
+from bntune.tune.errors import Pruned, StudyReadOnly
 from bntune.tune.lease import DEFAULT_LEASE_TIMEOUT, Lease
 from bntune.tune.pruners import CurveHistory, MedianStopping
 from bntune.tune.samplers import BUDGETED, check_sampler, design_points, design_size
@@ -49,17 +49,24 @@ class Study:
         storage: path of the SQLite file (created if new), or None for an in-memory study
             (its trials live in Python only and end with the process).
             See :mod:`bntune.tune.storage` for what survives what.
-        direction: "minimize" (default) or "maximize".
+        direction: "minimize" or "maximize"; None (default) means "minimize" for a new study
+            and the stored direction when resuming.
         seed: seeds the samplers: trial k gets the same configuration for the same (seed, space).
             None draws one for a new study and reuses the stored one when resuming.
         pruner: e.g. ``tune.MedianStopping()``; used by ``trial.report``.
         durability: "normal" (WAL, synchronous=NORMAL: survives a killed process, not a power
             cut) or "full" (synchronous=FULL: an fsync per trial, survives a power cut).
         lease_timeout: seconds after which a driver that stopped heartbeating loses its lease.
+        read_only: open an existing study to read it (trials, best trial, importance, boxes,
+            checkpoints) without taking its lease, while a driver may be running it: SQLite
+            ``mode=ro``, a WAL reader that sees the trials committed when it opened and never
+            blocks the driver. Nothing is created or written; trials the driver is running are
+            listed as ``running``; running trials raises ``tune.StudyReadOnly``.
 
-    Opening a study takes its lease: a second driver gets ``tune.StudyLocked`` until this one
-    calls ``close()`` (or exits). Trials left running by a dead driver are marked failed, and
-    their configurations are run again by the next ``optimize``.
+    Opening a study takes its lease (unless ``read_only``): a second driver gets
+    ``tune.StudyLocked`` until this one calls ``close()`` (or exits). Trials left running by a
+    dead driver are marked failed, and their configurations are run again by the next
+    ``optimize``.
     """
 
     def __init__(
@@ -67,75 +74,103 @@ class Study:
         name: str,
         *,
         storage: str | os.PathLike[str] | None = None,
-        direction: str = "minimize",
+        direction: str | None = None,
         seed: int | None = None,
         pruner: MedianStopping | None = None,
         durability: str = "normal",
         lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
+        read_only: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"Study: name must be a non-empty string, got {name!r}")
-        if direction not in ("minimize", "maximize"):
+        if direction not in (None, "minimize", "maximize"):
             raise ValueError(
-                f"Study: direction must be 'minimize' or 'maximize', got {direction!r}"
+                f"Study: direction must be 'minimize', 'maximize' or None, got {direction!r}"
             )
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
         ):
             # SQLite stores signed 64-bit integers
             raise ValueError(f"Study: seed must be None or an integer in [0, 2**63), got {seed!r}")
+        if read_only and storage is None:
+            raise ValueError("Study: read_only needs storage (a file); got storage=None")
         self.name = name
-        self.direction = direction
         self.pruner = pruner
+        self.read_only = bool(read_only)
         self._path = None if storage is None else os.fspath(storage)
-        self._conn = storage_conn = storage_db.connect(storage, durability)
+        self._conn = storage_conn = storage_db.connect(storage, durability, read_only=read_only)
         self._lease: Lease | None = None
         try:
-            self._id, self.seed = self._open_study(seed)
-            if self._path is not None:
-                self._lease = Lease(self._path, storage_conn, self._id, name, lease_timeout)
-            self._mark_interrupted()
+            if read_only:
+                self._id, self.direction, self.seed = self._find_study(direction, seed)
+            else:
+                self._id, self.direction, self.seed = self._open_study(direction, seed)
+                if self._path is not None:
+                    self._lease = Lease(self._path, storage_conn, self._id, name, lease_timeout)
+                self._mark_interrupted()
             self._load()
         except BaseException:
             storage_conn.close()
             raise
         self._finalizer = weakref.finalize(self, _release, self._lease, storage_conn)
-        self._minimize = direction == "minimize"
+        self._minimize = self.direction == "minimize"
 
     # ---- opening -------------------------------------------------------------------------
 
-    def _open_study(self, seed: int | None) -> tuple[int, int]:
+    def _open_study(self, direction: str | None, seed: int | None) -> tuple[int, str, int]:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with storage_db.transaction(conn, immediate=True):
             row = conn.execute(
                 "SELECT id, direction, seed FROM studies WHERE name = ?", (self.name,)
             ).fetchone()
             if row is None:
+                direction = "minimize" if direction is None else direction
                 seed = secrets.randbits(63) if seed is None else seed
                 cur = conn.execute(
                     "INSERT INTO studies (name, direction, seed, created) VALUES (?, ?, ?, ?)",
-                    (self.name, self.direction, seed, time.time()),
+                    (self.name, direction, seed, time.time()),
                 )
                 study_id = int(cur.lastrowid or 0)
             else:
-                study_id, direction, stored_seed = row
-                if direction != self.direction:
-                    raise ValueError(
-                        f"Study {self.name!r} in {self._path!r} was created with "
-                        f"direction={direction!r}, got direction={self.direction!r}"
-                    )
-                if seed is not None and seed != stored_seed:
-                    raise ValueError(
-                        f"Study {self.name!r} in {self._path!r} was created with seed "
-                        f"{stored_seed}, got seed={seed}; pass seed=None to resume it"
-                    )
-                seed = stored_seed
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return study_id, int(seed)
+                study_id, direction, seed = self._check_stored(row, direction, seed)
+        return study_id, direction, int(seed)
+
+    def _find_study(self, direction: str | None, seed: int | None) -> tuple[int, str, int]:
+        row = self._conn.execute(
+            "SELECT id, direction, seed FROM studies WHERE name = ?", (self.name,)
+        ).fetchone()
+        if row is None:
+            names = [r[0] for r in self._conn.execute("SELECT name FROM studies ORDER BY id")]
+            raise ValueError(
+                f"Study: no study named {self.name!r} in {self._path!r} to open read-only; "
+                f"it holds {names}"
+            )
+        return self._check_stored(row, direction, seed)
+
+    def _check_stored(
+        self, row: tuple[int, str, int], direction: str | None, seed: int | None
+    ) -> tuple[int, str, int]:
+        """The stored (id, direction, seed), after checking the ones asked for agree."""
+        study_id, stored_direction, stored_seed = row
+        if direction is not None and direction != stored_direction:
+            raise ValueError(
+                f"Study {self.name!r} in {self._path!r} was created with "
+                f"direction={stored_direction!r}, got direction={direction!r}"
+            )
+        if seed is not None and seed != stored_seed:
+            raise ValueError(
+                f"Study {self.name!r} in {self._path!r} was created with seed "
+                f"{stored_seed}, got seed={seed}; pass seed=None to resume it"
+            )
+        return int(study_id), str(stored_direction), int(stored_seed)
+
+    def _check_writable(self) -> None:
+        """Running trials writes the study: a read-only view may not (it holds no lease)."""
+        if self.read_only:
+            raise StudyReadOnly(
+                f"study {self.name!r} in {self._path!r} was opened with read_only=True; open it "
+                f"without read_only (which takes its lease) to run trials"
+            )
 
     def _mark_interrupted(self) -> None:
         # We hold the lease, so a trial still 'running' belongs to a driver that died.
@@ -209,7 +244,8 @@ class Study:
 
     @property
     def trials(self) -> list[FrozenTrial]:
-        """Every finished trial, in order of number (a copy of the list)."""
+        """Every finished trial, in order of number (a copy of the list); a ``read_only`` view
+        also lists the trials its driver is running, as ``running``."""
         return list(self._trials)
 
     @property
@@ -249,12 +285,15 @@ class Study:
             return records
         return pd.DataFrame.from_records(records)
 
-    def importance(self, *, bins: int | None = None) -> dict[str, float]:
-        """Which hyperparameters mattered: name -> first-order share of the objective's variance,
-        largest first. See :func:`bntune.tune.importance.first_order_shares`."""
+    def importance(self, *, degree: int | None = None) -> dict[str, float]:
+        """Which hyperparameters mattered: name -> first-order share of the objective's variance
+        over the search space, largest first; shares are >= 0 and sum to at most 1 (the rest is
+        what no single hyperparameter explains). Estimated from every complete trial of the
+        latest space by an additive polynomial fit of ``degree`` (default: up to 3, as the
+        trials allow). See :mod:`bntune.tune.importance` for the formula."""
         from bntune.tune.importance import study_importance
 
-        return study_importance(self, bins=bins)
+        return study_importance(self, degree=degree)
 
     # ---- running -------------------------------------------------------------------------
 
@@ -287,6 +326,7 @@ class Study:
         Exceptions listed in ``catch`` mark the trial failed (with the traceback as its error)
         and the study goes on; a non-finite value marks it diverged; ``tune.Pruned`` pruned.
         """
+        self._check_writable()
         sampler = check_sampler(sampler)
         n_trials = _check_count("n_trials", n_trials)
         catch = _check_catch(catch)
@@ -336,6 +376,7 @@ class Study:
         ``n_workers`` and ``executor`` work as in :meth:`optimize`: each round's trials run in
         parallel, and the next round starts when they have all finished, so the boxes and every
         trial's configuration are those of a serial run."""
+        self._check_writable()
         from bntune.tune.coarse_to_fine import run
 
         arguments = dict(
@@ -376,6 +417,7 @@ class Study:
         ``executor`` (any ``concurrent.futures.Executor``), else ``n_workers`` local processes
         (None: the cores; 1: in this process). Returns the population's trials. See
         :mod:`bntune.tune.caviar`."""
+        self._check_writable()
         from bntune.tune.caviar import run
 
         return run(
@@ -403,6 +445,7 @@ class Study:
         asking ``policy`` (default ``tune.DefaultPolicy()``) after each one. ``resume=number``
         continues that babysat trial from its last checkpoint (or ``from_step``). Returns the
         trial; ``trial.events`` lists the changes and rollbacks. See :mod:`bntune.tune.panda`."""
+        self._check_writable()
         from bntune.tune.panda import babysit
 
         return babysit(
@@ -424,6 +467,7 @@ class Study:
         """Population based training: every ``interval`` epochs the bottom quarter copies the
         checkpoint of the top quarter and perturbs its mutable hyperparameters. See
         :mod:`bntune.tune.pbt`."""
+        self._check_writable()
         from bntune.tune.pbt import run
 
         return run(
@@ -451,6 +495,7 @@ class Study:
         catch: tuple[type[BaseException], ...],
     ) -> None:
         """Evaluates the not-yet-done points of one design (``stream``), in index order."""
+        self._check_writable()
         if not isinstance(space, Space):
             raise TypeError(f"space must be a tune.Space, got {space!r}")
         if not callable(objective):
@@ -487,9 +532,8 @@ class Study:
         persist = self._path is not None
         live, record = make(pending[0])
         if persist:
-            conn.execute("BEGIN")
-            self._insert_running(record)
-            conn.execute("COMMIT")
+            with storage_db.transaction(conn):
+                self._insert_running(record)
         for k in range(len(pending)):
             raised: BaseException | None = None
             try:
@@ -518,8 +562,7 @@ class Study:
     def _commit(self, record: FrozenTrial, nxt: FrozenTrial | None) -> None:
         """One transaction: the finished trial's result and curve, and the next trial's start."""
         conn = self._conn
-        conn.execute("BEGIN")
-        try:
+        with storage_db.transaction(conn):
             conn.execute(
                 _FINISH,
                 (
@@ -541,10 +584,21 @@ class Study:
                 )
             if nxt is not None:
                 self._insert_running(nxt)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+
+    def _start_trial(
+        self,
+        params: dict[str, Any],
+        unit: Any,
+        stream: str,
+        seq: int,
+        round_: int = 1,
+    ) -> FrozenTrial:
+        """A ``running`` trial with the study's next number, committed on its own."""
+        record = FrozenTrial.running(self._next_number, params, unit, stream, seq, round_)
+        with storage_db.transaction(self._conn):
+            self._insert_running(record)
+        self._next_number += 1
+        return record
 
     def _insert_running(self, record: FrozenTrial) -> None:
         cur = self._conn.execute(
