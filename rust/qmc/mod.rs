@@ -23,6 +23,8 @@ pub mod random;
 pub mod rng;
 pub mod scramble;
 pub mod sobol;
+#[cfg(target_arch = "x86_64")]
+mod sobol_avx2;
 pub mod unit;
 
 pub use engine::{Engine, Scramble};
