@@ -10,9 +10,9 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use rand_xoshiro::rand_core::RngCore;
 
-use crate::qmc::rng::{Stream, derive, mix64, permutation, unit_f64, xoshiro};
+use crate::qmc::huge_pages;
+use crate::qmc::rng::{Stream, Xoshiro4, derive, mix64, permutation, xoshiro};
 use crate::qmc::unit::UnitFloat;
 use crate::threads;
 
@@ -94,9 +94,11 @@ impl LatinHypercube {
             return Ok(());
         }
         let parallel = out.len() > SERIAL_LIMIT;
-        let inv_n = 1.0 / n as f64;
         let group = GROUP.min(d);
+        // Zeroed lazily by the allocator (fresh pages), so the advice applies before the
+        // first touch, which is each permutation's own thread writing it.
         let mut perms = vec![0u32; group * n];
+        huge_pages::advise(&mut perms);
         for j0 in (0..d).step_by(group) {
             let width = group.min(d - j0);
             let perms = &mut perms[..width * n];
@@ -109,41 +111,122 @@ impl LatinHypercube {
             } else {
                 perms.chunks_mut(n).enumerate().for_each(make);
             }
-            let perms = &*perms;
-            let keys: Vec<u64> = (j0..j0 + width)
-                .map(|j| derive(self.seed, Stream::LhsJitter, start, j as u64))
-                .collect();
-            let scramble = self.scramble;
-            // Fixed chunks of rows (whatever the thread count), each coordinate's jitter from its
-            // own Xoshiro256++ stream keyed by (seed, first index, coordinate, chunk); within a
-            // chunk (which stays in cache) coordinate by coordinate, in tight loops.
-            let rows_per_chunk = (ROWS_PER_TASK / d).max(1);
-            let write = |c: usize, rows: &mut [T]| {
-                let first = c * rows_per_chunk;
-                let count = rows.len() / d;
-                for (g, &key) in keys.iter().enumerate() {
-                    let perm = &perms[g * n + first..g * n + first + count];
-                    let column = rows.iter_mut().skip(j0 + g).step_by(d);
-                    let mut rng = xoshiro(key ^ mix64(c as u64 + 1));
-                    for (x, &k) in column.zip(perm) {
-                        let u = scramble.then(|| unit_f64(rng.next_u64()));
-                        *x = T::from_unit_f64(in_stratum(k, u, n, inv_n));
-                    }
-                }
+            let columns = Columns {
+                perms,
+                n,
+                d,
+                j0,
+                scramble: self.scramble,
+                key: derive(self.seed, Stream::LhsJitter, start, j0 as u64),
             };
+            // Fixed chunks of rows (whatever the thread count), each with its own jitter stream.
+            let rows_per_chunk = (ROWS_PER_TASK / d).max(1);
             if parallel {
                 threads::install(|| {
                     out.par_chunks_mut(rows_per_chunk * d)
                         .enumerate()
-                        .for_each(|(c, rows)| write(c, rows));
+                        .for_each(|(c, rows)| columns.write(c, c * rows_per_chunk, rows));
                 })?;
             } else {
                 for (c, rows) in out.chunks_mut(rows_per_chunk * d).enumerate() {
-                    write(c, rows);
+                    columns.write(c, c * rows_per_chunk, rows);
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Rows per tile: a tile's column of values is computed in one vectorised pass, then stored.
+const TILE: usize = 128;
+
+/// Coordinates `j0 .. j0 + perms.len() / n` of a design, from their permutations.
+struct Columns<'a> {
+    perms: &'a [u32],
+    n: usize,
+    d: usize,
+    j0: usize,
+    scramble: bool,
+    key: u64,
+}
+
+impl Columns<'_> {
+    /// Writes these coordinates of `rows` (whole rows from row `first` on), chunk `c`: tile by
+    /// tile, column by column, the jitter drawn in that order from the chunk's own
+    /// [`Xoshiro4`] stream.
+    fn write<T: UnitFloat>(&self, c: usize, first: usize, rows: &mut [T]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::backend() == crate::simd::Backend::Avx2Fma {
+            // SAFETY: the backend is only Avx2Fma on CPUs that support AVX2.
+            unsafe { self.write_avx2(c, first, rows) };
+            return;
+        }
+        self.write_tiles::<T, false>(c, first, rows);
+    }
+
+    /// [`Columns::write_tiles`] compiled with 256-bit vectors: the same operations, so the
+    /// same values, four lanes at a time.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn write_avx2<T: UnitFloat>(&self, c: usize, first: usize, rows: &mut [T]) {
+        self.write_tiles::<T, true>(c, first, rows);
+    }
+
+    /// The tiles of [`Columns::write`]; `AVX2` (only passed on CPUs with AVX2) draws the jitter
+    /// with [`Xoshiro4::fill_units_avx2`].
+    #[inline(always)]
+    fn write_tiles<T: UnitFloat, const AVX2: bool>(&self, c: usize, first: usize, rows: &mut [T]) {
+        let (n, d) = (self.n, self.d);
+        let count = rows.len() / d;
+        let mut rng = Xoshiro4::new(self.key ^ mix64(c as u64 + 1));
+        let nf = n as f64;
+        let inv_n = 1.0 / nf;
+        let mut jitter = [0.0f64; TILE];
+        let mut columns = [[0.0f64; TILE]; GROUP];
+        for t0 in (0..count).step_by(TILE) {
+            let len = TILE.min(count - t0);
+            for (perm, column) in self.perms.chunks_exact(n).zip(columns.iter_mut()) {
+                let strata = &perm[first + t0..first + t0 + len];
+                let (u, x) = (&mut jitter[..len], &mut column[..len]);
+                let mut outside = false;
+                if self.scramble {
+                    #[cfg(target_arch = "x86_64")]
+                    if AVX2 {
+                        // SAFETY: AVX2 is only passed on CPUs that support AVX2.
+                        unsafe { rng.fill_units_avx2(u) };
+                    } else {
+                        rng.fill_units(u);
+                    }
+                    #[cfg(not(target_arch = "x86_64"))]
+                    rng.fill_units(u);
+                    for ((x, &k), &u) in x.iter_mut().zip(strata).zip(u.iter()) {
+                        let kf = f64::from(k);
+                        *x = (kf + u) * inv_n;
+                        // Rounding can carry (k + u) / n across a stratum edge: fixed below.
+                        let y = *x * nf;
+                        outside |= (y >= kf + 1.0) | (y < kf);
+                    }
+                } else {
+                    for (x, &k) in x.iter_mut().zip(strata) {
+                        *x = (f64::from(k) + 0.5) / nf;
+                    }
+                }
+                if outside {
+                    for ((x, &k), &u) in x.iter_mut().zip(strata).zip(u.iter()) {
+                        *x = in_stratum(k, Some(u), n, inv_n);
+                    }
+                }
+            }
+            // Row by row, so each output line is written whole by consecutive stores (column by
+            // column, every store would be to a different line).
+            let width = self.perms.len() / n;
+            let tile = &mut rows[t0 * d..(t0 + len) * d];
+            for (r, row) in tile.chunks_exact_mut(d).enumerate() {
+                for (x, column) in row[self.j0..self.j0 + width].iter_mut().zip(&columns) {
+                    *x = T::from_unit_f64(column[r]);
+                }
+            }
+        }
     }
 }
 

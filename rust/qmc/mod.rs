@@ -17,6 +17,7 @@ pub mod direction_numbers;
 pub mod discrepancy;
 pub mod engine;
 pub mod halton;
+mod huge_pages;
 pub mod lhs;
 mod parallel;
 pub mod random;
