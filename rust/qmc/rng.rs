@@ -157,20 +157,65 @@ fn below_given(rng: &mut impl RngCore, first: u32, bound: u32) -> u32 {
 
 /// Up to this many items (16 MiB of `u32`, within a server's L3) [`permutation`] is a direct
 /// Fisher-Yates shuffle: with its picks prefetched it beats the bucket passes below.
-const DIRECT_SHUFFLE_LIMIT: usize = 1 << 22;
+pub const DIRECT_SHUFFLE_LIMIT: usize = 1 << 22;
 
 /// Fills `out` with a uniformly random permutation of `0..out.len()` (at most 2**32 items).
 ///
-/// Permutations larger than the last-level cache use Rao-Sandelius ([`bucket_permutation`]).
+/// Up to [`DIRECT_SHUFFLE_LIMIT`] items: [`permutation_at`] on consecutive slots; larger
+/// permutations use Rao-Sandelius ([`bucket_permutation`]).
 pub fn permutation(rng: &mut Xoshiro256PlusPlus, out: &mut [u32]) {
-    if out.len() <= DIRECT_SHUFFLE_LIMIT {
-        for (i, p) in out.iter_mut().enumerate() {
-            *p = i as u32;
-        }
-        shuffle(rng, out);
+    let n = out.len();
+    if n <= DIRECT_SHUFFLE_LIMIT {
+        // SAFETY: slots 0..n of `out`, which we borrow mutably, are in bounds and distinct.
+        unsafe { permutation_at(rng, n, out.as_mut_ptr(), |i| i) };
         return;
     }
     bucket_permutation(rng, out);
+}
+
+/// Writes a uniformly random permutation of `0..n` to the slots `base + slot(i)`, `i < n`, by
+/// the inside-out Fisher-Yates shuffle (slot i takes item i, then trades places with a uniform
+/// pick of slots 0..=i): no separate pass to set the slots up, and the slots can be scattered
+/// (a Latin hypercube stages its permutations interleaved in tiles). Picks come two per 64-bit
+/// draw and are made a batch ahead of their swaps, so that their slots are prefetched.
+///
+/// # Safety
+/// For every `i < n <= 2**32`, `base + slot(i)` is a valid, initialised `u32` that nothing else
+/// reads or writes meanwhile, and the slots of different `i` are different.
+pub unsafe fn permutation_at(
+    rng: &mut Xoshiro256PlusPlus,
+    n: usize,
+    base: *mut u32,
+    slot: impl Fn(usize) -> usize,
+) {
+    let mut picks = [0usize; PICKS_AHEAD];
+    let mut i = 0;
+    while i < n {
+        let m = PICKS_AHEAD.min(n - i);
+        let mut t = 0;
+        while t < m {
+            let word = rng.next_u64();
+            for half in [(word >> 32) as u32, word as u32] {
+                if t < m {
+                    // Slot i + t trades with a pick of 0..=i + t.
+                    let j = below_given(rng, half, (i + t + 1) as u32) as usize;
+                    picks[t] = slot(j);
+                    // SAFETY: slot(j), j <= i + t < n, is valid by the caller's contract.
+                    prefetch(unsafe { &*base.add(picks[t]) });
+                    t += 1;
+                }
+            }
+        }
+        for (t, &pick) in picks[..m].iter().enumerate() {
+            let own = slot(i + t);
+            // SAFETY: both slots are valid and ours (the caller's contract); they may coincide.
+            unsafe {
+                *base.add(own) = *base.add(pick);
+                *base.add(pick) = (i + t) as u32;
+            }
+        }
+        i += m;
+    }
 }
 
 /// A uniformly random permutation by Rao-Sandelius: every item goes to one of 2**k buckets
