@@ -75,10 +75,6 @@ pub fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
 
 /// Shuffles `items` in place (Fisher-Yates, from the end).
 pub fn shuffle<T>(rng: &mut impl RngCore, items: &mut [T]) {
-    if items.len() > PREFETCH_SHUFFLE_MIN {
-        shuffle_prefetched(rng, items);
-        return;
-    }
     // Position i - 1 takes a uniform pick of 0..i; two picks per 64-bit draw (both halves of
     // Xoshiro256++ are full quality). len <= 2**32 is guaranteed by the callers' size checks.
     let mut i = items.len();
@@ -95,37 +91,9 @@ pub fn shuffle<T>(rng: &mut impl RngCore, items: &mut [T]) {
     }
 }
 
-/// Above this many items, [`shuffle`] picks ahead and prefetches (the array leaves L1).
-const PREFETCH_SHUFFLE_MIN: usize = 1 << 13;
-/// Picks made ahead of their swaps; even, so the two picks of a random word share a batch.
+/// Picks [`permutation`] makes ahead of their swaps; even, so the two picks of a random word
+/// share a batch.
 const PICKS_AHEAD: usize = 32;
-
-/// [`shuffle`] with the same picks from the same stream, made a batch ahead of their swaps so
-/// the batch's random positions are prefetched: in an array larger than L2 each swap would
-/// otherwise wait for its own cache miss.
-fn shuffle_prefetched<T>(rng: &mut impl RngCore, items: &mut [T]) {
-    let mut picks = [0usize; PICKS_AHEAD];
-    let mut i = items.len();
-    while i > 1 {
-        let m = PICKS_AHEAD.min(i - 1);
-        let mut t = 0;
-        while t < m {
-            let word = rng.next_u64();
-            picks[t] = below_given(rng, (word >> 32) as u32, (i - t) as u32) as usize;
-            prefetch(&items[picks[t]]);
-            t += 1;
-            if t < m {
-                picks[t] = below_given(rng, word as u32, (i - t) as u32) as usize;
-                prefetch(&items[picks[t]]);
-                t += 1;
-            }
-        }
-        for (t, &j) in picks[..m].iter().enumerate() {
-            items.swap(i - 1 - t, j);
-        }
-        i -= m;
-    }
-}
 
 /// Asks for the cache line holding `item` (a hint; nothing is read).
 #[inline(always)]
@@ -157,37 +125,20 @@ fn below_given(rng: &mut impl RngCore, first: u32, bound: u32) -> u32 {
 
 /// Up to this many items (16 MiB of `u32`, within a server's L3) [`permutation`] is a direct
 /// Fisher-Yates shuffle: with its picks prefetched it beats the bucket passes below.
-pub const DIRECT_SHUFFLE_LIMIT: usize = 1 << 22;
+const DIRECT_SHUFFLE_LIMIT: usize = 1 << 22;
 
 /// Fills `out` with a uniformly random permutation of `0..out.len()` (at most 2**32 items).
 ///
-/// Up to [`DIRECT_SHUFFLE_LIMIT`] items: [`permutation_at`] on consecutive slots; larger
-/// permutations use Rao-Sandelius ([`bucket_permutation`]).
+/// Up to [`DIRECT_SHUFFLE_LIMIT`] items: the inside-out Fisher-Yates shuffle (slot i takes item
+/// i, then trades places with a uniform pick of slots 0..=i), which needs no pass to set the
+/// slots up; picks come two per 64-bit draw and are made a batch ahead of their swaps, so that
+/// their slots are prefetched. Larger permutations use Rao-Sandelius ([`bucket_permutation`]).
 pub fn permutation(rng: &mut Xoshiro256PlusPlus, out: &mut [u32]) {
     let n = out.len();
-    if n <= DIRECT_SHUFFLE_LIMIT {
-        // SAFETY: slots 0..n of `out`, which we borrow mutably, are in bounds and distinct.
-        unsafe { permutation_at(rng, n, out.as_mut_ptr(), |i| i) };
+    if n > DIRECT_SHUFFLE_LIMIT {
+        bucket_permutation(rng, out);
         return;
     }
-    bucket_permutation(rng, out);
-}
-
-/// Writes a uniformly random permutation of `0..n` to the slots `base + slot(i)`, `i < n`, by
-/// the inside-out Fisher-Yates shuffle (slot i takes item i, then trades places with a uniform
-/// pick of slots 0..=i): no separate pass to set the slots up, and the slots can be scattered
-/// (a Latin hypercube stages its permutations interleaved in tiles). Picks come two per 64-bit
-/// draw and are made a batch ahead of their swaps, so that their slots are prefetched.
-///
-/// # Safety
-/// For every `i < n <= 2**32`, `base + slot(i)` is a valid, initialised `u32` that nothing else
-/// reads or writes meanwhile, and the slots of different `i` are different.
-pub unsafe fn permutation_at(
-    rng: &mut Xoshiro256PlusPlus,
-    n: usize,
-    base: *mut u32,
-    slot: impl Fn(usize) -> usize,
-) {
     let mut picks = [0usize; PICKS_AHEAD];
     let mut i = 0;
     while i < n {
@@ -198,21 +149,15 @@ pub unsafe fn permutation_at(
             for half in [(word >> 32) as u32, word as u32] {
                 if t < m {
                     // Slot i + t trades with a pick of 0..=i + t.
-                    let j = below_given(rng, half, (i + t + 1) as u32) as usize;
-                    picks[t] = slot(j);
-                    // SAFETY: slot(j), j <= i + t < n, is valid by the caller's contract.
-                    prefetch(unsafe { &*base.add(picks[t]) });
+                    picks[t] = below_given(rng, half, (i + t + 1) as u32) as usize;
+                    prefetch(&out[picks[t]]);
                     t += 1;
                 }
             }
         }
-        for (t, &pick) in picks[..m].iter().enumerate() {
-            let own = slot(i + t);
-            // SAFETY: both slots are valid and ours (the caller's contract); they may coincide.
-            unsafe {
-                *base.add(own) = *base.add(pick);
-                *base.add(pick) = (i + t) as u32;
-            }
+        for (t, &j) in picks[..m].iter().enumerate() {
+            out[i + t] = out[j];
+            out[j] = (i + t) as u32;
         }
         i += m;
     }
