@@ -418,6 +418,35 @@ mod tests {
     }
 
     #[test]
+    fn scalar_and_avx2_tiles_agree() {
+        // The portable tile writer against the one compiled for AVX2 (where the CPU has it),
+        // on a design whose last tile is short; both against the strata they were given.
+        let (n, d) = (1000, 5);
+        let perms: Vec<u32> = (0..d as u32)
+            .flat_map(|g| (0..n as u32).map(move |i| (i * 7 + g * 13) % n as u32))
+            .collect();
+        for scramble in [true, false] {
+            let lhs = LatinHypercube::new(d, scramble, 2).unwrap();
+            let columns = lhs.columns(0, n, 0, d);
+            let strata = |t: usize, g: usize, len: usize| &perms[g * n + t * TILE..][..len];
+            let mut scalar = vec![0.0f64; n * d];
+            columns.write_tiles::<f64, _, false>(0, &mut scalar, strata);
+            for (i, row) in scalar.chunks(d).enumerate() {
+                for (g, &x) in row.iter().enumerate() {
+                    assert_eq!((x * n as f64).floor() as usize, (i * 7 + g * 13) % n);
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            if crate::simd::Backend::Avx2Fma.is_supported() {
+                let mut avx2 = vec![0.0f64; n * d];
+                // SAFETY: AVX2 was just detected.
+                unsafe { columns.write_avx2(0, &mut avx2, strata) };
+                assert_eq!(scalar, avx2);
+            }
+        }
+    }
+
+    #[test]
     fn staged_and_grouped_designs_agree() {
         // The same strata and jitter whichever path writes them: float32 (grouped) is the
         // float64 design (staged) rounded toward zero. n = 2**16 + 3 also takes the prefetched
