@@ -12,6 +12,8 @@
 //! [`LatinHypercube::fill_staged`]); otherwise the permutations of up to 16 coordinates at a
 //! time, at most as large as the output.
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -172,42 +174,45 @@ impl LatinHypercube {
     /// written from a copy of their strata.
     fn fill_staged(&self, start: u64, n: usize, out: &mut [f64]) -> Result<()> {
         let d = self.d;
-        let workers = threads::num_threads()?.clamp(1, d);
-        let mut scratch = vec![0u32; workers * n];
-        huge_pages::advise(&mut scratch);
+        let tiles = n.div_ceil(TILE);
+        // One scratch permutation per pool thread, made by its first coordinate; each
+        // coordinate's permutation is shuffled there, contiguous (in cache), then copied to its
+        // slices of the staging area. Coordinates go to whichever thread is free.
+        let workers = threads::num_threads()?;
+        let scratch: Vec<Mutex<Vec<u32>>> = (0..workers).map(|_| Mutex::new(Vec::new())).collect();
         {
             let upper = &mut out[n * d / 2..];
-            // SAFETY: `upper` is n * d / 2 doubles, exactly n * d u32 of memory, aligned for
-            // both; every bit pattern is a valid u32, and the doubles are all written later.
-            let staging: &mut [u32] =
-                unsafe { std::slice::from_raw_parts_mut(upper.as_mut_ptr().cast(), n * d) };
-            for g0 in (0..d).step_by(workers) {
-                let w = workers.min(d - g0);
-                threads::install(|| {
-                    scratch[..w * n]
-                        .par_chunks_mut(n)
-                        .enumerate()
-                        .for_each(|(i, perm)| self.permutation(start, g0 + i, perm));
-                })?;
-                let scratch = &scratch[..w * n];
-                threads::install(|| {
-                    staging
-                        .par_chunks_mut(TILE * d)
-                        .with_min_len(64)
-                        .enumerate()
-                        .for_each(|(t, segment)| {
-                            let len = segment.len() / d;
-                            for i in 0..w {
-                                segment[(g0 + i) * len..][..len]
-                                    .copy_from_slice(&scratch[i * n + t * TILE..][..len]);
-                            }
-                        });
-                })?;
-            }
+            let staging = Staging(upper.as_mut_ptr().cast());
+            let staging = &staging;
+            threads::install(|| {
+                (0..d).into_par_iter().with_max_len(1).for_each(|g| {
+                    let me = rayon::current_thread_index().unwrap_or(0) % workers;
+                    let mut perm = scratch[me].lock().unwrap_or_else(|e| e.into_inner());
+                    if perm.is_empty() {
+                        *perm = vec![0u32; n];
+                        huge_pages::advise(&mut perm);
+                    }
+                    self.permutation(start, g, &mut perm);
+                    for t in 0..tiles {
+                        let len = TILE.min(n - t * TILE);
+                        // SAFETY: `upper` is n * d / 2 doubles, exactly n * d u32 of memory,
+                        // aligned for both and initialised; tile t's slice of coordinate g,
+                        // [t * TILE * d + g * len, + len), is inside it and written by this
+                        // thread alone, and nothing reads the staging area until every
+                        // coordinate is done. The doubles are all written later.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                perm[t * TILE..].as_ptr(),
+                                staging.0.add(t * TILE * d + g * len),
+                                len,
+                            );
+                        }
+                    }
+                });
+            })?;
         }
         drop(scratch);
         let columns = self.columns(start, n, 0, d);
-        let tiles = n.div_ceil(TILE);
         let mut a = 0;
         loop {
             let b = ((n + a * TILE) / (2 * TILE)).min(tiles);
@@ -241,6 +246,13 @@ impl LatinHypercube {
         Ok(())
     }
 }
+
+/// The staging area of [`LatinHypercube::fill_staged`], shared by the threads that fill disjoint
+/// slices of it.
+struct Staging(*mut u32);
+
+// SAFETY: only used by `fill_staged`, whose threads write disjoint slices.
+unsafe impl Sync for Staging {}
 
 /// Calls `write(first_tile, rows)` on chunks of [`TILES_PER_TASK`] tiles of `rows` (whose first
 /// tile is `first_tile`), in parallel if asked.
