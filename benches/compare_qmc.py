@@ -2,7 +2,10 @@
 
 Contenders run interleaved in one process; the table shows median wall times, their ratios,
 and the median CPU time of the process (all threads), which shows how much of a wall-time
-difference a loaded machine is eating. Run:
+difference a loaded machine is eating. Two bounds for a large draw: "first touch" is np.empty
+plus one write per 4 KiB page, i.e. only the page faults (the kernel zeroing each fresh page),
+which dominate np.ones; "1 thread" is bntune on one core, to compare with the single-threaded
+peers when the other cores are busy. Run:
     .venv/bin/python benches/compare_qmc.py [--repeats 7]
 """
 
@@ -13,6 +16,7 @@ import warnings
 
 import numpy as np
 
+import bntune
 from bntune import qmc
 
 try:
@@ -42,6 +46,25 @@ def _race(contenders, repeats):
     }
 
 
+def _first_touch(shape, dtype=np.float64):
+    """Allocates like np.ones but writes one value per 4 KiB page: the page faults alone."""
+    a = np.empty(shape, dtype=dtype)
+    a.reshape(-1)[:: 4096 // a.itemsize] = 0
+    return a
+
+
+def _one_thread(fn):
+    def run():
+        threads = bntune.get_num_threads()
+        bntune.set_num_threads(1)
+        try:
+            return fn()
+        finally:
+            bntune.set_num_threads(threads)
+
+    return run
+
+
 def _report(title, medians, ours="bntune"):
     base = medians[ours][0]
     print(f"\n{title}")
@@ -62,7 +85,11 @@ def main():
     for scramble in (False, True):
         contenders = {
             "bntune": lambda s=scramble: qmc.Sobol(D, scramble=s, seed=1).random_base2(20),
+            "bntune 1 thread": _one_thread(
+                lambda s=scramble: qmc.Sobol(D, scramble=s, seed=1).random_base2(20)
+            ),
             "np.ones": lambda: np.ones((N, D)),
+            "first touch": lambda: _first_touch((N, D)),
         }
         if has_scipy:
             contenders["scipy"] = lambda s=scramble: sq.Sobol(D, scramble=s, rng=1).random_base2(20)
@@ -72,6 +99,7 @@ def main():
         "bntune": lambda: qmc.Sobol(D, seed=1).random_base2(20, dtype=np.float32),
         "bntune float64": lambda: qmc.Sobol(D, seed=1).random_base2(20),
         "np.ones float32": lambda: np.ones((N, D), dtype=np.float32),
+        "first touch float32": lambda: _first_touch((N, D), np.float32),
     }
     _report(f"Sobol d={D} n=2**20 float32 scrambled", _race(contenders, repeats))
 
@@ -80,7 +108,11 @@ def main():
         contenders["scipy"] = lambda: sq.Halton(D, rng=1).random(N)
     _report(f"Halton scrambled d={D} n=2**20", _race(contenders, max(3, repeats // 2)))
 
-    contenders = {"bntune": lambda: qmc.LatinHypercube(D, seed=1).random(N)}
+    contenders = {
+        "bntune": lambda: qmc.LatinHypercube(D, seed=1).random(N),
+        "bntune 1 thread": _one_thread(lambda: qmc.LatinHypercube(D, seed=1).random(N)),
+        "bntune centred": lambda: qmc.LatinHypercube(D, scramble=False, seed=1).random(N),
+    }
     if has_scipy:
         contenders["scipy"] = lambda: sq.LatinHypercube(D, rng=1).random(N)
     _report(f"LatinHypercube d={D} n=2**20", _race(contenders, max(3, repeats // 2)))

@@ -17,12 +17,15 @@ pub mod direction_numbers;
 pub mod discrepancy;
 pub mod engine;
 pub mod halton;
+mod huge_pages;
 pub mod lhs;
 mod parallel;
 pub mod random;
 pub mod rng;
 pub mod scramble;
 pub mod sobol;
+#[cfg(target_arch = "x86_64")]
+mod sobol_avx2;
 pub mod unit;
 
 pub use engine::{Engine, Scramble};

@@ -91,6 +91,24 @@ pub fn shuffle<T>(rng: &mut impl RngCore, items: &mut [T]) {
     }
 }
 
+/// Picks [`permutation`] makes ahead of their swaps; even, so the two picks of a random word
+/// share a batch.
+const PICKS_AHEAD: usize = 32;
+
+/// Asks for the cache line holding `item` (a hint; nothing is read).
+#[inline(always)]
+fn prefetch<T>(item: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch never faults and has no effect beyond the cache; SSE is part of
+        // every x86-64 CPU.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((item as *const T).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = item;
+}
+
 /// [`below`] starting from the random word `first` (more are drawn only on rejection).
 #[inline]
 fn below_given(rng: &mut impl RngCore, first: u32, bound: u32) -> u32 {
@@ -105,25 +123,54 @@ fn below_given(rng: &mut impl RngCore, first: u32, bound: u32) -> u32 {
     (m >> 32) as u32
 }
 
-/// Below this many items [`permutation`] is a plain Fisher-Yates shuffle (it fits in cache).
-const DIRECT_SHUFFLE_LIMIT: usize = 1 << 15;
+/// Up to this many items (16 MiB of `u32`, within a server's L3) [`permutation`] is a direct
+/// Fisher-Yates shuffle: with its picks prefetched it beats the bucket passes below.
+const DIRECT_SHUFFLE_LIMIT: usize = 1 << 22;
 
 /// Fills `out` with a uniformly random permutation of `0..out.len()` (at most 2**32 items).
 ///
-/// Large permutations use Rao-Sandelius: every item goes to one of 2**k buckets chosen
-/// uniformly and independently, then each bucket is shuffled (Fisher-Yates) and the buckets are
-/// concatenated, which is exactly uniform. Buckets of a few thousand items stay in L1/L2, where a
-/// direct shuffle of millions of items would miss the cache on nearly every swap. The bucket
-/// choices are drawn twice from a replay of the stream (count, then scatter) instead of stored.
+/// Up to [`DIRECT_SHUFFLE_LIMIT`] items: the inside-out Fisher-Yates shuffle (slot i takes item
+/// i, then trades places with a uniform pick of slots 0..=i), which needs no pass to set the
+/// slots up; picks come two per 64-bit draw and are made a batch ahead of their swaps, so that
+/// their slots are prefetched. Larger permutations use Rao-Sandelius ([`bucket_permutation`]).
 pub fn permutation(rng: &mut Xoshiro256PlusPlus, out: &mut [u32]) {
     let n = out.len();
-    if n <= DIRECT_SHUFFLE_LIMIT {
-        for (i, p) in out.iter_mut().enumerate() {
-            *p = i as u32;
-        }
-        shuffle(rng, out);
+    if n > DIRECT_SHUFFLE_LIMIT {
+        bucket_permutation(rng, out);
         return;
     }
+    let mut picks = [0usize; PICKS_AHEAD];
+    let mut i = 0;
+    while i < n {
+        let m = PICKS_AHEAD.min(n - i);
+        let mut t = 0;
+        while t < m {
+            let word = rng.next_u64();
+            for half in [(word >> 32) as u32, word as u32] {
+                if t < m {
+                    // Slot i + t trades with a pick of 0..=i + t.
+                    picks[t] = below_given(rng, half, (i + t + 1) as u32) as usize;
+                    prefetch(&out[picks[t]]);
+                    t += 1;
+                }
+            }
+        }
+        for (t, &j) in picks[..m].iter().enumerate() {
+            out[i + t] = out[j];
+            out[j] = (i + t) as u32;
+        }
+        i += m;
+    }
+}
+
+/// A uniformly random permutation by Rao-Sandelius: every item goes to one of 2**k buckets
+/// chosen uniformly and independently, then each bucket is shuffled (Fisher-Yates) and the
+/// buckets are concatenated, which is exactly uniform. Buckets of a few thousand items stay in
+/// L1/L2, where a direct shuffle of a permutation larger than the cache would miss it on nearly
+/// every swap. The bucket choices are drawn twice from a replay of the stream (count, then
+/// scatter) instead of stored.
+fn bucket_permutation(rng: &mut Xoshiro256PlusPlus, out: &mut [u32]) {
+    let n = out.len();
     // About 4096 items per bucket, at most 4096 buckets.
     let k = (n >> 12).next_power_of_two().trailing_zeros().clamp(1, 12);
     let buckets = 1usize << k;
@@ -161,6 +208,128 @@ fn bucket_draws(
             visit(i, (word & mask) as usize);
             word >>= k;
             i += 1;
+        }
+    }
+}
+
+/// Four Xoshiro256++ streams (Blackman & Vigna) advanced in lockstep, so that loops over them
+/// vectorise: bulk uniforms (Latin hypercube jitter) at a fraction of one stream's cost per value.
+/// Lane `l` is seeded with the SplitMix64 stream at `key` mixed with `l`.
+pub struct Xoshiro4 {
+    /// `s[w][l]`: state word `w` of lane `l`.
+    s: [[u64; 4]; 4],
+}
+
+impl Xoshiro4 {
+    pub fn new(key: u64) -> Xoshiro4 {
+        let mut s = [[0u64; 4]; 4];
+        for l in 0..4 {
+            let lane_key = mix64(key ^ (l as u64 + 1).wrapping_mul(GOLDEN));
+            for (w, word) in s.iter_mut().enumerate() {
+                word[l] = uniform_bits_at(lane_key, w as u64);
+            }
+        }
+        Xoshiro4 { s }
+    }
+
+    /// The next output of each lane.
+    #[inline(always)]
+    pub fn next4(&mut self) -> [u64; 4] {
+        let [s0, s1, s2, s3] = &mut self.s;
+        let mut out = [0u64; 4];
+        for l in 0..4 {
+            out[l] = s0[l]
+                .wrapping_add(s3[l])
+                .rotate_left(23)
+                .wrapping_add(s0[l]);
+            let t = s1[l] << 17;
+            s2[l] ^= s0[l];
+            s3[l] ^= s1[l];
+            s1[l] ^= s2[l];
+            s0[l] ^= s3[l];
+            s2[l] ^= t;
+            s3[l] = s3[l].rotate_left(45);
+        }
+        out
+    }
+
+    /// Fills `out` with uniforms in [0, 1) on the 2**-52 grid, lanes interleaved: the top 52
+    /// bits become the mantissa of a double in [1, 2), minus 1 (exact, and no 64-bit integer
+    /// conversion, which 256-bit vectors lack).
+    #[inline(always)]
+    pub fn fill_units(&mut self, out: &mut [f64]) {
+        #[inline(always)]
+        fn unit52(bits: u64) -> f64 {
+            f64::from_bits((bits >> 12) | 1.0f64.to_bits()) - 1.0
+        }
+        let mut quads = out.chunks_exact_mut(4);
+        for quad in &mut quads {
+            let bits = self.next4();
+            for (u, b) in quad.iter_mut().zip(bits) {
+                *u = unit52(b);
+            }
+        }
+        let rest = quads.into_remainder();
+        if !rest.is_empty() {
+            let bits = self.next4();
+            for (u, b) in rest.iter_mut().zip(bits) {
+                *u = unit52(b);
+            }
+        }
+    }
+
+    /// [`Xoshiro4::fill_units`] with the four lanes in one 256-bit vector (the same values:
+    /// the same integer steps and the same exact conversion). Compilers leave the portable
+    /// version's 64-bit rotations, which AVX2 lacks, to scalar code.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn fill_units_avx2(&mut self, out: &mut [f64]) {
+        use std::arch::x86_64::{
+            __m256i, _mm256_add_epi64, _mm256_castsi256_pd, _mm256_loadu_si256, _mm256_or_si256,
+            _mm256_set1_epi64x, _mm256_set1_pd, _mm256_slli_epi64, _mm256_srli_epi64,
+            _mm256_storeu_pd, _mm256_storeu_si256, _mm256_sub_pd, _mm256_xor_si256,
+        };
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn rotl<const L: i32, const R: i32>(x: __m256i) -> __m256i {
+            _mm256_or_si256(_mm256_slli_epi64::<L>(x), _mm256_srli_epi64::<R>(x))
+        }
+        let one_bits = _mm256_set1_epi64x(1.0f64.to_bits() as i64);
+        let one = _mm256_set1_pd(1.0);
+        // SAFETY: `self.s[w]` are four u64 (32 bytes) each; unaligned loads and stores.
+        let [mut s0, mut s1, mut s2, mut s3] = self
+            .s
+            .map(|w| unsafe { _mm256_loadu_si256(w.as_ptr().cast()) });
+        let mut step = || {
+            let result = _mm256_add_epi64(rotl::<23, 41>(_mm256_add_epi64(s0, s3)), s0);
+            let t = _mm256_slli_epi64::<17>(s1);
+            s2 = _mm256_xor_si256(s2, s0);
+            s3 = _mm256_xor_si256(s3, s1);
+            s1 = _mm256_xor_si256(s1, s2);
+            s0 = _mm256_xor_si256(s0, s3);
+            s2 = _mm256_xor_si256(s2, t);
+            s3 = rotl::<45, 19>(s3);
+            let mantissa = _mm256_or_si256(_mm256_srli_epi64::<12>(result), one_bits);
+            _mm256_sub_pd(_mm256_castsi256_pd(mantissa), one)
+        };
+        let mut quads = out.chunks_exact_mut(4);
+        for quad in &mut quads {
+            // SAFETY: `quad` holds four f64.
+            unsafe { _mm256_storeu_pd(quad.as_mut_ptr(), step()) };
+        }
+        let rest = quads.into_remainder();
+        if !rest.is_empty() {
+            let mut quad = [0.0f64; 4];
+            // SAFETY: `quad` holds four f64.
+            unsafe { _mm256_storeu_pd(quad.as_mut_ptr(), step()) };
+            rest.copy_from_slice(&quad[..rest.len()]);
+        }
+        for (w, v) in self.s.iter_mut().zip([s0, s1, s2, s3]) {
+            // SAFETY: `w` is four u64 (32 bytes).
+            unsafe { _mm256_storeu_si256(w.as_mut_ptr().cast(), v) };
         }
     }
 }
@@ -207,29 +376,78 @@ mod tests {
         assert_eq!(v, (0..1000).collect::<Vec<_>>());
     }
 
-    #[test]
-    fn large_permutations_are_permutations_and_look_uniform() {
+    /// `make` gives permutations, and where item 0 lands over many of them is uniform over
+    /// coarse bins; none is close to the identity.
+    fn permutations_look_uniform(make: fn(&mut Xoshiro256PlusPlus, &mut [u32])) {
         let n = 40_003;
         let mut p = vec![0u32; n];
-        permutation(&mut xoshiro(5), &mut p);
+        make(&mut xoshiro(5), &mut p);
         let mut sorted = p.clone();
         sorted.sort_unstable();
         assert!(sorted.iter().enumerate().all(|(i, &v)| v as usize == i));
-        // Where item 0 lands, over many permutations, is uniform over coarse bins; and the
-        // permutation is not close to the identity.
         let mut bins = [0u32; 4];
         for seed in 0..200 {
-            permutation(&mut xoshiro(seed), &mut p);
+            make(&mut xoshiro(seed), &mut p);
             let pos = p.iter().position(|&v| v == 0).unwrap();
             bins[pos * 4 / n] += 1;
+            let fixed = p
+                .iter()
+                .enumerate()
+                .filter(|&(i, &v)| v as usize == i)
+                .count();
+            assert!(fixed < 10, "{fixed} fixed points");
         }
         assert!(bins.iter().all(|&c| (25..75).contains(&c)), "{bins:?}");
-        let fixed = p
-            .iter()
-            .enumerate()
-            .filter(|&(i, &v)| v as usize == i)
-            .count();
-        assert!(fixed < 10, "{fixed} fixed points");
+    }
+
+    #[test]
+    fn large_permutations_are_permutations_and_look_uniform() {
+        // 40_003 items: the prefetched direct shuffle, and the bucket passes.
+        permutations_look_uniform(permutation);
+        permutations_look_uniform(bucket_permutation);
+    }
+
+    #[test]
+    fn xoshiro4_lanes_are_xoshiro256plusplus() {
+        // Each lane must be the published generator: rand_xoshiro's, started from its state.
+        let mut four = Xoshiro4::new(11);
+        let mut reference: Vec<Xoshiro256PlusPlus> = (0..4)
+            .map(|l| {
+                let mut seed = [0u8; 32];
+                for w in 0..4 {
+                    seed[w * 8..w * 8 + 8].copy_from_slice(&four.s[w][l].to_le_bytes());
+                }
+                Xoshiro256PlusPlus::from_seed(seed)
+            })
+            .collect();
+        for _ in 0..100 {
+            let got = four.next4();
+            for (l, r) in reference.iter_mut().enumerate() {
+                assert_eq!(got[l], r.next_u64());
+            }
+        }
+        // Uniforms: the top 52 bits of each lane's next outputs over 2**52, lanes interleaved,
+        // from the portable and (where the CPU has it) the AVX2 version alike.
+        let check = |u: &[f64], reference: &mut Vec<Xoshiro256PlusPlus>| {
+            for quad in u.chunks(4) {
+                let next: Vec<u64> = reference.iter_mut().map(|r| r.next_u64()).collect();
+                for (x, b) in quad.iter().zip(next) {
+                    assert_eq!(*x, (b >> 12) as f64 / (1u64 << 52) as f64);
+                }
+            }
+        };
+        let mut u = [0.0f64; 7];
+        four.fill_units(&mut u);
+        check(&u, &mut reference);
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::Backend::Avx2Fma.is_supported() {
+            for len in [8, 5] {
+                let mut u = vec![0.0f64; len];
+                // SAFETY: AVX2 was just detected.
+                unsafe { four.fill_units_avx2(&mut u) };
+                check(&u, &mut reference);
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,16 @@ use crate::qmc::parallel::{check_range, for_row_chunks};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::qmc::scramble::{self, LinearScramble};
+#[cfg(target_arch = "x86_64")]
+use crate::qmc::sobol_avx2;
+#[cfg(target_arch = "x86_64")]
+use crate::qmc::unit::Floats;
 use crate::qmc::unit::{UnitFloat, scale_f64};
+
+/// Zeros after the narrow direction numbers, for whole-vector reads (see `narrow_directions`).
+const PAD: usize = 32;
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(PAD >= sobol_avx2::MAX_D);
 
 /// Writes the rows of `chunk` from the integer point `q` at `index` on, XORing in the direction
 /// number of the Gray-code step after each row (`v` bit-major, `q.len()` values per bit).
@@ -312,8 +321,8 @@ impl Sobol {
     }
 
     /// [`Sobol::fill_chunk`] without Owen scrambling for `bits <= 30`: the walk in `u32` lanes,
-    /// converted by [`UnitFloat::from_u30_fixed`] (the same values as the `u64` walk), compiled
-    /// for AVX2 when the run-time backend allows it.
+    /// converted by [`UnitFloat::from_u30_fixed`] (the same values as the `u64` walk); with
+    /// AVX2, in registers ([`sobol_avx2`]) for `d <= 32`, else compiled for AVX2.
     fn fill_chunk_narrow<T: UnitFloat>(&self, index: u64, chunk: &mut [T], v: &[u32]) {
         let mut wide = vec![0u64; self.d];
         self.integer_point(index, &mut wide);
@@ -322,17 +331,36 @@ impl Sobol {
         let scale = scale_f64(self.bits);
         #[cfg(target_arch = "x86_64")]
         if crate::simd::backend() == crate::simd::Backend::Avx2Fma {
-            // SAFETY: the backend is only Avx2Fma on CPUs that support AVX2.
-            unsafe { narrow_walk_avx2(&mut q, index, chunk, v, scale) };
+            let mut index = index;
+            // SAFETY: the backend is only Avx2Fma on CPUs that support AVX2, and `v` is padded
+            // (see `narrow_directions`).
+            let done = unsafe {
+                match T::as_floats(chunk) {
+                    Floats::F64(out) => sobol_avx2::walk_rows(&mut q, &mut index, out, v, scale),
+                    Floats::F32(out) => sobol_avx2::walk_rows(&mut q, &mut index, out, v, scale),
+                }
+            };
+            let rest = &mut chunk[done * self.d..];
+            if !rest.is_empty() {
+                // SAFETY: as above.
+                unsafe { narrow_walk_avx2(&mut q, index, rest, v, scale) };
+            }
             return;
         }
         narrow_walk(&mut q, index, chunk, v, scale);
     }
 
-    /// The walked direction numbers as `u32` (valid only for `bits <= 30`).
+    /// The walked direction numbers as `u32` (valid only for `bits <= 30`), followed by [`PAD`]
+    /// zeros: the register walk reads whole vectors, up to 32 values past the numbers of the
+    /// last step it takes (from 2**bits - 1, after the final row).
     fn narrow_directions(&self) -> &[u32] {
-        self.narrow_v
-            .get_or_init(|| self.directions().iter().map(|&x| x as u32).collect())
+        self.narrow_v.get_or_init(|| {
+            let v = self.directions();
+            let mut narrow = Vec::with_capacity(v.len() + PAD);
+            narrow.extend(v.iter().map(|&x| x as u32));
+            narrow.resize(v.len() + PAD, 0);
+            narrow
+        })
     }
 
     /// Writes points `start, start + 1, ...` (row-major, `d` values each) into `out`.
@@ -425,6 +453,67 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Points `start..start + n` from single-point jumps (the `u64` path), converted one by one.
+    fn by_index<T: UnitFloat>(s: &Sobol, start: u64, n: usize) -> Vec<T> {
+        let mut q = vec![0u64; s.d];
+        let mut out = Vec::with_capacity(n * s.d);
+        for i in start..start + n as u64 {
+            s.integer_point(i, &mut q);
+            out.extend(
+                q.iter()
+                    .map(|&x| T::from_u30_fixed(x as u32, scale_f64(s.bits))),
+            );
+        }
+        out
+    }
+
+    /// The scalar walk and (where the CPU has AVX2) the register walk against single points,
+    /// for widths that fill 1..4 vectors exactly or partly, and past the register walk's limit.
+    fn walks_match<T: UnitFloat + PartialEq + std::fmt::Debug>() {
+        for d in [1, 3, 7, 8, 9, 16, 17, 24, 31, 32, 33] {
+            for (bits, start) in [(30, 12_345u64), (12, (1 << 12) - 700)] {
+                let s = Sobol::new(d, bits, SobolScramble::Lms, 7).unwrap();
+                let n = 700;
+                let expected = by_index::<T>(&s, start, n);
+                let v = s.narrow_directions();
+                let mut q0 = vec![0u64; d];
+                s.integer_point(start, &mut q0);
+                let q0: Vec<u32> = q0.iter().map(|&x| x as u32).collect();
+                let mut scalar = vec![T::from_unit_f64(0.5); n * d];
+                narrow_walk(&mut q0.clone(), start, &mut scalar, v, scale_f64(bits));
+                assert_eq!(scalar, expected, "scalar d={d} bits={bits}");
+                let mut fast = vec![T::from_unit_f64(0.5); n * d];
+                s.fill(start, &mut fast).unwrap();
+                assert_eq!(fast, expected, "backend d={d} bits={bits}");
+                #[cfg(target_arch = "x86_64")]
+                if crate::simd::Backend::Avx2Fma.is_supported() {
+                    let (mut q, mut index) = (q0.clone(), start);
+                    let mut out = vec![T::from_unit_f64(0.5); n * d];
+                    // SAFETY: AVX2 was just detected; `v` is padded.
+                    let done = unsafe {
+                        match T::as_floats(&mut out) {
+                            Floats::F64(o) => {
+                                sobol_avx2::walk_rows(&mut q, &mut index, o, v, scale_f64(bits))
+                            }
+                            Floats::F32(o) => {
+                                sobol_avx2::walk_rows(&mut q, &mut index, o, v, scale_f64(bits))
+                            }
+                        }
+                    };
+                    assert_eq!(done + 8 > n, d <= 32, "d={d}");
+                    narrow_walk(&mut q, index, &mut out[done * d..], v, scale_f64(bits));
+                    assert_eq!(out, expected, "avx2 d={d} bits={bits}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn register_and_scalar_walks_match_single_points() {
+        walks_match::<f64>();
+        walks_match::<f32>();
     }
 
     #[test]

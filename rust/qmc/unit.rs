@@ -28,8 +28,16 @@ fn small_to_f64(q: u64) -> f64 {
     f64::from_bits(q | TWO52.to_bits()) - TWO52
 }
 
+/// An output slice as its concrete type, for kernels with a vector path per type.
+pub enum Floats<'a> {
+    F64(&'a mut [f64]),
+    F32(&'a mut [f32]),
+}
+
 /// A float type samplers can write.
 pub trait UnitFloat: Copy + Send + Sync + 'static {
+    /// The slice as its concrete type.
+    fn as_floats(out: &mut [Self]) -> Floats<'_>;
     /// `q * 2**-bits` for `q < 2**bits` (see the module docs for the rounding).
     fn from_fixed(q: u64, bits: u32) -> Self;
     /// A double in [0, 1) converted without reaching 1.0 (float32 rounds toward zero).
@@ -49,6 +57,10 @@ pub trait UnitFloat: Copy + Send + Sync + 'static {
 }
 
 impl UnitFloat for f64 {
+    fn as_floats(out: &mut [f64]) -> Floats<'_> {
+        Floats::F64(out)
+    }
+
     #[inline]
     fn from_fixed(q: u64, bits: u32) -> f64 {
         if bits <= 52 {
@@ -77,6 +89,10 @@ impl UnitFloat for f64 {
 }
 
 impl UnitFloat for f32 {
+    fn as_floats(out: &mut [f32]) -> Floats<'_> {
+        Floats::F32(out)
+    }
+
     #[inline]
     fn from_fixed(q: u64, bits: u32) -> f32 {
         if bits <= 52 {
