@@ -342,6 +342,9 @@ class LatinHypercube(QMCEngine):
     every ``1/n`` stratum of every coordinate.
 
     ``scramble=True`` (default) places it uniformly inside its cell, ``False`` at the centre.
+    float32 output keeps the strata too: where rounding toward zero would take a point below its
+    stratum, it is the next float32 up instead (for ``n`` below about ``2**23``, where every
+    stratum holds a float32).
     """
 
     _kind = "lhs"

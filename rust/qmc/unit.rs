@@ -48,6 +48,14 @@ pub trait UnitFloat: Copy + Send + Sync + 'static {
     fn from_small_fixed(q: u64, scale: f64) -> Self {
         Self::from_unit_f64(small_to_f64(q) * scale)
     }
+    /// `x`, a double in stratum `k` of `n` ([k/n, (k+1)/n) of [0, 1)), or a double near it whose
+    /// [`UnitFloat::from_unit_f64`] stays in that stratum: rounding toward zero can take a value
+    /// just above k/n below it, and the next value up is then used. Strata narrower than this
+    /// type's spacing near x cannot all be hit; x is returned as it is then.
+    #[inline]
+    fn keep_in_stratum(x: f64, _k: f64, _n: f64) -> f64 {
+        x
+    }
     /// [`UnitFloat::from_small_fixed`] for `q < 2**30` held in a `u32`: the same value, but
     /// through 32-bit lanes (the signed conversion is exact here), twice as many per vector.
     #[inline]
@@ -107,6 +115,16 @@ impl UnitFloat for f32 {
     #[inline]
     fn from_unit_f64(x: f64) -> f32 {
         truncate_to_f32(x)
+    }
+
+    #[inline]
+    fn keep_in_stratum(x: f64, k: f64, n: f64) -> f64 {
+        let down = truncate_to_f32(x);
+        if f64::from(down) * n >= k {
+            return x;
+        }
+        let up = f64::from(f32::from_bits(down.to_bits() + 1));
+        if up * n < k + 1.0 { up } else { x }
     }
 
     #[inline]
