@@ -131,6 +131,32 @@ def test_show_plot_and_reading_work_while_a_driver_runs_and_writing_is_locked(tm
         assert value == pytest.approx(fixture_objective.value(params), rel=1e-12)
 
 
+def test_a_read_only_view_reports_a_dead_drivers_trial_as_interrupted(tmp_path):
+    db, go = tmp_path / "live.db", tmp_path / "go"
+    driver = _driver(db, go)
+    assert driver.stdout is not None
+    assert driver.stdout.readline().strip() == "inside"
+    with tune.Study("live", storage=db, read_only=True) as view:
+        assert [t.state for t in view.trials].count("running") == 1  # its driver is alive
+    driver.kill()  # SIGKILL: no chance to release the lease or finish the trial
+    driver.communicate(timeout=60)
+    stored = _stored(db)
+    assert [s for _, s, _, _ in stored].count("running") == 1  # the file still says running
+    with tune.Study("live", storage=db, read_only=True) as view:
+        states = [t.state for t in view.trials]
+        interrupted = [t for t in view.trials if t.number == DONE]
+    assert states == ["complete"] * DONE + ["failed"]
+    assert interrupted[0].error.startswith("interrupted")
+    shown = bntune("show", db)
+    assert shown.returncode == 0, shown.stderr
+    assert f"{DONE + 1} trials: {DONE} complete, 1 failed" in shown.stdout
+    assert _stored(db) == stored  # reading changed nothing
+    # the next driver records what the view showed
+    with tune.Study("live", storage=db) as study:
+        assert [t.state for t in study.trials] == states
+        assert study.trials[DONE].error == interrupted[0].error
+
+
 def test_read_only_never_creates_or_migrates_and_takes_the_stored_direction(tmp_path):
     missing = tmp_path / "missing.db"
     with pytest.raises(tune.StorageError, match="does not exist"):

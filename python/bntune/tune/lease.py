@@ -23,6 +23,22 @@ from bntune.tune.storage import transaction
 DEFAULT_LEASE_TIMEOUT = 60.0
 
 
+def holder_alive(pid: int, host: str, heartbeat: float, timeout: float, now: float) -> bool:
+    """Whether the driver holding a lease is alive: it beat within ``timeout`` seconds and, on
+    this host, its pid still exists."""
+    if now - heartbeat > timeout:
+        return False
+    return not (host == socket.gethostname() and not pid_alive(pid))
+
+
+def driver_alive(conn: sqlite3.Connection, study_id: int, timeout: float) -> bool:
+    """Whether some live driver holds the study's lease (no lease row: no driver)."""
+    row = conn.execute(
+        "SELECT pid, host, heartbeat FROM leases WHERE study_id = ?", (study_id,)
+    ).fetchone()
+    return row is not None and holder_alive(*row, timeout, time.time())
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this host (signal 0 probes without sending)."""
     if pid <= 0:
@@ -86,9 +102,7 @@ class Lease:
 
     def _alive(self, row: tuple, now: float) -> bool:
         _, pid, host, heartbeat = row
-        if now - heartbeat > self.timeout:
-            return False
-        return not (host == self.host and not pid_alive(pid))
+        return holder_alive(pid, host, heartbeat, self.timeout, now)
 
     def _beat(self) -> None:
         # own connection: sqlite3 connections are not for concurrent use across threads

@@ -15,7 +15,7 @@ from typing import Any
 
 from bntune.tune import storage as storage_db
 from bntune.tune.errors import Pruned, StudyReadOnly
-from bntune.tune.lease import DEFAULT_LEASE_TIMEOUT, Lease
+from bntune.tune.lease import DEFAULT_LEASE_TIMEOUT, Lease, driver_alive
 from bntune.tune.pruners import CurveHistory, MedianStopping
 from bntune.tune.samplers import BUDGETED, check_sampler, design_points, design_size
 from bntune.tune.space import Space
@@ -41,6 +41,10 @@ def _release(lease: Lease | None, conn: sqlite3.Connection) -> None:
     conn.close()
 
 
+#: The error of a trial whose driver died while it ran.
+INTERRUPTED = "interrupted: the driver process died while the trial was running"
+
+
 class Study:
     """Trials of one objective, kept in a SQLite file (or in memory).
 
@@ -61,7 +65,9 @@ class Study:
             checkpoints) without taking its lease, while a driver may be running it: SQLite
             ``mode=ro``, a WAL reader that sees the trials committed when it opened and never
             blocks the driver. Nothing is created or written; trials the driver is running are
-            listed as ``running``; running trials raises ``tune.StudyReadOnly``.
+            listed as ``running`` (or, when no live driver holds the lease, as ``failed`` with the
+            interrupted error the next driver will record); running trials raises
+            ``tune.StudyReadOnly``.
 
     Opening a study takes its lease (unless ``read_only``): a second driver gets
     ``tune.StudyLocked`` until this one calls ``close()`` (or exits). Trials left running by a
@@ -97,12 +103,14 @@ class Study:
         self.name = name
         self.pruner = pruner
         self.read_only = bool(read_only)
+        self._driver_gone = False
         self._path = None if storage is None else os.fspath(storage)
         self._conn = storage_conn = storage_db.connect(storage, durability, read_only=read_only)
         self._lease: Lease | None = None
         try:
             if read_only:
                 self._id, self.direction, self.seed = self._find_study(direction, seed)
+                self._driver_gone = not driver_alive(storage_conn, self._id, lease_timeout)
             else:
                 self._id, self.direction, self.seed = self._open_study(direction, seed)
                 if self._path is not None:
@@ -175,10 +183,9 @@ class Study:
     def _mark_interrupted(self) -> None:
         # We hold the lease, so a trial still 'running' belongs to a driver that died.
         self._conn.execute(
-            "UPDATE trials SET state = 'failed', rerun = 1, finished = ?, "
-            "error = 'interrupted: the driver process died while the trial was running' "
+            "UPDATE trials SET state = 'failed', rerun = 1, finished = ?, error = ? "
             "WHERE study_id = ? AND state = 'running'",
-            (time.time(), self._id),
+            (time.time(), INTERRUPTED, self._id),
         )
 
     def _load(self) -> None:
@@ -201,6 +208,10 @@ class Study:
             (self._id,),
         ):
             tid, number, stream, seq, rnd, state, params, unit, value, error, t0, t1, rerun = row
+            if state == "running" and self.read_only and self._driver_gone:
+                # What the next driver to open the study will record (a read-only view only
+                # shows it): no live driver holds the lease, so nobody runs this trial.
+                state, error, rerun = "failed", INTERRUPTED, 1
             trial = FrozenTrial(
                 number=number,
                 params=json.loads(params),
@@ -245,7 +256,8 @@ class Study:
     @property
     def trials(self) -> list[FrozenTrial]:
         """Every finished trial, in order of number (a copy of the list); a ``read_only`` view
-        also lists the trials its driver is running, as ``running``."""
+        also lists the trials its driver is running, as ``running`` (``failed``, interrupted,
+        when the driver is gone)."""
         return list(self._trials)
 
     @property
