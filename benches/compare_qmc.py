@@ -6,7 +6,8 @@ difference a loaded machine is eating. Two bounds for a large draw: "first touch
 plus one write per 4 KiB page, i.e. only the page faults (the kernel zeroing each fresh page),
 which dominate np.ones; "1 thread" is bntune on one core, to compare with the single-threaded
 peers when the other cores are busy. Run:
-    .venv/bin/python benches/compare_qmc.py [--repeats 7]
+    .venv/bin/python benches/compare_qmc.py [--repeats 7] [PART ...]
+with PART among sobol, float32, halton, lhs, construction, trial (default: all).
 """
 
 import argparse
@@ -73,15 +74,7 @@ def _report(title, medians, ours="bntune"):
         print(f"  {name:<22} {wall * 1e3:10.3f} ms (cpu {cpu * 1e3:9.3f} ms){ratio}")
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=7)
-    repeats = parser.parse_args().repeats
-    warnings.simplefilter("ignore")
-    has_scipy = sq is not None
-    if not has_scipy:
-        print("scipy not installed: peer columns skipped")
-
+def sobol(repeats):
     for scramble in (False, True):
         contenders = {
             "bntune": lambda s=scramble: qmc.Sobol(D, scramble=s, seed=1).random_base2(20),
@@ -91,10 +84,12 @@ def main():
             "np.ones": lambda: np.ones((N, D)),
             "first touch": lambda: _first_touch((N, D)),
         }
-        if has_scipy:
+        if sq is not None:
             contenders["scipy"] = lambda s=scramble: sq.Sobol(D, scramble=s, rng=1).random_base2(20)
         _report(f"Sobol d={D} n=2**20 float64 scramble={scramble}", _race(contenders, repeats))
 
+
+def float32(repeats):
     contenders = {
         "bntune": lambda: qmc.Sobol(D, seed=1).random_base2(20, dtype=np.float32),
         "bntune float64": lambda: qmc.Sobol(D, seed=1).random_base2(20),
@@ -103,26 +98,35 @@ def main():
     }
     _report(f"Sobol d={D} n=2**20 float32 scrambled", _race(contenders, repeats))
 
+
+def halton(repeats):
     contenders = {"bntune": lambda: qmc.Halton(D, seed=1).random(N)}
-    if has_scipy:
+    if sq is not None:
         contenders["scipy"] = lambda: sq.Halton(D, rng=1).random(N)
     _report(f"Halton scrambled d={D} n=2**20", _race(contenders, max(3, repeats // 2)))
 
+
+def lhs(repeats):
     contenders = {
         "bntune": lambda: qmc.LatinHypercube(D, seed=1).random(N),
         "bntune 1 thread": _one_thread(lambda: qmc.LatinHypercube(D, seed=1).random(N)),
         "bntune centred": lambda: qmc.LatinHypercube(D, scramble=False, seed=1).random(N),
     }
-    if has_scipy:
+    if sq is not None:
         contenders["scipy"] = lambda: sq.LatinHypercube(D, rng=1).random(N)
     _report(f"LatinHypercube d={D} n=2**20", _race(contenders, max(3, repeats // 2)))
 
+
+def construction(repeats):
     contenders = {"bntune": lambda: qmc.Sobol(1111, seed=1)}
-    if has_scipy:
+    if sq is not None:
         contenders["scipy"] = lambda: sq.Sobol(1111, rng=1)
     _report("scrambled Sobol construction d=1111", _race(contenders, repeats))
 
-    # The tuner's per-trial pattern: a seeded scrambled engine, jump to the trial, one point.
+
+def trial(repeats):
+    """The tuner's per-trial pattern: a seeded scrambled engine, jump to the trial, one point."""
+
     def ours_trial(k=[0]):  # noqa: B006 - a counter so every call gets a new seed
         k[0] += 1
         engine = qmc.Sobol(8, seed=k[0])
@@ -137,15 +141,47 @@ def main():
 
     loops = 2000
     contenders = {"bntune": lambda: [ours_trial() for _ in range(loops)]}
-    if has_scipy:
+    if sq is not None:
         contenders["scipy"] = lambda: [scipy_trial() for _ in range(20)]
     medians = _race(contenders, repeats)
     print("\nper trial: Sobol(8, seed=k), fast_forward(100_000), random(1)")
     ours_us = medians["bntune"][0] / loops * 1e6
     print(f"  bntune {ours_us:8.2f} us")
-    if has_scipy:
+    if sq is not None:
         theirs = medians["scipy"][0] / 20 * 1e6
         print(f"  scipy  {theirs:8.2f} us  scipy/bntune = {theirs / ours_us:.0f}x")
+
+
+PARTS = {
+    "sobol": sobol,
+    "float32": float32,
+    "halton": halton,
+    "lhs": lhs,
+    "construction": construction,
+    "trial": trial,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "parts",
+        nargs="*",
+        metavar="PART",
+        help=f"comparisons to run, of {', '.join(PARTS)} (default: all). Fresh-output draws "
+        "are mostly page faults, whose cost depends on what the process allocated and freed "
+        "before: a part run alone measures them in a process the other parts have not churned",
+    )
+    args = parser.parse_args()
+    unknown = [p for p in args.parts if p not in PARTS]
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    warnings.simplefilter("ignore")
+    if sq is None:
+        print("scipy not installed: peer columns skipped")
+    for name in args.parts or PARTS:
+        PARTS[name](args.repeats)
 
 
 if __name__ == "__main__":
