@@ -103,20 +103,20 @@ class Study:
         self.name = name
         self.pruner = pruner
         self.read_only = bool(read_only)
-        self._driver_gone = False
         self._path = None if storage is None else os.fspath(storage)
         self._conn = storage_conn = storage_db.connect(storage, durability, read_only=read_only)
         self._lease: Lease | None = None
         try:
+            driver_gone = False
             if read_only:
                 self._id, self.direction, self.seed = self._find_study(direction, seed)
-                self._driver_gone = not driver_alive(storage_conn, self._id, lease_timeout)
+                driver_gone = not driver_alive(storage_conn, self._id, lease_timeout)
             else:
                 self._id, self.direction, self.seed = self._open_study(direction, seed)
                 if self._path is not None:
                     self._lease = Lease(self._path, storage_conn, self._id, name, lease_timeout)
                 self._mark_interrupted()
-            self._load()
+            self._load(driver_gone)
         except BaseException:
             storage_conn.close()
             raise
@@ -188,7 +188,9 @@ class Study:
             (time.time(), INTERRUPTED, self._id),
         )
 
-    def _load(self) -> None:
+    def _load(self, driver_gone: bool) -> None:
+        """Reads every trial; with ``driver_gone`` (a read-only view with no live driver), a
+        ``running`` trial is shown as the next driver will record it: failed, interrupted."""
         curves: dict[int, dict[int, float]] = {}
         for trial_id, step, value in self._conn.execute(
             "SELECT c.trial_id, c.step, c.value FROM curves c JOIN trials t ON t.id = c.trial_id "
@@ -208,9 +210,7 @@ class Study:
             (self._id,),
         ):
             tid, number, stream, seq, rnd, state, params, unit, value, error, t0, t1, rerun = row
-            if state == "running" and self.read_only and self._driver_gone:
-                # What the next driver to open the study will record (a read-only view only
-                # shows it): no live driver holds the lease, so nobody runs this trial.
+            if state == "running" and driver_gone:
                 state, error, rerun = "failed", INTERRUPTED, 1
             trial = FrozenTrial(
                 number=number,
