@@ -5,6 +5,7 @@
 //! dx = dy·k + (x − mean)·p + q with k = gamma·invstd, p = −k·invstd·dgamma/M, q = −k·dbeta/M.
 //! Inference (the statistics are constants): the same dgamma and dbeta, dx = dy·gamma·invstd.
 
+use super::blocks::{self, Passes};
 use super::kernels::{Element, Kernels};
 use super::layout::Layout;
 use super::plan::{self, Shared};
@@ -99,41 +100,38 @@ impl<T: Element> Job<'_, T> {
         self.gamma.map_or(1.0, |g| g[c])
     }
 
-    /// (N, C, S) with S > 1: one task per channel; its rows of dy and x are read for the sums
-    /// and again, from cache, for dx.
+    /// (N, C, S) with S > 1: a task per block of channels ([`blocks`]); its rows of dy and x
+    /// are read for the sums and again, from cache, for dx.
     fn rows(&self, dx: &mut [T]) -> Result<Vec<(f64, f64)>> {
         let (l, k) = (self.l, self.k);
         let out = Shared::new(dx);
         let m = l.per_channel() as f64;
-        plan::map_tasks(plan::is_parallel(l.len()), l.c, |ch| {
-            let range = |i: usize| {
-                let start = (i * l.c + ch) * l.s;
-                start..start + l.s
-            };
-            let mean = self.saved.mean[ch];
-            let (mut sum_dy, mut sum_dot) = (0.0, 0.0);
-            for i in 0..l.n {
-                let r = range(i);
+        let passes = Passes {
+            first: |ch: usize, start: usize, (sum_dy, sum_dot): &mut (f64, f64)| {
+                let r = start..start + l.s;
+                let mean = self.saved.mean[ch];
                 let (a, b) = (k.sum_dy_dot)(&self.dy[r.clone()], &self.x[r], mean);
-                sum_dy += a;
-                sum_dot += b;
-            }
-            let invstd = self.saved.invstd[ch];
-            let ([kk, p, q], grads) =
-                coefficients(self.gamma(ch), invstd, sum_dy, sum_dot, m, self.training);
-            // Backwards: the rows read last are the likeliest still in L2.
-            for i in (0..l.n).rev() {
-                let r = range(i);
-                // SAFETY: row (i, ch) belongs to this channel's task alone.
-                let dx_row = unsafe { out.part(r.start, l.s) };
+                *sum_dy += a;
+                *sum_dot += b;
+            },
+            finish: |ch: usize, (sum_dy, sum_dot): (f64, f64)| {
+                let invstd = self.saved.invstd[ch];
+                coefficients(self.gamma(ch), invstd, sum_dy, sum_dot, m, self.training)
+            },
+            second: |ch: usize, start: usize, ([kk, p, q], _): &([f64; 3], (f64, f64))| {
+                let r = start..start + l.s;
+                // SAFETY: each (sample, channel) row is written by one second pass only.
+                let dx_row = unsafe { out.part(start, l.s) };
                 if self.training {
-                    (k.bwd_row)(&self.dy[r.clone()], &self.x[r], mean, kk, p, q, dx_row);
+                    let mean = self.saved.mean[ch];
+                    (k.bwd_row)(&self.dy[r.clone()], &self.x[r], mean, *kk, *p, *q, dx_row);
                 } else {
-                    (k.scale_row)(&self.dy[r], kk, dx_row);
+                    (k.scale_row)(&self.dy[r], *kk, dx_row);
                 }
-            }
-            grads
-        })
+            },
+        };
+        let done = blocks::two_passes(l, std::mem::size_of::<T>(), 2, passes)?;
+        Ok(done.into_iter().map(|(_, grads)| grads).collect())
     }
 
     /// (N, C): tasks are groups of whole rows; their per-column sums add up in group order.

@@ -5,6 +5,7 @@
 //! constant 1e7 gives exactly beta and data far from zero loses nothing (unlike folding the
 //! mean into one float32 shift, x·(gamma·invstd) + (beta − mean·gamma·invstd)).
 
+use super::blocks::{self, Passes};
 use super::kernels::{Element, Kernels, NormCols, RowNorm};
 use super::layout::Layout;
 use super::params::{Affine, Stats, check_eps, check_trainable};
@@ -39,8 +40,8 @@ pub fn forward_train<T: Element>(
     Ok(Stats::from_triples(triples))
 }
 
-/// (N, C, S) with S > 1: one task per channel, whose N rows are read once from memory for the
-/// statistics and normalised while still in cache.
+/// (N, C, S) with S > 1: a task per block of channels ([`blocks`]), whose rows are read once
+/// from memory for the statistics and normalised while still in cache.
 fn train_rows<T: Element>(
     k: &Kernels<T>,
     l: Layout,
@@ -50,25 +51,24 @@ fn train_rows<T: Element>(
     y: &mut [T],
 ) -> Result<Vec<(f64, f64, f64)>> {
     let out = Shared::new(y);
-    plan::map_tasks(plan::is_parallel(l.len()), l.c, |ch| {
-        let row_start = |i: usize| (i * l.c + ch) * l.s;
-        let mut moments = Moments::default();
-        for i in 0..l.n {
-            let start = row_start(i);
+    let passes = Passes {
+        first: |_ch: usize, start: usize, moments: &mut Moments| {
             moments.add_row(k, &x[start..start + l.s]);
-        }
-        let (mean, var) = (moments.mean(), moments.var());
-        let inv = stats::invstd(var, eps);
-        let norm = RowNorm::new(mean, affine.gamma(ch) * inv, affine.beta(ch));
-        // Backwards: the rows read last are the likeliest still in L2.
-        for i in (0..l.n).rev() {
-            let start = row_start(i);
-            // SAFETY: row (i, ch) belongs to this channel's task alone.
+        },
+        finish: |ch: usize, moments: Moments| {
+            let (mean, var) = (moments.mean(), moments.var());
+            let inv = stats::invstd(var, eps);
+            let norm = RowNorm::new(mean, affine.gamma(ch) * inv, affine.beta(ch));
+            ((mean, var, inv), norm)
+        },
+        second: |_ch: usize, start: usize, (_, norm): &((f64, f64, f64), RowNorm)| {
+            // SAFETY: each (sample, channel) row is written by one second pass only.
             let y_row = unsafe { out.part(start, l.s) };
-            (k.affine_row)(&x[start..start + l.s], &norm, y_row);
-        }
-        (mean, var, inv)
-    })
+            (k.affine_row)(&x[start..start + l.s], norm, y_row);
+        },
+    };
+    let done = blocks::two_passes(l, std::mem::size_of::<T>(), 1, passes)?;
+    Ok(done.into_iter().map(|(triple, _)| triple).collect())
 }
 
 /// (N, C): tasks are groups of whole rows. Each group's moments come from pieces small enough

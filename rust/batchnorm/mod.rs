@@ -8,6 +8,7 @@
 
 mod avx2;
 pub mod backward;
+pub mod blocks;
 pub mod forward;
 pub mod kernels;
 pub mod layout;
