@@ -192,7 +192,16 @@ def main():
         metavar="N,C[,...]",
         help="measure this shape only (repeatable), e.g. --shape 4096,1024",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        metavar="R",
+        help="rounds per shape and dtype (default: 15, or 7 above 128 MB); the machine's noise "
+        "comes in bursts, so medians need many",
+    )
     args = parser.parse_args()
+    if args.rounds is not None and args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     shapes = [(32, 64, 56, 56), (4096, 1024), (160, 64, 56, 56), (32768, 1024)]
     if args.quick:
         shapes = [(8, 64, 28, 28), (1024, 256)]
@@ -211,7 +220,7 @@ def main():
     for shape in shapes:
         for dtype in (np.float32, np.float64):
             size = np.prod(shape) * np.dtype(dtype).itemsize
-            rounds = 3 if args.quick else (5 if size > 2**27 else 9)
+            rounds = args.rounds or (3 if args.quick else (7 if size > 2**27 else 15))
             r = measure(shape, dtype, rounds)
             print(
                 f"{shape!s:<18}{np.dtype(dtype).name:<8}{r['fwd_copy']:>10.2f}"
