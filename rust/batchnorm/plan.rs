@@ -36,15 +36,34 @@ pub fn streams(bytes: usize) -> bool {
 pub const MAX_GROUPS: usize = 64;
 
 /// Runs `count` tasks, in the pool when `parallel`, and returns their results in task order.
+///
+/// Each task ends with a store fence, so what it wrote with streaming (non-temporal) stores is
+/// visible to every thread once the call returns; the streaming loops themselves do not fence.
 pub fn map_tasks<R: Send>(
     parallel: bool,
     count: usize,
     task: impl Fn(usize) -> R + Sync + Send,
 ) -> Result<Vec<R>> {
+    let fenced = |t: usize| {
+        let result = task(t);
+        store_fence();
+        result
+    };
     if parallel {
-        threads::install(|| (0..count).into_par_iter().map(task).collect())
+        threads::install(|| (0..count).into_par_iter().map(fenced).collect())
     } else {
-        Ok((0..count).map(task).collect())
+        Ok((0..count).map(fenced).collect())
+    }
+}
+
+/// Orders this thread's earlier streaming stores before its later stores (a no-op where there
+/// are no streaming stores). One per task: fencing after every row stalls each row's loads
+/// until the previous row's stores have drained.
+fn store_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SFENCE is part of SSE, which every x86-64 CPU has.
+    unsafe {
+        crate::simd::avx2::sfence()
     }
 }
 

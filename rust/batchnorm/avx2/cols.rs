@@ -9,7 +9,7 @@ use super::{param4, put4, put8};
 use crate::batchnorm::kernels::NormCols;
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
-use crate::simd::avx2::{Lanes, aligned_head, sfence};
+use crate::simd::avx2::{Lanes, aligned_head};
 
 // The safe wrappers in this file are handed out only by `super::table`, whose caller vouched
 // for AVX2 and FMA; each `*_impl` reads and writes only within the lengths it was given.
@@ -230,9 +230,6 @@ unsafe fn affine_cols_impl<T: Real + Lanes, const NT: bool>(
             put4::<T, NT>(out.as_mut_ptr().add(i), y);
             i += 4;
         }
-        if NT {
-            sfence();
-        }
     }
     for (j, o) in (i..n).zip(&mut out[i..n]) {
         *o = one(j);
@@ -281,9 +278,6 @@ unsafe fn affine_cols_f32_impl<const NT: bool>(x: &[f32], norm: &NormCols, out: 
             );
             put8::<NT>(out.as_mut_ptr().add(i), y);
             i += 8;
-        }
-        if NT {
-            sfence();
         }
     }
     for (j, o) in (i..n).zip(&mut out[i..n]) {
@@ -335,9 +329,6 @@ unsafe fn bwd_cols_impl<T: Real + Lanes, const NT: bool>(
             let v = _mm256_fmadd_pd(dev, param4(p, i), base);
             put4::<T, NT>(out.as_mut_ptr().add(i), v);
             i += 4;
-        }
-        if NT {
-            sfence();
         }
     }
     for (j, o) in (i..n).zip(&mut out[i..n]) {

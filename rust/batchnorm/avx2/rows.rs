@@ -10,7 +10,7 @@ use crate::batchnorm::kernels::RowNorm;
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
 use crate::batchnorm::stats::SHIFT_LOSS;
-use crate::simd::avx2::{Lanes, aligned_head, hsum, sfence};
+use crate::simd::avx2::{Lanes, aligned_head, hsum};
 
 // The safe wrappers in this file are handed out only by `super::table`, whose caller vouched
 // for AVX2 and FMA; each `*_impl` reads and writes only within the lengths it was given.
@@ -206,9 +206,6 @@ unsafe fn affine_row_impl<T: Real + Lanes, const NT: bool>(x: &[T], norm: &RowNo
             put4::<T, NT>(po.add(i), _mm256_fmadd_pd(a, sc, sh));
             i += 4;
         }
-        if NT {
-            sfence();
-        }
     }
     for (o, &v) in out[i..n].iter_mut().zip(&x[i..n]) {
         *o = one(v);
@@ -261,9 +258,6 @@ unsafe fn bwd_row_impl<T: Real + Lanes, const NT: bool>(
             let dev = _mm256_sub_pd(T::load4(px.add(i)), vm);
             put4::<T, NT>(po.add(i), _mm256_fmadd_pd(dev, vp, base));
             i += 4;
-        }
-        if NT {
-            sfence();
         }
     }
     for ((o, &g), &v) in out[i..n].iter_mut().zip(&dy[i..n]).zip(&x[i..n]) {
@@ -319,9 +313,6 @@ unsafe fn affine_row_f32_impl<const NT: bool>(x: &[f32], [hi, s, b]: [f32; 3], o
             let t = _mm256_sub_ps(_mm256_loadu_ps(px.add(i)), vh);
             put8::<NT>(po.add(i), _mm256_fmadd_ps(t, vs, vb));
             i += 8;
-        }
-        if NT {
-            sfence();
         }
     }
     for (o, v) in out[i..n].iter_mut().zip(&x[i..n]) {
