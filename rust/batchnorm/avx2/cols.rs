@@ -14,6 +14,17 @@ use crate::simd::avx2::{Lanes, aligned_head};
 // The safe wrappers in this file are handed out only by `super::table`, whose caller vouched
 // for AVX2 and FMA; each `*_impl` reads and writes only within the lengths it was given.
 
+/// The starts of rows r..r + 4 of rows of `c` elements at `p`: the four sequential streams a
+/// strip reads side by side.
+///
+/// # Safety
+/// Rows r..r + 4 are within the allocation `p` points into.
+#[inline(always)]
+unsafe fn strip<T>(p: *const T, r: usize, c: usize) -> [*const T; 4] {
+    // SAFETY: forwarded from the caller's contract.
+    std::array::from_fn(|k| unsafe { p.add((r + k) * c) })
+}
+
 pub(super) fn block_sum_cols<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64]) {
     // SAFETY: see the note above the wrappers.
     unsafe { block_sum_cols_impl(x, c, acc) }
@@ -35,12 +46,7 @@ unsafe fn block_sum_cols_impl<T: Real + Lanes>(x: &[T], c: usize, acc: &mut [f64
     // within rows·c <= x.len(); acc accesses stay below w <= acc.len().
     unsafe {
         while r + 4 <= rows {
-            let row = [
-                p.add(r * c),
-                p.add((r + 1) * c),
-                p.add((r + 2) * c),
-                p.add((r + 3) * c),
-            ];
+            let row = strip(p, r, c);
             let mut j = 0;
             while j + 4 <= w {
                 let a = _mm256_add_pd(T::load4(row[0].add(j)), T::load4(row[1].add(j)));
@@ -84,12 +90,7 @@ unsafe fn block_sq_dev_cols_impl<T: Real + Lanes>(
     // SAFETY: as in `block_sum_cols_impl`; mean accesses stay below w <= mean.len().
     unsafe {
         while r + 4 <= rows {
-            let row = [
-                p.add(r * c),
-                p.add((r + 1) * c),
-                p.add((r + 2) * c),
-                p.add((r + 3) * c),
-            ];
+            let row = strip(p, r, c);
             let mut j = 0;
             while j + 4 <= w {
                 let m = param4(mean, j);
