@@ -149,7 +149,8 @@ def measure(shape, dtype, rounds):
     }
 
 
-def torch_column(shape, dtype):
+def torch_column(shape, dtype, rounds):
+    """torch's training forward time over bntune's, with out= and allocating (both interleaved)."""
     if torch is None:
         return "not installed"
     x = torch.from_numpy(np.random.default_rng(0).standard_normal(shape).astype(dtype))
@@ -158,12 +159,25 @@ def torch_column(shape, dtype):
     xn = x.numpy()
     gamma, beta = w.numpy(), b.numpy()
     out = np.empty_like(xn)
-    ratios = []
-    for _ in range(5):
+    with_out, alloc = [], []
+    for _ in range(rounds):
         t_torch = timed(lambda: torch.nn.functional.batch_norm(x, None, None, w, b, True))
-        t_ours = timed(lambda: F.batch_norm_forward(xn, gamma, beta, out=out))
-        ratios.append(t_torch / t_ours)
-    return f"{statistics.median(ratios):.2f}x faster"
+        with_out.append(t_torch / timed(lambda: F.batch_norm_forward(xn, gamma, beta, out=out)))
+        alloc.append(t_torch / timed(lambda: F.batch_norm_forward(xn, gamma, beta)))
+    return (
+        f"{statistics.median(with_out):.2f}x faster (allocating: {statistics.median(alloc):.2f}x)"
+    )
+
+
+def torch_small_call_us():
+    """torch's (8,16,8,8) float32 training forward: (median, best) microseconds, or None."""
+    if torch is None:
+        return None
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((8, 16, 8, 8)).astype(np.float32))
+    w, b = torch.ones(16), torch.zeros(16)
+    fn = lambda: torch.nn.functional.batch_norm(x, None, None, w, b, True)  # noqa: E731
+    per_call = [t / 2000 * 1e6 for t in timeit.repeat(fn, number=2000, repeat=7)]
+    return statistics.median(per_call), min(per_call)
 
 
 def small_call_us():
@@ -228,12 +242,17 @@ def main():
                 f"{r['fwd_gbs']:>9.1f}{r['bwd_gbs']:>9.1f}{r['copy_gbs']:>10.1f}"
                 f"{r['add_gbs']:>9.1f}{r['vs_numpy']:>8.1f}x{r['speedup_fwd']:>8.2f}x"
                 f"{r['speedup_infer']:>8.2f}x{r['speedup_bwd']:>8.2f}x  "
-                f"{torch_column(shape, dtype)}",
+                f"{torch_column(shape, dtype, rounds)}",
                 flush=True,
             )
     print("\nsmall call, (8,16,8,8) float32, from Python (median / best of 7x2000 calls):")
+    theirs = torch_small_call_us()
     for name, (med, best) in small_call_us().items():
-        print(f"  {name:<16} {med:6.2f} us / {best:6.2f} us   (torch: not measured)")
+        if name.startswith("forward") and theirs is not None:
+            peer = f"torch forward: {theirs[0]:.2f} us / {theirs[1]:.2f} us"
+        else:
+            peer = "torch: not measured" if theirs is None else "torch: no such call"
+        print(f"  {name:<16} {med:6.2f} us / {best:6.2f} us   ({peer})")
 
 
 if __name__ == "__main__":
