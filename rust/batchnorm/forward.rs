@@ -71,9 +71,9 @@ fn train_rows<T: Element>(
     Ok(done.into_iter().map(|(triple, _)| triple).collect())
 }
 
-/// (N, C): tasks are groups of whole rows. Each group's moments come from pieces small enough
-/// to stay in L2 between their two passes; groups merge in order, then the groups are
-/// normalised (from L3 when the input fits there).
+/// (N, C): tasks are groups of whole rows. Each group's moments come from one pass over it, or
+/// from pieces small enough to stay in L2 between two passes; groups merge in order, then the
+/// groups are normalised (from L3 when the input fits there).
 fn train_columns<T: Element>(
     k: &Kernels<T>,
     l: Layout,
@@ -87,13 +87,16 @@ fn train_columns<T: Element>(
     let parallel = plan::is_parallel(l.len());
     let groups = plan::map_tasks(parallel, cut.count(l.n), |g| {
         let rows = cut.rows(g, l.n);
-        let mut moments = ColumnMoments::new(l.c);
-        for start in rows.clone().step_by(cut.piece) {
-            let piece = start..(start + cut.piece).min(rows.end);
-            let block = &x[piece.start * l.c..piece.end * l.c];
-            moments.merge(&ColumnMoments::of_rows(k, block, l.c));
-        }
-        moments
+        let block = &x[rows.start * l.c..rows.end * l.c];
+        // The whole group in one pass where the shifted form is exact enough, else two passes
+        // over pieces small enough to stay in L2 between them.
+        ColumnMoments::one_pass(k, block, l.c).unwrap_or_else(|| {
+            let mut moments = ColumnMoments::new(l.c);
+            for piece in block.chunks(cut.piece * l.c) {
+                moments.merge(&ColumnMoments::two_pass(k, piece, l.c));
+            }
+            moments
+        })
     })?;
     let mut total = ColumnMoments::new(l.c);
     for g in &groups {

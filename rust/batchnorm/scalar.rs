@@ -103,6 +103,16 @@ pub fn acc_sq_dev_cols<T: Real>(x: &[T], mean: &[f64], acc: &mut [f64]) {
     }
 }
 
+/// With d = x[j] − pivot[j]: acc_d[j] += d and acc_sq[j] += d².
+pub fn acc_shifted_cols<T: Real>(x: &[T], pivot: &[f64], acc_d: &mut [f64], acc_sq: &mut [f64]) {
+    let acc = acc_d.iter_mut().zip(acc_sq.iter_mut());
+    for (((ad, aq), v), p) in acc.zip(x).zip(pivot) {
+        let d = v.to_f64() - p;
+        *ad += d;
+        *aq += d * d;
+    }
+}
+
 /// acc_dy[j] += dy[j]; acc_dot[j] += dy[j]·(x[j] − mean[j]).
 pub fn acc_dy_dot_cols<T: Real>(
     dy: &[T],
@@ -138,6 +148,20 @@ pub fn block_sum_cols<T: Real>(x: &[T], c: usize, acc: &mut [f64]) {
 pub fn block_sq_dev_cols<T: Real>(x: &[T], c: usize, mean: &[f64], acc: &mut [f64]) {
     for row in x.chunks_exact(c.max(1)) {
         acc_sq_dev_cols(row, mean, acc);
+    }
+}
+
+/// With d = x[row][j] − pivot[j]: acc_d[j] += Σ_rows d and acc_sq[j] += Σ_rows d², for a
+/// block of whole rows of `c` values (the one-pass shifted form of [`super::stats::SHIFT_LOSS`]).
+pub fn block_shifted_cols<T: Real>(
+    x: &[T],
+    c: usize,
+    pivot: &[f64],
+    acc_d: &mut [f64],
+    acc_sq: &mut [f64],
+) {
+    for row in x.chunks_exact(c.max(1)) {
+        acc_shifted_cols(row, pivot, acc_d, acc_sq);
     }
 }
 

@@ -3,13 +3,14 @@
 //! A channel is cut into pieces small enough to stay in L1 (fixed by the shape, see
 //! [`super::plan`]). Each piece is summed, then its squared deviations about its own mean are
 //! summed (the two-pass form, never E[x²] − E[x]²), or, where the check of [`SHIFT_LOSS`]
-//! shows it equally exact, both sums of a row come from one pass about its first value (the
-//! AVX2 row loop). Pieces merge by Chan et al.'s pairwise update (exact in exact arithmetic,
+//! shows it equally exact, both sums come from one pass about a value of the data (the AVX2
+//! row loop, about the row's first value; the column loops, about the block's first row). Pieces merge by Chan et al.'s pairwise update (exact in exact arithmetic,
 //! stable in floating point), in piece order, so the result does not depend on which thread
 //! computed which piece.
 
 use super::kernels::Kernels;
 use super::plan::PIECE_LEN;
+use super::real::Real;
 
 /// The one-pass shifted form may cost at most this factor of M2's precision: with d = x − p for
 /// a pivot p inside the data (the row's first value), M2 = Σd² − (Σd)²/n is kept only
@@ -88,8 +89,36 @@ impl ColumnMoments {
         }
     }
 
-    /// Two-pass moments of `block`, whole rows of `c` values (small enough to stay in L2).
-    pub fn of_rows<T>(k: &Kernels<T>, block: &[T], c: usize) -> ColumnMoments {
+    /// Moments of `block`, whole rows of `c` values, in one pass about its first row (see
+    /// [`SHIFT_LOSS`]); `None` if a column would lose too much to cancellation, or is not
+    /// finite, and must be taken by [`ColumnMoments::two_pass`] instead.
+    pub fn one_pass<T: Real>(k: &Kernels<T>, block: &[T], c: usize) -> Option<ColumnMoments> {
+        if c == 0 {
+            return None;
+        }
+        let pivot: Vec<f64> = block.get(..c)?.iter().map(|v| v.to_f64()).collect();
+        let mut m = ColumnMoments::new(c);
+        (k.block_shifted_cols)(block, c, &pivot, &mut m.sum, &mut m.m2);
+        m.count = (block.len() / c) as f64;
+        let count = m.count;
+        let cols = m.sum.iter_mut().zip(m.m2.iter_mut()).zip(m.mean.iter_mut());
+        for (((sum, m2), mean), p) in cols.zip(&pivot) {
+            // Σd and Σd² on entry; Σx, Σ(x − mean)² and the mean on exit.
+            let (sd, sq) = (*sum, *m2);
+            *m2 = sq - sd * (sd / count);
+            *sum = count * p + sd;
+            *mean = *sum / count;
+            // NaN fails the comparison too, so non-finite columns keep the two-pass semantics.
+            if !(*m2 >= sq * SHIFT_LOSS && sum.is_finite()) {
+                return None;
+            }
+        }
+        Some(m)
+    }
+
+    /// Two-pass moments of `block` (small enough to stay in L2 between the passes): the column
+    /// sums, then Σ(x − mean)² about their means.
+    pub fn two_pass<T>(k: &Kernels<T>, block: &[T], c: usize) -> ColumnMoments {
         let mut m = ColumnMoments::new(c);
         (k.block_sum_cols)(block, c, &mut m.sum);
         m.count = (block.len() / c.max(1)) as f64;
@@ -162,12 +191,17 @@ mod tests {
             .map(|i| 1e4 + ((i * 53) % 97) as f32 * 0.25)
             .collect();
         let k = f32::kernels(crate::simd::backend(), false);
-        let mut all = ColumnMoments::new(c);
+        let (mut all, mut all_one_pass) = (ColumnMoments::new(c), ColumnMoments::new(c));
         for rows in [0..10, 10..11, 11..37] {
-            let part = ColumnMoments::of_rows(&k, &x[rows.start * c..rows.end * c], c);
-            all.merge(&part);
+            let part = &x[rows.start * c..rows.end * c];
+            all.merge(&ColumnMoments::two_pass(&k, part, c));
+            all_one_pass.merge(&ColumnMoments::one_pass(&k, part, c).unwrap());
         }
         for j in 0..c {
+            let a = (all_one_pass.sum_mean()[j], all_one_pass.m2[j]);
+            assert!(
+                (a.0 - all.sum_mean()[j]).abs() < 1e-11 && (a.1 - all.m2[j]).abs() < 1e-9 * a.1
+            );
             let col: Vec<f64> = (0..n).map(|i| f64::from(x[i * c + j])).collect();
             let mean = col.iter().sum::<f64>() / n as f64;
             let m2: f64 = col.iter().map(|v| (v - mean).powi(2)).sum();
@@ -207,6 +241,64 @@ mod tests {
                     (m2 - m2_32).abs() <= 1e-12 * m2_32,
                     "{backend:?} {first} f32"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn one_pass_and_two_pass_columns_agree_with_the_definition() {
+        // Columns about 1e4 (one pass about the first row applies) and blocks whose first row
+        // is far out in one column (the shift would cancel too much: two-pass for the block).
+        // 23 rows: two strips of eight and seven rows left over; 6 columns: a vector and a tail.
+        let (n, c) = (23, 6);
+        let base: Vec<f64> = (0..n * c)
+            .map(|i| 1e4 + ((i * 7919) % 1013) as f64 / 1013.0 - 0.5)
+            .collect();
+        // The outliers sit in the tail column 5 and in the vector column 1 of the first row.
+        let cases = [
+            (0, None, true),
+            (5, Some(1e6), false),
+            (1, Some(-3e3), false),
+        ];
+        for (at, outlier, one_pass) in cases {
+            let mut x = base.clone();
+            if let Some(v) = outlier {
+                x[at] = v;
+            }
+            for backend in Backend::ALL {
+                let k = f64::kernels(backend, false);
+                let shifted = ColumnMoments::one_pass(&k, &x, c);
+                assert_eq!(shifted.is_some(), one_pass, "{backend:?} {outlier:?}");
+                for m in [shifted, Some(ColumnMoments::two_pass(&k, &x, c))]
+                    .iter()
+                    .flatten()
+                {
+                    for j in 0..c {
+                        let col: Vec<f64> = (0..n).map(|i| x[i * c + j]).collect();
+                        let mean = col.iter().sum::<f64>() / n as f64;
+                        let m2: f64 = col.iter().map(|v| (v - mean).powi(2)).sum();
+                        assert!((m.sum_mean()[j] - mean).abs() <= 1e-13 * mean.abs());
+                        assert!(
+                            (m.m2[j] - m2).abs() <= 1e-11 * m2,
+                            "{backend:?} {outlier:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_constant_column_has_its_value_as_mean_and_zero_variance() {
+        let (n, c) = (19, 5);
+        let x: Vec<f32> = (0..n * c)
+            .map(|i| if i % c == 2 { 1e7 } else { i as f32 })
+            .collect();
+        for backend in Backend::ALL {
+            let k = f32::kernels(backend, false);
+            let one = ColumnMoments::one_pass(&k, &x, c).unwrap();
+            for m in [one, ColumnMoments::two_pass(&k, &x, c)] {
+                assert_eq!((m.sum_mean()[2], m.m2[2]), (1e7, 0.0), "{backend:?}");
             }
         }
     }
