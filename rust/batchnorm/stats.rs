@@ -4,19 +4,20 @@
 //! [`super::plan`]). Each piece is summed, then its squared deviations about its own mean are
 //! summed (the two-pass form, never E[x²] − E[x]²), or, where the check of [`SHIFT_LOSS`]
 //! shows it equally exact, both sums come from one pass about a value of the data (the AVX2
-//! row loop, about the row's first value; the column loops, about the block's first row). Pieces merge by Chan et al.'s pairwise update (exact in exact arithmetic,
-//! stable in floating point), in piece order, so the result does not depend on which thread
-//! computed which piece.
+//! row loop, about the row's first value; the column loops, about the block's first row).
+//! Pieces merge by Chan et al.'s pairwise update (exact in exact arithmetic, stable in floating
+//! point), in piece order, so the result does not depend on which thread computed which piece.
 
 use super::kernels::Kernels;
 use super::plan::PIECE_LEN;
 use super::real::Real;
 
 /// The one-pass shifted form may cost at most this factor of M2's precision: with d = x − p for
-/// a pivot p inside the data (the row's first value), M2 = Σd² − (Σd)²/n is kept only
-/// when M2 ≥ Σd²/16, i.e. when at most 4 bits cancelled. Its rounding is then a few ulps of
-/// Σd² ≤ 16·M2, the order of the two-pass sum's own; otherwise the two-pass loops decide.
-/// Reading each value once instead of twice halves the float32 widening work of a row.
+/// a pivot p inside the data (a row's first value, or a column's value in a block's first row),
+/// M2 = Σd² − (Σd)²/n is kept only when M2 ≥ Σd²/16, i.e. when at most 4 bits cancelled. Its
+/// rounding is then a few ulps of Σd² ≤ 16·M2, the order of the two-pass sum's own; otherwise
+/// the two-pass loops decide. Reading each value once instead of twice halves the float32
+/// widening work of a row.
 pub const SHIFT_LOSS: f64 = 1.0 / 16.0;
 
 /// Count, Σx and Σ(x − mean)² of the values seen so far.
