@@ -175,7 +175,10 @@ def torch_small_call_us():
         return None
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((8, 16, 8, 8)).astype(np.float32))
     w, b = torch.ones(16), torch.zeros(16)
-    fn = lambda: torch.nn.functional.batch_norm(x, None, None, w, b, True)  # noqa: E731
+
+    def fn():
+        return torch.nn.functional.batch_norm(x, None, None, w, b, True)
+
     per_call = [t / 2000 * 1e6 for t in timeit.repeat(fn, number=2000, repeat=7)]
     return statistics.median(per_call), min(per_call)
 

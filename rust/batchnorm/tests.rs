@@ -101,6 +101,52 @@ fn forward_train_matches_the_reference_on_every_backend() {
 }
 
 #[test]
+fn column_statistics_fall_back_to_two_passes_where_one_would_cancel() {
+    // An (N, C) input whose groups start with a far-out value in one column: the one-pass form
+    // about the group's first row would cancel too much there, so those groups take two passes.
+    let shape = [20_000, 7];
+    let cut = plan::RowGroups::new(shape[0], shape[1], 8, 1);
+    assert!(cut.count(shape[0]) >= 2, "{cut:?}");
+    let mut x: Vec<f64> = noise(shape[0] * shape[1], 7)
+        .iter()
+        .map(|v| 1e4 + v)
+        .collect();
+    x[2] = 1e4 + 5e3;
+    x[cut.group * shape[1] + 6] = 1e4 - 7e3;
+    // The reference sums x − 1e4 (exact, by Sterbenz): a plain sum of values near 1e4 would
+    // itself be off by about 1e-10 in the mean here.
+    let (mean, var): (Vec<f64>, Vec<f64>) = (0..shape[1])
+        .map(|c| {
+            let col: Vec<f64> = x
+                .iter()
+                .skip(c)
+                .step_by(shape[1])
+                .map(|v| v - 1e4)
+                .collect();
+            let m = col.iter().sum::<f64>() / shape[0] as f64;
+            let var = col.iter().map(|d| (d - m).powi(2)).sum::<f64>() / shape[0] as f64;
+            (1e4 + m, var)
+        })
+        .unzip();
+    for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+        let k = f64::kernels(backend, false);
+        let groups = x.chunks(cut.group * shape[1]);
+        let one_pass = groups.map(|g| stats::ColumnMoments::one_pass(&k, g, shape[1]).is_some());
+        assert_eq!(one_pass.collect::<Vec<_>>(), [false, false], "{backend:?}");
+        let mut y = vec![0.0; x.len()];
+        let stats = forward_train(backend, &x, &shape, Affine::default(), 1e-5, &mut y).unwrap();
+        assert!(max_rel_err(&stats.mean, &mean) < 1e-14, "{backend:?}");
+        assert!(max_rel_err(&stats.var, &var) < 1e-12, "{backend:?}");
+        let want: Vec<f64> = (x.iter().enumerate())
+            .map(|(j, v)| (v - mean[j % shape[1]]) / (var[j % shape[1]] + 1e-5).sqrt())
+            .collect();
+        // #3's float64 bound: the plain f64 column sums of the two-pass pieces are good to a
+        // few ulps of 1e4 in the mean, which the spread of 0.6 turns into about 2e-11 in y.
+        assert!(max_rel_err(&y, &want) <= 1e-10, "{backend:?}");
+    }
+}
+
+#[test]
 fn backward_matches_the_reference_on_every_backend() {
     for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
         for (si, shape) in SHAPES.iter().enumerate() {
