@@ -2,7 +2,7 @@
 //!
 //! A channel is cut into pieces small enough to stay in L1 (fixed by the shape, see
 //! [`super::plan`]). Each piece is summed, then its squared deviations about its own mean are
-//! summed (the two-pass form, never E[x²] − E[x]²), or, where the check of [`SHIFT_LOSS`]
+//! summed (the two-pass form, never E\[x²\] − E\[x\]²), or, where the check of [`SHIFT_LOSS`]
 //! shows it equally exact, both sums come from one pass about a value of the data (the AVX2
 //! row loop, about the row's first value; the column loops, about the block's first row).
 //! Pieces merge by Chan et al.'s pairwise update (exact in exact arithmetic, stable in floating
@@ -19,6 +19,16 @@ use super::real::Real;
 /// the two-pass loops decide. Reading each value once instead of twice halves the float32
 /// widening work of a row.
 pub const SHIFT_LOSS: f64 = 1.0 / 16.0;
+
+/// (Σx, M2) of `count` values from their sums about a pivot p, Σd and Σd² with d = x − p:
+/// Σx = count·p + Σd and M2 = Σd² − (Σd)²/count, or `None` where the [`SHIFT_LOSS`] check
+/// fails (too much cancelled, or anything non-finite: NaN fails the comparison too, so such
+/// values keep the two-pass IEEE semantics).
+pub fn from_shifted_sums(count: f64, pivot: f64, sum_d: f64, sum_sq: f64) -> Option<(f64, f64)> {
+    let m2 = sum_sq - sum_d * (sum_d / count);
+    let sum = count * pivot + sum_d;
+    (m2 >= sum_sq * SHIFT_LOSS && sum.is_finite()).then_some((sum, m2))
+}
 
 /// Count, Σx and Σ(x − mean)² of the values seen so far.
 ///
@@ -103,16 +113,10 @@ impl ColumnMoments {
         m.count = (block.len() / c) as f64;
         let count = m.count;
         let cols = m.sum.iter_mut().zip(m.m2.iter_mut()).zip(m.mean.iter_mut());
-        for (((sum, m2), mean), p) in cols.zip(&pivot) {
+        for (((sum, m2), mean), &p) in cols.zip(&pivot) {
             // Σd and Σd² on entry; Σx, Σ(x − mean)² and the mean on exit.
-            let (sd, sq) = (*sum, *m2);
-            *m2 = sq - sd * (sd / count);
-            *sum = count * p + sd;
+            (*sum, *m2) = from_shifted_sums(count, p, *sum, *m2)?;
             *mean = *sum / count;
-            // NaN fails the comparison too, so non-finite columns keep the two-pass semantics.
-            if !(*m2 >= sq * SHIFT_LOSS && sum.is_finite()) {
-                return None;
-            }
         }
         Some(m)
     }

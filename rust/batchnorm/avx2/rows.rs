@@ -9,7 +9,7 @@ use super::{put4, put8};
 use crate::batchnorm::kernels::RowNorm;
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
-use crate::batchnorm::stats::SHIFT_LOSS;
+use crate::batchnorm::stats::from_shifted_sums;
 use crate::simd::avx2::{Lanes, aligned_head, hsum};
 
 // The safe wrappers in this file are handed out only by `super::table`, whose caller vouched
@@ -24,9 +24,10 @@ pub(super) fn moments<T: Real + Lanes>(x: &[T]) -> (f64, f64) {
 ///
 /// Sums d = x − x[0] and d² (the shifted-data form: x[0] is a value of the row, so d is
 /// centred about as well as x − m up to one sample's spread), then Σx = n·x[0] + Σd and
-/// M2 = Σd² − (Σd)²/n. Rounding in M2 is a few ulps of Σd², hence at most 16× that of M2 when
-/// the [`SHIFT_LOSS`] check holds — the same order as the two-pass sum's own rounding; a row
-/// whose first value is far out (or anything non-finite) goes to the two-pass loops instead.
+/// M2 = Σd² − (Σd)²/n ([`from_shifted_sums`]). Rounding in M2 is a few ulps of Σd², hence at
+/// most 16× that of M2 when the `SHIFT_LOSS` check holds — the same order as the two-pass sum's
+/// own rounding; a row whose first value is far out (or anything non-finite) goes to the
+/// two-pass loops instead.
 /// One pass instead of two halves the float32 widening work, which bounds the float32 forward.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn shifted_moments_impl<T: Real + Lanes>(x: &[T]) -> Option<(f64, f64)> {
@@ -62,11 +63,7 @@ unsafe fn shifted_moments_impl<T: Real + Lanes>(x: &[T]) -> Option<(f64, f64)> {
         sd += d;
         sq += d * d;
     }
-    let count = n as f64;
-    let m2 = sq - sd * (sd / count);
-    let sum = count * pivot + sd;
-    // NaN fails the comparison too, so non-finite rows keep the two-pass IEEE semantics.
-    (m2 >= sq * SHIFT_LOSS && sum.is_finite()).then_some((sum, m2))
+    from_shifted_sums(n as f64, pivot, sd, sq)
 }
 
 /// (Σx, Σ(x − m)²) with m = Σx/n: both passes of one piece in one call.
