@@ -2,6 +2,7 @@
 
 import concurrent.futures as cf
 import importlib.util
+import os
 
 import numpy as np
 import pytest
@@ -127,6 +128,30 @@ def test_a_worker_killed_mid_trial_is_rerun_from_its_checkpoint(tmp_path):
         assert t.state == "complete"
         assert t.curve == {e: curve_value(t.params, e) for e in (1, 2, 3)}
     assert study.best_checkpoint().load(Curve).epoch == 3
+
+
+def _square(v):
+    return v * v
+
+
+def test_tasks_submitted_to_a_pool_that_broke_since_the_last_wait_run_on_a_new_one():
+    # A worker can die after run_all's wait returned with another task's result: the next
+    # submit then raises BrokenProcessPool at once. Reproduced here by breaking the pool first.
+    from bntune.tune.executors import WorkPool, run_all
+
+    with WorkPool(2, None) as pool:
+        dying = pool.executor.submit(os._exit, 1)
+        with pytest.raises(cf.process.BrokenProcessPool):
+            dying.result()  # the pool is marked broken before this future fails
+        todo, got = list(range(5)), {}
+        run_all(
+            pool,
+            _square,
+            lambda free: [todo.pop(0) for _ in range(min(free, len(todo)))],
+            lambda task, result: got.__setitem__(task, result),
+        )
+        assert got == {v: v * v for v in range(5)}
+        assert pool.rebuilds == 1
 
 
 @pytest.mark.skipif(

@@ -242,8 +242,20 @@ def run_all(
     started: dict[cf.Future, float] = {}
     capacity = pool.capacity
 
+    def restart(error: BaseException) -> None:
+        # the local pool broke (a worker died): every task in flight runs again on a new pool
+        retry.extend(flying.values())
+        flying.clear()
+        started.clear()
+        pool.rebuild(error)
+
     def submit(task: Any) -> None:
-        future = pool.submit(fn, task)
+        try:
+            future = pool.submit(fn, task)
+        except cf.BrokenExecutor as error:
+            # a worker died after the last wait returned: the pool refuses new work
+            restart(error)
+            future = pool.submit(fn, task)
         flying[future] = task
         started[future] = time.monotonic()
 
@@ -287,10 +299,7 @@ def run_all(
                     continue
                 on_done(task, result)
             if broken is not None:
-                # every task in flight died with the pool: run them again
-                retry.extend(flying.values())
-                flying.clear()
-                pool.rebuild(broken)
+                restart(broken)
     finally:
         for future in flying:
             future.cancel()
