@@ -129,7 +129,8 @@ def test_config_parse_in_process_matches_the_scales():
     # the same checks in process: a valid file becomes the tune dimensions it describes
     from pathlib import Path
 
-    from bntune import config, tune
+    from bntune import tune
+    from bntune.cli import config
 
     cfg = config.parse(
         study_file(

@@ -1,4 +1,4 @@
-"""The built-in objective (``bntune.mlp_objective.MLPObjective``) against its documented recipe
+"""The built-in objective (``bntune.mlp.objective.MLPObjective``) against its documented recipe
 written out here with the ``nn``/``optim`` primitives: ``nn.mlp(hidden, layers, seed)``, the
 optimizer, the learning rate ``lr / (1 + lr_decay * (epoch - 1))`` and ``nn.fit(seed=seed)``
 (one shuffle per epoch from ``np.random.default_rng(seed)``). It trains through
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bntune import TrainingDiverged, datasets, nn, optim, tune
-from bntune.mlp_objective import MLPObjective
+from bntune.mlp.objective import MLPObjective
 
 pytest.importorskip("sklearn")
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bntune import tune
-from bntune.tune.coarse_to_fine import full_box, into_box, next_box
+from bntune.tune.boxes import full_box, into_box, next_box
 from bntune.tune.trial import FrozenTrial
 from tune_helpers import needs_qmc
 

@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bntune import tune
-from bntune.tune.samplers import design_size, grid_points
+from bntune.tune.samplers import Grid
 from tune_helpers import needs_qmc
 
 RNG_SEED = 12345
@@ -182,7 +182,7 @@ def test_grid_covers_each_dimension_on_its_own_scale():
         lr=tune.LogUniform(1e-4, 1.0), layers=tune.IntUniform(2, 4), act=tune.Choice(["r", "t"])
     )
     # 18 = 3 lr levels x 3 layers x 2 options
-    assert design_size(space, "grid", 20) == 18
+    assert Grid().size(space.coordinate_dims, 20) == 18
     configs = space.sample(18, sampler="grid", seed=0)
     assert len({tuple(c.values()) for c in configs}) == 18
     lrs = sorted({c["lr"] for c in configs})
@@ -193,7 +193,7 @@ def test_grid_covers_each_dimension_on_its_own_scale():
 
 def test_grid_of_64_over_six_dims_has_two_levels_each():
     space = tune.Space(**{f"x{i}": tune.Uniform(0, 1) for i in range(6)})
-    pts = grid_points(space, 0, 64, 64)
+    pts = Grid().points(space.coordinate_dims, 0, 0, 64, 64)
     assert pts.shape == (64, 6)
     for j in range(6):
         assert sorted(set(pts[:, j])) == [0.25, 0.75]

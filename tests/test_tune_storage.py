@@ -170,11 +170,11 @@ def test_non_sqlite_and_corrupt_files_are_refused_untouched(tmp_path):
 def test_full_durability_opens_and_stores(tmp_path):
     path = tmp_path / "s.db"
     with tune.Study("s", storage=path, durability="full") as study:
-        assert study._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert study.storage.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         study.optimize(lambda t: 1.0, SPACE, n_trials=4, sampler="grid")
     with tune.Study("s", storage=path) as study:
-        assert study._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
-        assert study._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert study.storage.connection.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert study.storage.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert len(study.trials) == 4
 
 

@@ -19,6 +19,7 @@ best model home. Work runs on a local process pool (``n_workers``) or any
 driver runs it; ``study.importance()`` ranks the hyperparameters by first-order variance share.
 """
 
+from bntune.mlp.trainable import MLPTrainable
 from bntune.tune.checkpoints import Checkpoint
 from bntune.tune.dimensions import (
     Choice,
@@ -33,7 +34,6 @@ from bntune.tune.dimensions import (
 from bntune.tune.errors import Pruned, StorageError, StudyLocked, StudyReadOnly
 from bntune.tune.executors import InlineExecutor, process_pool
 from bntune.tune.importance import first_order_shares
-from bntune.tune.mlp_trainable import MLPTrainable
 from bntune.tune.panda import BabysitView, DefaultPolicy, Rollback, SetParams, Stop
 from bntune.tune.pruners import MedianStopping
 from bntune.tune.samplers import SAMPLERS

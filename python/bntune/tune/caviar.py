@@ -1,7 +1,7 @@
 """Caviar mode: a population of models trained in parallel, each recording its curve per epoch.
 
 Trial k of the population gets point k of the study's Sobol design (the configuration
-``space.sample(population, seed=study.seed)[k]``), whatever the number of workers. The driver
+``space.sample(population, seed=log.seed)[k]``), whatever the number of workers. The driver
 asks the scheduler what to run, sends "advance trial k by e epochs from its checkpoint" units to
 the executor, and commits each result (curve points and new checkpoint, one transaction) as it
 arrives. A driver that is restarted with the same arguments continues from the stored
@@ -14,63 +14,19 @@ import concurrent.futures as cf
 import math
 from typing import TYPE_CHECKING, Any
 
-from bntune.tune import checkpoints, mode_store
 from bntune.tune.executors import WorkPool, run_all
-from bntune.tune.samplers import design_points
+from bntune.tune.population import check_population_run, population_trials
 from bntune.tune.schedulers import TrialState, as_scheduler
 from bntune.tune.space import Space
-from bntune.tune.trainable import check_trainable
 from bntune.tune.units import Unit, UnitResult, advance
 
 if TYPE_CHECKING:
-    from bntune.tune.study import Study
     from bntune.tune.trial import FrozenTrial
-
-
-def check_population_run(
-    mode: str, trainable: object, space: object, population: object, epochs: object
-) -> tuple[type, int, int]:
-    """The arguments ``caviar`` and ``pbt`` share, checked: errors name ``mode`` and the
-    argument. Returns the trainable class, the population and the number of epochs."""
-    trainable = check_trainable(trainable)
-    if not isinstance(space, Space):
-        raise TypeError(f"{mode}: space must be a tune.Space, got {space!r}")
-    return (
-        trainable,
-        check_positive(f"{mode}: population", population),
-        check_positive(f"{mode}: epochs", epochs),
-    )
-
-
-def check_positive(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def population_trials(
-    study: Study, space: Space, stream: str, population: int
-) -> list[FrozenTrial]:
-    """The population's trials in index order: stored ones (revived if their driver died) and
-    new ``running`` ones for the indices not yet started."""
-    stored: dict[int, FrozenTrial] = {}
-    for t in [*study._trials, *mode_store.unfinished(study, stream)]:
-        if t.stream == stream:
-            stored[t.seq] = t
-    points = design_points(space, "sobol", study.seed, 0, population, population).tolist()
-    out = []
-    for k in range(population):
-        if k in stored:
-            out.append(stored[k])
-            continue
-        u = points[k]
-        params = space.from_unit(u)
-        out.append(mode_store.new_trial(study, params, zip(space.names, u, strict=True), stream, k))
-    return out
+    from bntune.tune.trial_log import TrialLog
 
 
 def run(
-    study: Study,
+    log: TrialLog,
     trainable: type,
     space: Space,
     *,
@@ -87,20 +43,20 @@ def run(
     plan = as_scheduler(scheduler)
     stream = f"caviar:{trainable.__qualname__}:{plan.key()}:{population}:{epochs}:{space.key}"
     with WorkPool(n_workers, executor) as pool:
-        trials = population_trials(study, space, stream, population)
-        states = [_state(study, t) for t in trials]
-        minimize = study.direction == "minimize"
+        trials = population_trials(log, space, stream, population)
+        states = [_state(log, t) for t in trials]
+        minimize = log.minimize
 
         def next_units(free: int) -> list[Unit]:
             runs, stops = plan.plan(states, free, epochs, minimize)
             while stops:  # stopping trials may let the others go on: ask again
                 for index in stops:
-                    _stop(study, trials[index], states[index])
+                    _stop(log, trials[index], states[index])
                 runs, stops = plan.plan(states, free, epochs, minimize)
             units = []
             for index, until in runs:
                 s, t = states[index], trials[index]
-                found = checkpoints.get(study._conn, t._id) if s.done else None
+                found = log.storage.checkpoint(t._id) if s.done else None
                 units.append(
                     Unit(
                         run=stream,
@@ -129,8 +85,7 @@ def run(
                 finish = ("diverged", None, f"the metric became {values[-1]!r}")
             elif result.step >= epochs:
                 finish = ("complete", values[-1], None)
-            mode_store.commit(
-                study,
+            log.save_progress(
                 t,
                 points=result.points,
                 checkpoint=None if result.checkpoint is None else (result.step, result.checkpoint),
@@ -144,14 +99,14 @@ def run(
     # trials the scheduler never took further stop where they are
     for t, s in zip(trials, states, strict=True):
         if t.state == "running":
-            _stop(study, t, s)
+            _stop(log, t, s)
     return trials
 
 
-def _state(study: Study, t: FrozenTrial) -> TrialState:
+def _state(log: TrialLog, t: FrozenTrial) -> TrialState:
     s = TrialState(index=t.seq, curve=dict(t.curve))
     if t.state == "running":
-        stored = checkpoints.steps(study._conn, t._id)
+        stored = log.storage.checkpoint_steps(t._id)
         s.done = stored[-1] if stored else 0
         # points after the last checkpoint (none: they commit together) would be redone
         s.curve = {k: v for k, v in s.curve.items() if k <= s.done}
@@ -162,9 +117,9 @@ def _state(study: Study, t: FrozenTrial) -> TrialState:
     return s
 
 
-def _stop(study: Study, t: FrozenTrial, s: TrialState) -> None:
+def _stop(log: TrialLog, t: FrozenTrial, s: TrialState) -> None:
     value = s.curve.get(s.done) if s.done else None
     if value is not None and not math.isfinite(value):
         value = None
-    mode_store.commit(study, t, finish=("pruned", value, None))
+    log.save_progress(t, finish=("pruned", value, None))
     s.stopped = True

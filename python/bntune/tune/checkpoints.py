@@ -5,8 +5,8 @@ str, bool, None). :func:`encode` writes it as one ``.npz`` archive: the arrays b
 the tree as JSON in which each array is a ``{"__array__": i}`` reference. Nothing is pickled, so
 reading a checkpoint cannot run code. Tuples come back as lists.
 
-Checkpoints live in the study database's ``checkpoints`` table as BLOBs keyed by (trial, step),
-where a step counts the epochs the trial has spent training.
+The storage keeps checkpoints as bytes keyed by (trial, step), where a step counts the epochs
+the trial has spent training.
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ from __future__ import annotations
 import io
 import json
 import math
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    import sqlite3
+from bntune.tune.trial import FrozenTrial, current_params
 
-    from bntune.tune.study import Study
-    from bntune.tune.trial import FrozenTrial
+if TYPE_CHECKING:
+    from bntune.tune.storage import Storage
 
 _TREE = "__tree__.json"
 _ARRAY = "__array__"
@@ -88,52 +87,6 @@ def decode(data: bytes) -> Any:
     return walk(tree)
 
 
-# ---- storage ----------------------------------------------------------------------------------
-
-_PUT = (
-    "INSERT OR REPLACE INTO checkpoints (trial_id, step, path, data, created) "
-    "VALUES (?, ?, NULL, ?, ?)"
-)
-
-
-def put(conn: sqlite3.Connection, trial_id: int, step: int, data: bytes) -> None:
-    """Stores trial ``trial_id``'s checkpoint after ``step`` epochs (inside the caller's
-    transaction)."""
-    conn.execute(_PUT, (trial_id, int(step), data, time.time()))
-
-
-def drop_before(conn: sqlite3.Connection, trial_id: int, step: int) -> None:
-    """Deletes the trial's checkpoints older than ``step`` (modes that only resume from the
-    latest one keep the database small)."""
-    conn.execute("DELETE FROM checkpoints WHERE trial_id = ? AND step < ?", (trial_id, int(step)))
-
-
-def get(
-    conn: sqlite3.Connection, trial_id: int, step: int | None = None
-) -> tuple[int, bytes] | None:
-    """(step, bytes) of the trial's checkpoint at ``step``, or of its latest when ``step`` is
-    None; None when there is none."""
-    if step is None:
-        row = conn.execute(
-            "SELECT step, data FROM checkpoints WHERE trial_id = ? ORDER BY step DESC LIMIT 1",
-            (trial_id,),
-        ).fetchone()
-    else:
-        row = conn.execute(
-            "SELECT step, data FROM checkpoints WHERE trial_id = ? AND step = ?",
-            (trial_id, int(step)),
-        ).fetchone()
-    return None if row is None else (int(row[0]), bytes(row[1]))
-
-
-def steps(conn: sqlite3.Connection, trial_id: int) -> list[int]:
-    """The steps at which the trial has a stored checkpoint, ascending."""
-    rows = conn.execute(
-        "SELECT step FROM checkpoints WHERE trial_id = ? ORDER BY step", (trial_id,)
-    )
-    return [int(r[0]) for r in rows]
-
-
 # ---- taking a model home -----------------------------------------------------------------------
 
 
@@ -168,31 +121,33 @@ def _best_step(trial: FrozenTrial, available: list[int], minimize: bool) -> int:
     return min(scored, key=lambda vs: (sign * vs[0], -vs[1]))[1]
 
 
-def checkpoint_of(study: Study, trial: FrozenTrial, step: int | None = None) -> Checkpoint:
-    """Trial ``trial``'s checkpoint at ``step`` (None: the stored step with the best value)."""
-    from bntune.tune.mode_store import current_params
-
-    available = steps(study._conn, trial._id)
+def checkpoint_of(
+    storage: Storage, trial: FrozenTrial, step: int | None = None, *, minimize: bool
+) -> Checkpoint:
+    """Trial ``trial``'s checkpoint at ``step`` (None: the stored step with the best value in
+    the study's direction)."""
+    available = storage.checkpoint_steps(trial._id)
     if not available:
         raise ValueError(f"trial {trial.number} has no stored checkpoint")
     if step is None:
-        step = _best_step(trial, available, study.direction == "minimize")
+        step = _best_step(trial, available, minimize)
     elif step not in available:
         raise ValueError(
             f"trial {trial.number} has no checkpoint at step {step!r}; stored steps: {available}"
         )
-    found = get(study._conn, trial._id, step)
+    found = storage.checkpoint(trial._id, step)
     assert found is not None
     value = trial.curve.get(step)
     return Checkpoint(trial.number, step, current_params(trial), value, decode(found[1]))
 
 
-def best_checkpoint(study: Study) -> Checkpoint:
+def best_checkpoint(
+    storage: Storage, trials: Sequence[FrozenTrial], *, minimize: bool, study_name: str
+) -> Checkpoint:
     """The checkpoint of the best complete trial that has one (at its best stored step)."""
-    done = [t for t in study._trials if t.state == "complete" and t.value is not None]
-    minimize = study.direction == "minimize"
+    done = [t for t in trials if t.state == "complete" and t.value is not None]
     done.sort(key=lambda t: t.value if minimize else -t.value)  # type: ignore[operator]
     for trial in done:
-        if steps(study._conn, trial._id):
-            return checkpoint_of(study, trial)
-    raise ValueError(f"study {study.name!r} has no complete trial with a stored checkpoint")
+        if storage.checkpoint_steps(trial._id):
+            return checkpoint_of(storage, trial, minimize=minimize)
+    raise ValueError(f"study {study_name!r} has no complete trial with a stored checkpoint")

@@ -237,6 +237,12 @@ def run_all(
     inside ``fn``. With ``timeout`` (seconds), a task still running after that long is given up:
     ``on_timeout(task)`` is called, and a local pool is replaced (its stuck process killed) with
     the other tasks in flight run again."""
+    if pool.inline:
+        # in the driver, one task at a time: no futures to wait on, no timeout to watch
+        while tasks := next_tasks(1):
+            for task in tasks:
+                on_done(task, fn(task))
+        return
     retry: list[Any] = []
     flying: dict[cf.Future, Any] = {}
     started: dict[cf.Future, float] = {}

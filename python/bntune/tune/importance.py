@@ -42,7 +42,7 @@ import numpy as np
 from numpy.polynomial import legendre
 
 if TYPE_CHECKING:
-    from bntune.tune.study import Study
+    from bntune.tune.trial import FrozenTrial
 
 #: highest polynomial degree of a main effect
 MAX_DEGREE = 3
@@ -124,12 +124,14 @@ def first_order_shares(
     return dict(sorted(shares.items(), key=lambda kv: -kv[1]))
 
 
-def study_importance(study: Study, *, degree: int | None = None) -> dict[str, float]:
+def study_importance(
+    trials: Sequence[FrozenTrial], study_name: str, *, degree: int | None = None
+) -> dict[str, float]:
     """First-order shares from every complete trial of the study's latest space (the dimensions
     of its last complete trial), whatever its round."""
-    trials = [t for t in study._trials if t.state == "complete" and t.value is not None]
+    trials = [t for t in trials if t.state == "complete" and t.value is not None]
     if not trials:
-        raise ValueError(f"Study {study.name!r} has no complete trial")
+        raise ValueError(f"Study {study_name!r} has no complete trial")
     names = list(trials[-1].unit)
     trials = [
         t for t in trials if list(t.unit) == names and all(0.0 <= t.unit[n] <= 1.0 for n in names)

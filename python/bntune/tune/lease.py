@@ -1,42 +1,39 @@
-"""One driver per study: a lease row (pid, host, heartbeat) in the database.
+"""One driver per study: a lease (pid, host, heartbeat) kept by the storage.
 
 The driver takes the lease when it opens a study and refreshes its heartbeat from a background
 thread. A second driver gets :class:`StudyLocked` while the lease is alive; a lease whose owner
 is gone — its pid is dead on this host, or its heartbeat is older than the timeout — is taken
-over.
+over. Storage in this process has no other driver to exclude: its lease always succeeds.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
 
 from bntune.tune.errors import StudyLocked
-from bntune.tune.storage import transaction
+from bntune.tune.storage import Holder, Storage
 
 #: seconds without a heartbeat after which a lease counts as abandoned
 DEFAULT_LEASE_TIMEOUT = 60.0
 
 
-def holder_alive(pid: int, host: str, heartbeat: float, timeout: float, now: float) -> bool:
+def holder_alive(holder: Holder, timeout: float, now: float) -> bool:
     """Whether the driver holding a lease is alive: it beat within ``timeout`` seconds and, on
     this host, its pid still exists."""
+    pid, host, heartbeat = holder
     if now - heartbeat > timeout:
         return False
     return not (host == socket.gethostname() and not pid_alive(pid))
 
 
-def driver_alive(conn: sqlite3.Connection, study_id: int, timeout: float) -> bool:
-    """Whether some live driver holds the study's lease (no lease row: no driver)."""
-    row = conn.execute(
-        "SELECT pid, host, heartbeat FROM leases WHERE study_id = ?", (study_id,)
-    ).fetchone()
-    return row is not None and holder_alive(*row, timeout, time.time())
+def driver_alive(storage: Storage, study_id: int, timeout: float) -> bool:
+    """Whether some live driver holds the study's lease (no lease: no driver)."""
+    holder = storage.lease_holder(study_id)
+    return holder is not None and holder_alive(holder, timeout, time.time())
 
 
 def pid_alive(pid: int) -> bool:
@@ -57,15 +54,14 @@ class Lease:
 
     def __init__(
         self,
-        path: str | None,
-        conn: sqlite3.Connection,
+        storage: Storage,
         study_id: int,
         study_name: str,
         timeout: float = DEFAULT_LEASE_TIMEOUT,
     ) -> None:
         if not timeout > 0:
             raise ValueError(f"lease_timeout must be > 0 seconds, got {timeout!r}")
-        self.path = path
+        self.storage = storage
         self.study_id = study_id
         self.timeout = float(timeout)
         self.token = uuid.uuid4().hex
@@ -73,63 +69,35 @@ class Lease:
         self.host = socket.gethostname()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._acquire(conn, study_name)
-        if path is not None:
+        self._acquire(study_name)
+        if storage.path is not None:
             self._thread = threading.Thread(
-                target=self._beat, name=f"bntune-lease-{study_name}", daemon=True
+                target=storage.keep_lease,
+                args=(study_id, self.token, self._stop, self.timeout / 6, self.timeout),
+                name=f"bntune-lease-{study_name}",
+                daemon=True,
             )
             self._thread.start()
 
-    def _acquire(self, conn: sqlite3.Connection, study_name: str) -> None:
+    def _acquire(self, study_name: str) -> None:
         now = time.time()
-        with transaction(conn, immediate=True):
-            row = conn.execute(
-                "SELECT token, pid, host, heartbeat FROM leases WHERE study_id = ?",
-                (self.study_id,),
-            ).fetchone()
-            if row is not None and self._alive(row, now):
-                _, pid, host, heartbeat = row
-                raise StudyLocked(
-                    f"study {study_name!r} in {self.path!r} is driven by pid {pid} on host "
-                    f"{host!r} (heartbeat {now - heartbeat:.1f} s ago); one driver per study — "
-                    f"wait for it, or stop it (a dead driver's lease is taken over)"
-                )
-            conn.execute(
-                "INSERT OR REPLACE INTO leases (study_id, token, pid, host, acquired, heartbeat) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (self.study_id, self.token, self.pid, self.host, now, now),
+        current = self.storage.acquire_lease(
+            self.study_id,
+            self.token,
+            (self.pid, self.host, now),
+            lambda holder: holder_alive(holder, self.timeout, now),
+        )
+        if current is not None:
+            pid, host, heartbeat = current
+            raise StudyLocked(
+                f"study {study_name!r} in {self.storage.path!r} is driven by pid {pid} on host "
+                f"{host!r} (heartbeat {now - heartbeat:.1f} s ago); one driver per study — "
+                f"wait for it, or stop it (a dead driver's lease is taken over)"
             )
 
-    def _alive(self, row: tuple, now: float) -> bool:
-        _, pid, host, heartbeat = row
-        return holder_alive(pid, host, heartbeat, self.timeout, now)
-
-    def _beat(self) -> None:
-        # own connection: sqlite3 connections are not for concurrent use across threads
-        interval = self.timeout / 6
-        try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout / 2)
-        except sqlite3.Error:
-            return
-        try:
-            while not self._stop.wait(interval):
-                try:
-                    conn.execute(
-                        "UPDATE leases SET heartbeat = ? WHERE study_id = ? AND token = ?",
-                        (time.time(), self.study_id, self.token),
-                    )
-                except sqlite3.Error:
-                    continue  # busy: try again next beat, well within the timeout
-        finally:
-            conn.close()
-
-    def release(self, conn: sqlite3.Connection) -> None:
-        """Stop the heartbeat and delete the lease row (if it is still ours)."""
+    def release(self) -> None:
+        """Stops the heartbeat and deletes the lease (if it is still ours)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        # a closed or broken connection: the lease will go stale on its own
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute(
-                "DELETE FROM leases WHERE study_id = ? AND token = ?", (self.study_id, self.token)
-            )
+        self.storage.release_lease(self.study_id, self.token)

@@ -16,17 +16,18 @@ The trial's value is its best finite curve value, and ``study.best_checkpoint()`
 from __future__ import annotations
 
 import math
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bntune.tune import checkpoints, mode_store
+from bntune.tune import checkpoints
+from bntune.tune.checks import traceback_text
 from bntune.tune.trainable import check_trainable, mutable_names
+from bntune.tune.trial import current_params
 
 if TYPE_CHECKING:
-    from bntune.tune.study import Study
     from bntune.tune.trial import FrozenTrial
+    from bntune.tune.trial_log import TrialLog
 
 STREAM = "babysit"
 
@@ -184,14 +185,14 @@ def _decisions(answer: Any) -> list[SetParams | Rollback | Stop]:
     )
 
 
-def _find(study: Study, number: object) -> FrozenTrial:
+def _find(log: TrialLog, number: object) -> FrozenTrial:
     if isinstance(number, bool) or not isinstance(number, int):
         raise TypeError(f"babysit: resume must be a trial number, got {number!r}")
-    mode_store.revive(study, STREAM)
-    live = [t for t in mode_store.unfinished(study, STREAM) if t.number == number]
-    found = live or [t for t in study._trials if t.number == number]
+    log.revive(STREAM)
+    live = [t for t in log.unfinished(STREAM) if t.number == number]
+    found = live or [t for t in log.trials if t.number == number]
     if not found:
-        raise ValueError(f"babysit: study {study.name!r} has no trial number {number}")
+        raise ValueError(f"babysit: study {log.name!r} has no trial number {number}")
     trial = found[0]
     if trial.stream != STREAM:
         raise ValueError(
@@ -201,29 +202,8 @@ def _find(study: Study, number: object) -> FrozenTrial:
     return trial
 
 
-def _reopen(study: Study, trial: FrozenTrial) -> None:
-    """A finished babysat trial goes back to ``running`` to be continued."""
-    if trial.state == "running":
-        return
-    study._conn.execute(
-        "UPDATE trials SET state = 'running', value = NULL, error = NULL, finished = NULL "
-        "WHERE id = ?",
-        (trial._id,),
-    )
-    study._trials = [t for t in study._trials if t is not trial]
-    if study._best is trial:
-        study._best = None
-        for t in study._trials:
-            if t.state == "complete" and (
-                study._best is None or study._better(t.value, study._best.value)
-            ):
-                study._best = t
-    trial.state, trial.value, trial.error, trial.finished = "running", None, None, None
-    mode_store._live(study)[trial._id] = trial
-
-
 def babysit(
-    study: Study,
+    log: TrialLog,
     trainable: type,
     params: Mapping[str, Any] | None,
     *,
@@ -241,26 +221,24 @@ def babysit(
         raise TypeError(f"babysit: policy must be callable, got {policy!r}")
     if params is not None and not isinstance(params, Mapping):
         raise TypeError(f"babysit: params must be a dict or None, got {params!r}")
-    minimize = study.direction == "minimize"
-    conn = study._conn
+    minimize = log.minimize
     events: list[dict[str, Any]] = []
     if resume is None:
         if params is None:
             raise ValueError("babysit: give params (or resume=trial_number)")
         if from_step is not None:
             raise ValueError("babysit: from_step needs resume=trial_number")
-        record = mode_store.new_trial(study, dict(params), {}, STREAM, study._next_number)
+        record = log.start_live(dict(params), {}, STREAM, log.next_number)
         model = trainable(dict(params))
         step = 0
         current = dict(params)
-        mode_store.commit(
-            study, record, checkpoint=(0, checkpoints.encode(model.state_dict())),
+        log.save_progress(record, checkpoint=(0, checkpoints.encode(model.state_dict())),
             keep_checkpoints=True,
         )  # fmt: skip
     else:
-        record = _find(study, resume)
-        _reopen(study, record)
-        stored = checkpoints.steps(conn, record._id)
+        record = _find(log, resume)
+        log.reopen(record)
+        stored = log.storage.checkpoint_steps(record._id)
         if not stored:
             raise ValueError(f"babysit: trial {record.number} has no stored checkpoint")
         step = max([*record.curve, *stored])
@@ -275,9 +253,9 @@ def babysit(
             for e in record.events:
                 if e.get("kind") == "rollback" and e.get("epoch") == step:
                     start = e["to"]
-        current = mode_store.current_params(record)
+        current = current_params(record)
         model = trainable(dict(current))
-        found = checkpoints.get(conn, record._id, start)
+        found = log.storage.checkpoint(record._id, start)
         assert found is not None
         model.load_state_dict(checkpoints.decode(found[1]))
         if start != step:
@@ -290,15 +268,15 @@ def babysit(
     if resume is not None:
         model.set_params(**{k: current[k] for k in mutable})
     if events:
-        mode_store.commit(study, record, events=events)
-    stored_steps = checkpoints.steps(conn, record._id)
+        log.save_progress(record, events=events)
+    stored_steps = log.storage.checkpoint_steps(record._id)
     stopped = False
     for _ in range(epochs):
         try:
             value = float(model.step())
         except Exception as e:
-            text = "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip()
-            mode_store.commit(study, record, finish=("failed", None, text))
+            text = traceback_text(e)
+            log.save_progress(record, finish=("failed", None, text))
             return record
         step += 1
         trained = checkpoints.encode(model.state_dict())
@@ -329,7 +307,7 @@ def babysit(
                 if to == step:
                     data = trained
                 else:
-                    found = checkpoints.get(conn, record._id, to)
+                    found = log.storage.checkpoint(record._id, to)
                     if found is None:
                         raise ValueError(
                             f"babysit: the policy asked to roll back to step {to}, which has no "
@@ -346,8 +324,7 @@ def babysit(
                 model.set_params(**decision.changes)
                 current.update(decision.changes)
                 events.append({"kind": "set_params", "epoch": step, "values": decision.changes})
-        mode_store.commit(
-            study,
+        log.save_progress(
             record,
             points=[(step, value)],
             checkpoint=(step, trained),
@@ -362,7 +339,7 @@ def babysit(
         finish = ("diverged", None, "no epoch gave a finite metric")
     else:
         finish = ("complete", best_value, None)
-    mode_store.commit(study, record, finish=finish)
+    log.save_progress(record, finish=finish)
     return record
 
 

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bntune.tune import checkpoints, mode_store
-from bntune.tune.caviar import check_population_run, check_positive, population_trials
+from bntune.tune.checks import positive_int
 from bntune.tune.dimensions import (
     Choice,
     Dimension,
@@ -38,14 +37,16 @@ from bntune.tune.dimensions import (
     Uniform,
 )
 from bntune.tune.executors import WorkPool, run_all
+from bntune.tune.population import check_population_run, population_trials
 from bntune.tune.samplers import derive_seed
 from bntune.tune.space import Space
 from bntune.tune.trainable import mutable_names
+from bntune.tune.trial import current_params
 from bntune.tune.units import Unit, UnitResult, advance
 
 if TYPE_CHECKING:
-    from bntune.tune.study import Study
     from bntune.tune.trial import FrozenTrial
+    from bntune.tune.trial_log import TrialLog
 
 #: the multiplicative steps on log scales, and the additive step on linear ones
 FACTORS = (0.8, 1.25)
@@ -79,7 +80,7 @@ def perturb(dim: Dimension, value: Any, rng: np.random.Generator) -> Any:
 
 
 def run(
-    study: Study,
+    log: TrialLog,
     trainable: type,
     space: Space,
     *,
@@ -93,18 +94,18 @@ def run(
     trainable, population, epochs = check_population_run(
         "pbt", trainable, space, population, epochs
     )
-    interval = check_positive("pbt: interval", interval)
+    interval = positive_int("pbt: interval", interval)
     # the perturbations' seed does not depend on the trainable's name, the stream does
     run_key = f"pbt:{population}:{epochs}:{interval}:{space.key}"
     stream = f"pbt:{trainable.__qualname__}:{population}:{epochs}:{interval}:{space.key}"
-    minimize = study.direction == "minimize"
+    minimize = log.minimize
     with WorkPool(n_workers, executor) as pool:
-        members = population_trials(study, space, stream, population)
+        members = population_trials(log, space, stream, population)
         mutable = [
             n for n in mutable_names(trainable, members[0].params) if space[n].uses_coordinate
         ]
         done = {
-            m.number: (_stored_step(study, m) if m.state == "running" else max(m.curve, default=0))
+            m.number: (_stored_step(log, m) if m.state == "running" else max(m.curve, default=0))
             for m in members
         }
         while True:
@@ -113,24 +114,24 @@ def run(
                 break
             low = min(done[m.number] for m in alive)
             target = min(epochs, (low // interval + 1) * interval)
-            _train(study, pool, stream, trainable, alive, done, target, mutable)
+            _train(log, pool, stream, trainable, alive, done, target, mutable)
             alive = [m for m in members if m.state == "running"]
             if target >= epochs:
                 for m in alive:
                     last = m.curve.get(done[m.number])
-                    mode_store.commit(study, m, finish=("complete", last, None))
+                    log.save_progress(m, finish=("complete", last, None))
                 break
-            _exploit(study, space, run_key, alive, done, target, mutable, minimize)
+            _exploit(log, space, run_key, alive, done, target, mutable, minimize)
     return members
 
 
-def _stored_step(study: Study, m: FrozenTrial) -> int:
-    stored = checkpoints.steps(study._conn, m._id)
+def _stored_step(log: TrialLog, m: FrozenTrial) -> int:
+    stored = log.storage.checkpoint_steps(m._id)
     return stored[-1] if stored else 0
 
 
 def _train(
-    study: Study,
+    log: TrialLog,
     pool: WorkPool,
     stream: str,
     trainable: type,
@@ -144,8 +145,8 @@ def _train(
     for order, m in enumerate(alive):
         if done[m.number] >= target:
             continue
-        params = mode_store.current_params(m)
-        found = checkpoints.get(study._conn, m._id) if done[m.number] else None
+        params = current_params(m)
+        found = log.storage.checkpoint(m._id) if done[m.number] else None
         queue.append(
             Unit(
                 run=stream,
@@ -175,8 +176,7 @@ def _train(
             finish = ("failed", None, result.error)
         elif values and not math.isfinite(values[-1]):
             finish = ("diverged", None, f"the metric became {values[-1]!r}")
-        mode_store.commit(
-            study,
+        log.save_progress(
             m,
             points=result.points,
             checkpoint=None if result.checkpoint is None else (result.step, result.checkpoint),
@@ -189,7 +189,7 @@ def _train(
 
 
 def _exploit(
-    study: Study,
+    log: TrialLog,
     space: Space,
     run_key: str,
     alive: list[FrozenTrial],
@@ -214,13 +214,13 @@ def _exploit(
 
     ranked = sorted(alive, key=score)
     top, bottom = ranked[:n], ranked[-n:]
-    rng = np.random.default_rng(derive_seed(study.seed, run_key, target))
+    rng = np.random.default_rng(derive_seed(log.seed, run_key, target))
     for m in bottom:
         donor = top[int(rng.integers(n))]
-        params = mode_store.current_params(donor)
+        params = current_params(donor)
         values = {name: perturb(space[name], params[name], rng) for name in mutable}
         params.update(values)
-        found = checkpoints.get(study._conn, donor._id, done[donor.number])
+        found = log.storage.checkpoint(donor._id, done[donor.number])
         assert found is not None
         event = {
             "kind": "exploit",
@@ -229,5 +229,5 @@ def _exploit(
             "params": params,
             "values": values,
         }
-        mode_store.commit(study, m, checkpoint=(target, found[1]), events=[event])
+        log.save_progress(m, checkpoint=(target, found[1]), events=[event])
         done[m.number] = target

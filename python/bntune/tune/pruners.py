@@ -33,7 +33,33 @@ class CurveHistory:
         return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
 
 
-class MedianStopping:
+class Pruner:
+    """Base class of the pruners: ``should_prune(step, value, history, minimize)`` says whether a
+    trial reporting ``value`` at ``step`` should stop, given the completed trials' curves
+    (``history``) and the study's direction. Subclass it for a pruner of your own."""
+
+    def should_prune(self, step: int, value: float, history: CurveHistory, minimize: bool) -> bool:
+        raise NotImplementedError
+
+
+def check_pruner(pruner: object) -> Pruner | None:
+    """``pruner`` itself when it is None, a :class:`Pruner` or any object with a
+    ``should_prune`` method of that signature; TypeError naming what it got."""
+    if pruner is None or isinstance(pruner, Pruner):
+        return pruner
+    if callable(getattr(pruner, "should_prune", None)):
+        return pruner  # type: ignore[return-value]  (a pruner of the user's, duck-typed)
+    hint = ""
+    if type(pruner).__module__.startswith("bntune.tune.schedulers"):
+        hint = " (ASHA and SuccessiveHalving are caviar schedulers: study.caviar(..., scheduler=))"
+    elif type(pruner).__module__.startswith("optuna"):
+        hint = " (Optuna's pruners run in Optuna; bntune's are tune.MedianStopping)"
+    raise TypeError(
+        f"pruner must be None or a tune pruner such as tune.MedianStopping(), got {pruner!r}{hint}"
+    )
+
+
+class MedianStopping(Pruner):
     """Median stopping rule: prune a trial whose value at step s is worse than the median of the
     completed trials' values at the same step s.
 

@@ -47,6 +47,11 @@ class Space(Mapping[str, Dimension]):
         self.key: str = hashlib.blake2b(description.encode(), digest_size=6).hexdigest()
 
     @property
+    def coordinate_dims(self) -> list[Dimension]:
+        """The dimensions that take a unit-cube coordinate, in coordinate order."""
+        return list(self._coordinate_dims)
+
+    @property
     def d(self) -> int:
         """The dimension of the unit cube (number of non-``Fixed`` dimensions)."""
         return len(self.names)
@@ -94,11 +99,11 @@ class Space(Mapping[str, Dimension]):
         """``n`` configurations from ``sampler`` ("sobol" (scrambled, the default), "halton",
         "lhs", "random" or "grid"). With the same ``seed``, configuration k is the one a
         ``Study(seed=seed)`` gives trial k; ``seed=None`` draws a fresh seed."""
-        from bntune.tune.samplers import design_points  # samplers import this module
+        from bntune.tune.samplers import as_sampler
 
         if seed is None:
             seed = secrets.randbits(63)
-        points = design_points(self, sampler, seed, 0, n, n)
+        points = as_sampler(sampler).points(self._coordinate_dims, seed, 0, n, n)
         return [self.from_unit(p) for p in points]
 
 

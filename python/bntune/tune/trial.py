@@ -69,12 +69,10 @@ class FrozenTrial:
     def load(self, trainable: type, step: int | None = None) -> Any:
         """The trial's model rebuilt from its stored checkpoint at ``step`` (None: the stored
         step with the best value): ``trainable(params)`` with the state loaded."""
-        from bntune.tune.checkpoints import checkpoint_of
-
-        study = None if self._study is None else self._study()
-        if study is None:
+        log = None if self._study is None else self._study()
+        if log is None:
             raise ValueError(f"trial {self.number} does not belong to an open study")
-        return checkpoint_of(study, self, step).load(trainable)
+        return log.checkpoint(self, step).load(trainable)
 
     def __repr__(self) -> str:
         return (
@@ -129,3 +127,15 @@ def last_value(curve: dict[int, float]) -> float | None:
         return None
     value = curve[max(curve)]
     return value if math.isfinite(value) else None
+
+
+def current_params(record: FrozenTrial) -> dict[str, Any]:
+    """The trial's hyperparameters now: its sampled ``params`` updated by its events
+    (``set_params`` changes, and the whole params an ``exploit`` inherited)."""
+    params = dict(record.params)
+    for event in record.events:
+        if event.get("kind") == "exploit":
+            params = dict(event["params"])
+        elif event.get("kind") == "set_params":
+            params.update(event["values"])
+    return params

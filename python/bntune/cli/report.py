@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bntune import tune
-from bntune.mlp_objective import read_metrics
+from bntune.mlp.objective import read_metrics
 from bntune.tune.trial import STATES
 
 

@@ -54,8 +54,8 @@ from pathlib import Path
 from typing import Any
 
 from bntune import tune
-from bntune.mlp_objective import DATASETS, OPTIMIZERS
-from bntune.runner import IN_PROCESS_MODES
+from bntune.cli.modes import MODES, NAMES, workers_error
+from bntune.mlp.objective import DATASETS, OPTIMIZERS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,9 +68,6 @@ else:  # pragma: no cover - exercised on 3.10 only
             "it with the cli extra: pip install 'bntune[cli]'"
         ) from err
 
-MODES = ("coarse-to-fine", "random", "grid", "caviar", "pbt", "panda")
-#: modes that train a ``tune.Trainable`` epoch by epoch instead of calling a function
-TRAINABLE_MODES = ("caviar", "pbt", "panda")
 SCALES: dict[str, type[tune.Dimension]] = {
     "linear": tune.Uniform,
     "log": tune.LogUniform,
@@ -277,7 +274,7 @@ def _objective(
     table: Mapping[str, Any], storage: Path, name: str, seed: int | None, base: Path, mode: str
 ) -> tuple[Any, dict, type | None, int]:
     """(function objective or None, built-in settings, trainable class or None, epochs)."""
-    from bntune.mlp_objective import MLPObjective, trial_artifacts
+    from bntune.mlp.objective import MLPObjective, trial_artifacts
 
     _no_unknown(table, "objective", _OBJECTIVE_KEYS)
     kinds = [k for k in ("builtin", "function", "trainable") if k in table]
@@ -288,7 +285,7 @@ def _objective(
             'trainable = "module:Class"',
         )
     kind = kinds[0]
-    trains = mode in TRAINABLE_MODES
+    trains = MODES[mode].trains
     if kind == "function" and trains:
         raise ConfigError(
             "objective.function",
@@ -349,26 +346,28 @@ def parse(text: str, *, base: Path) -> StudyConfig:
         raise ConfigError("study.seed", f"must be a non-negative integer, got {seed!r}")
 
     _no_unknown(search, "search", _SEARCH_KEYS)
-    mode = _one_of(search, "mode", "search", MODES, "coarse-to-fine")
-    if mode == "grid":
-        if search.get("sampler", "grid") != "grid":
+    mode = _one_of(search, "mode", "search", NAMES, "coarse-to-fine")
+    spec = MODES[mode]
+    if spec.only_sampler is not None:
+        if search.get("sampler", spec.only_sampler) != spec.only_sampler:
             raise ConfigError(
-                "search.sampler", f"grid mode samples a grid, got {search['sampler']!r}"
+                "search.sampler",
+                f"{mode} mode samples a {spec.only_sampler}, got {search['sampler']!r}",
             )
-        sampler = "grid"
+        sampler = spec.only_sampler
     else:
-        default = "random" if mode == "random" else "sobol"
         samplers = tuple(s for s in tune.SAMPLERS if s != "grid")
-        sampler = _one_of(search, "sampler", "search", samplers, default)
-    if mode in TRAINABLE_MODES and "sampler" in search:
+        sampler = _one_of(search, "sampler", "search", samplers, spec.sampler)
+    if spec.trains and "sampler" in search:
         raise ConfigError("search.sampler", f"{mode} mode draws its population with Sobol")
     if mode != "pbt" and "interval" in search:
         raise ConfigError("search.interval", f'only applies to mode = "pbt", not {mode!r}')
     interval = _count(search, "interval", "search", 5) if "interval" in search else None
     workers = _count(search, "workers", "search", 1) if "workers" in search else None
-    if workers is not None and workers > 1 and mode in IN_PROCESS_MODES:
-        raise ConfigError("search.workers", f"{mode} mode runs in the driver's process")
-    if mode != "coarse-to-fine":
+    why = workers_error(mode, workers)
+    if why is not None:
+        raise ConfigError("search.workers", why)
+    if not spec.zooms:
         for key in ("rounds", "top", "shrink"):
             if key in search:
                 raise ConfigError(
@@ -382,7 +381,7 @@ def parse(text: str, *, base: Path) -> StudyConfig:
     fn, builtin, trainable, epochs = _objective(objective, storage, name, seed, base, mode)
     dims = space_from_table(space)
     if builtin:
-        from bntune.mlp_objective import DEFAULTS
+        from bntune.mlp.objective import DEFAULTS
 
         for key in dims:
             if key not in DEFAULTS:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from bntune.tune.errors import StorageError
+from bntune.tune.storage import SQLiteStorage
 
 
 def _tqdm() -> Any:
@@ -118,37 +119,29 @@ class StudyWatcher:
                  unit: str = "trial", interval: float = 0.3) -> None:  # fmt: skip
         self.progress = progress
         self.interval = interval
+        self.unit = unit
         self._stop = threading.Event()
-        self._conn = sqlite3.connect(
-            f"file:{Path(storage).resolve()}?mode=ro", uri=True, check_same_thread=False
-        )
-        (self._study_id,) = self._conn.execute(
-            "SELECT id FROM studies WHERE name = ?", (study,)
-        ).fetchone()
-        self._count_sql = (
-            "SELECT count(*) FROM trials WHERE study_id = ? AND state != 'running'"
-            if unit == "trial"
-            else "SELECT count(*) FROM curves c JOIN trials t ON t.id = c.trial_id "
-            "WHERE t.study_id = ?"
-        )
-        best = "min" if progress.minimize else "max"
-        self._best_sql = (
-            f"SELECT {best}(value) FROM trials WHERE study_id = ? AND state = 'complete'"
-        )
-        self._start = self._count()
+        self._storage = SQLiteStorage(storage, read_only=True)
+        found = self._storage.find_study(study)
+        if found is None:
+            self._storage.close()
+            raise ValueError(f"StudyWatcher: no study named {study!r} in {storage!r}")
+        self._study_id = found[0]
+        self._start = self._read()[0]
         self._thread = threading.Thread(target=self._run, name="bntune-progress", daemon=True)
 
-    def _count(self) -> int:
-        return int(self._conn.execute(self._count_sql, (self._study_id,)).fetchone()[0])
+    def _read(self) -> tuple[int, float | None]:
+        return self._storage.progress(
+            self._study_id, unit=self.unit, minimize=self.progress.minimize
+        )
 
     def poll(self) -> None:
         """Reads the database once and updates the bar."""
         try:
-            done = self._count() - self._start
-            (best,) = self._conn.execute(self._best_sql, (self._study_id,)).fetchone()
-        except sqlite3.OperationalError:  # busy for a moment: the next poll catches up
+            count, best = self._read()
+        except StorageError:  # busy for a moment: the next poll catches up
             return
-        self.progress.set_done(done, best)
+        self.progress.set_done(count - self._start, best)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -164,4 +157,4 @@ class StudyWatcher:
         if self._thread.is_alive():
             self._thread.join()
         self.poll()
-        self._conn.close()
+        self._storage.close()

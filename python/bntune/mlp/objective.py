@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bntune.tune.mlp_trainable import DATASETS, OPTIMIZERS, MLPTrainable, load_dataset
+from bntune.mlp.trainable import DATASETS, OPTIMIZERS, MLPTrainable, load_dataset
 
 __all__ = ["DATASETS", "DEFAULTS", "OPTIMIZERS", "MLPObjective", "read_metrics", "trial_artifacts"]
 

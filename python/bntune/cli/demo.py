@@ -23,18 +23,17 @@ from pathlib import Path
 from typing import TextIO
 
 from bntune import tune
-from bntune.mlp_objective import MLPObjective, trial_artifacts
-from bntune.report import counts_text, importance_text, leaderboard
-from bntune.runner import (
-    FUNCTION_MODES,
+from bntune.cli.modes import MODES, Run
+from bntune.cli.report import counts_text, importance_text, leaderboard
+from bntune.cli.runner import (
     keep_best_model,
     ranked_numbers,
     run_mode,
     test_accuracies,
     trainable_models,
 )
+from bntune.mlp.objective import MLPObjective, trial_artifacts
 
-MODES = ("coarse-to-fine", "random", "grid", "caviar", "panda", "pbt")
 OBJECTIVE = "dev cross-entropy (nats)"
 #: where the panda demo starts: the course's defaults (momentum 0.9) and a middling network
 PANDA_START = {"lr": 0.1, "momentum": 0.9, "hidden": 75, "batch_size": 64, "layers": 3,
@@ -83,7 +82,7 @@ def run(s: DemoSettings, stream: TextIO | None = None) -> tune.Study:
     artifacts = trial_artifacts(storage, name)
     space = tune.default_space("momentum")
     trials, total = _budget(s)
-    function_mode = s.mode in FUNCTION_MODES
+    function_mode = not MODES[s.mode].trains
     objective = (
         MLPObjective(
             dataset="digits",
@@ -103,10 +102,10 @@ def run(s: DemoSettings, stream: TextIO | None = None) -> tune.Study:
     )
     t0 = time.perf_counter()
     study = tune.Study(name, storage=storage, seed=s.seed)
-    sampler = {"coarse-to-fine": "sobol", "random": "random", "grid": "grid"}.get(s.mode, "sobol")
-    run_mode(study, objective, space, mode=s.mode, sampler=sampler, trials=trials,
-             rounds=s.rounds, quiet=s.quiet, epochs=s.epochs, workers=s.workers,
-             objective_name=OBJECTIVE, start=PANDA_START)  # fmt: skip
+    run = Run(trials=trials, rounds=s.rounds, sampler=MODES[s.mode].sampler, epochs=s.epochs,
+              workers=s.workers, start=PANDA_START)  # fmt: skip
+    run_mode(study, objective, space, mode=s.mode, run=run, quiet=s.quiet,
+             objective_name=OBJECTIVE)  # fmt: skip
     elapsed = time.perf_counter() - t0
     accuracy: dict[int, float] | None = None
     if function_mode:

@@ -2,7 +2,7 @@
 
 It is the one implementation of "train the built-in MLP on a dataset with these
 hyperparameters": the built-in objective of ``bntune demo``/``run``
-(:class:`bntune.mlp_objective.MLPObjective`) trains one of these epoch by epoch."""
+(:class:`bntune.mlp.objective.MLPObjective`) trains one of these epoch by epoch."""
 
 from __future__ import annotations
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from bntune import tune
+from bntune.tune.storage import SQLiteStorage
 
 _SPACE_KEY = "cli.space/"  # + study name, in the bntune_meta table
 _OBJECTIVE_KEY = "cli.objective/"
@@ -31,25 +31,18 @@ class StudyFileError(ValueError):
     """The file is missing, not a study database, or does not hold the named study."""
 
 
-def _connect_existing(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    p = Path(path)
-    if not p.is_file():
-        raise StudyFileError(f"{os.fspath(path)}: no such study database")
-    try:
-        conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True, timeout=10.0)
-        conn.execute("SELECT count(*) FROM studies").fetchone()
-    except sqlite3.DatabaseError as err:
-        raise StudyFileError(f"{os.fspath(path)}: not a bntune study database ({err})") from None
-    return conn
-
-
 def study_names(path: str | os.PathLike[str]) -> list[str]:
     """Names of the studies stored in the database at ``path``, oldest first."""
-    conn = _connect_existing(path)
+    if not Path(path).is_file():
+        raise StudyFileError(f"{os.fspath(path)}: no such study database")
     try:
-        return [r[0] for r in conn.execute("SELECT name FROM studies ORDER BY id")]
+        storage = SQLiteStorage(path, read_only=True)
+    except tune.StorageError as err:
+        raise StudyFileError(f"{os.fspath(path)}: not a bntune study database ({err})") from None
+    try:
+        return storage.study_names()
     finally:
-        conn.close()
+        storage.close()
 
 
 def pick_study(path: str | os.PathLike[str], name: str | None) -> str:
@@ -83,29 +76,23 @@ def open_study(
 
 def save_space(study: tune.Study, space: tune.Space, objective: str | None = None) -> None:
     """Records ``space``'s description and the ``objective``'s name (for axis labels) with
-    ``study``: rows in ``bntune_meta``, nothing else of the file changes."""
-    rows = [(_SPACE_KEY + study.name, json.dumps(space.describe()))]
+    ``study``: metadata of the storage, nothing else of the file changes."""
+    items = {_SPACE_KEY + study.name: json.dumps(space.describe())}
     if objective is not None:
-        rows.append((_OBJECTIVE_KEY + study.name, objective))
-    study._conn.executemany("INSERT OR REPLACE INTO bntune_meta (key, value) VALUES (?, ?)", rows)
+        items[_OBJECTIVE_KEY + study.name] = objective
+    study.storage.set_meta(items)
 
 
 def load_objective_name(study: tune.Study) -> str:
     """The objective's name ``save_space`` recorded, else ``"objective"``."""
-    row = study._conn.execute(
-        "SELECT value FROM bntune_meta WHERE key = ?", (_OBJECTIVE_KEY + study.name,)
-    ).fetchone()
-    return "objective" if row is None else str(row[0])
+    name = study.storage.meta(_OBJECTIVE_KEY + study.name)
+    return "objective" if name is None else name
 
 
 def load_space(study: tune.Study) -> tune.Space | None:
     """The space ``save_space`` recorded for ``study``, or None (a study run from Python)."""
-    row = study._conn.execute(
-        "SELECT value FROM bntune_meta WHERE key = ?", (_SPACE_KEY + study.name,)
-    ).fetchone()
-    if row is None:
-        return None
-    return space_from_description(json.loads(row[0]))
+    description = study.storage.meta(_SPACE_KEY + study.name)
+    return None if description is None else space_from_description(json.loads(description))
 
 
 def space_from_description(description: list[Any]) -> tune.Space:
@@ -126,15 +113,9 @@ def space_from_description(description: list[Any]) -> tune.Space:
 def save_trainable(study: tune.Study, reference: str) -> None:
     """Records which ``tune.Trainable`` (``"module:Class"``) trained the study's models, for
     ``bntune babysit``."""
-    study._conn.execute(
-        "INSERT OR REPLACE INTO bntune_meta (key, value) VALUES (?, ?)",
-        (_TRAINABLE_KEY + study.name, reference),
-    )
+    study.storage.set_meta({_TRAINABLE_KEY + study.name: reference})
 
 
 def load_trainable(study: tune.Study) -> str | None:
     """The ``"module:Class"`` ``save_trainable`` recorded, or None."""
-    row = study._conn.execute(
-        "SELECT value FROM bntune_meta WHERE key = ?", (_TRAINABLE_KEY + study.name,)
-    ).fetchone()
-    return None if row is None else str(row[0])
+    return study.storage.meta(_TRAINABLE_KEY + study.name)

@@ -64,7 +64,7 @@ def find_trial(study: tune.Study, number: int) -> tune.FrozenTrial:
 
 def describe(study: tune.Study, trial: tune.FrozenTrial) -> str:
     """The trial's state, starting params, and one line per epoch with its events."""
-    from bntune.report import format_value
+    from bntune.cli.report import format_value
 
     params = ", ".join(f"{k}={format_value(v)}" for k, v in trial.params.items())
     value = "-" if trial.value is None else f"{trial.value:.5g}"
@@ -119,9 +119,7 @@ def continue_trial(
                 f"--set: {', '.join(fixed)} cannot change mid-training; "
                 f"{trainable.__name__} accepts {', '.join(mutable)}"
             )
-    from bntune.tune import checkpoints
-
-    stored = checkpoints.steps(study._conn, trial._id)
+    stored = study.storage.checkpoint_steps(trial._id)
     if rollback_to is not None and rollback_to not in stored:
         raise BabysitUsageError(
             f"--rollback-to: trial {trial.number} has no checkpoint at epoch {rollback_to}; "

@@ -54,7 +54,7 @@ def _study_command(commands: Any, name: str, *, help: str, description: str) -> 
 
 
 def _parser() -> argparse.ArgumentParser:
-    from bntune.demo import MODES
+    from bntune.cli.modes import NAMES as MODES
 
     parser = argparse.ArgumentParser(
         prog="bntune",
@@ -151,10 +151,10 @@ def _version() -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bntune import demo
-    from bntune.runner import IN_PROCESS_MODES
+    from bntune.cli import demo
+    from bntune.cli.modes import workers_error
 
-    if args.workers is not None and args.workers > 1 and args.mode in IN_PROCESS_MODES:
+    if workers_error(args.mode, args.workers) is not None:
         raise UsageError(
             f"--workers: {args.mode} runs in this process; drop --workers or use a mode with "
             f"workers (coarse-to-fine, random, grid, caviar, pbt), got --workers {args.workers}"
@@ -168,10 +168,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bntune import config, tune
-    from bntune.mlp_objective import trial_artifacts
-    from bntune.report import summary
-    from bntune.runner import ranked_numbers, run_mode, test_accuracies, trainable_models
+    from bntune import tune
+    from bntune.cli import config
+    from bntune.cli.modes import Run
+    from bntune.cli.report import summary
+    from bntune.cli.runner import ranked_numbers, run_mode, test_accuracies, trainable_models
+    from bntune.mlp.objective import trial_artifacts
 
     try:
         cfg = config.load(args.config)
@@ -184,10 +186,11 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.config}: study: {err}") from None
     with study:
         trains = cfg.trainable is not None
+        run = Run(trials=cfg.trials, rounds=cfg.rounds, top=cfg.top, shrink=cfg.shrink,
+                  sampler=cfg.sampler, epochs=cfg.epochs, workers=cfg.workers,
+                  interval=cfg.interval)  # fmt: skip
         run_mode(study, cfg.trainable if trains else cfg.objective, cfg.space, mode=cfg.mode,
-                 sampler=cfg.sampler, trials=cfg.trials, rounds=cfg.rounds, top=cfg.top,
-                 shrink=cfg.shrink, quiet=args.quiet, epochs=cfg.epochs, workers=cfg.workers,
-                 interval=cfg.interval,
+                 run=run, quiet=args.quiet,
                  objective_name="dev cross-entropy (nats)" if cfg.builtin else None)  # fmt: skip
         if not args.quiet:
             artifacts = None
@@ -205,7 +208,7 @@ def _run(args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace, *, read_only: bool) -> tune.Study:
     """The study ``args.db`` / ``args.study``: ``read_only`` for commands that only read it
     (they need no lease, so they work while a driver is running the study)."""
-    from bntune.studyfile import StudyFileError, open_study
+    from bntune.cli.studyfile import StudyFileError, open_study
 
     try:
         return open_study(args.db, args.study, read_only=read_only)
@@ -214,15 +217,15 @@ def _open(args: argparse.Namespace, *, read_only: bool) -> tune.Study:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from bntune.mlp_objective import trial_artifacts
-    from bntune.report import summary
-    from bntune.runner import ranked_numbers, test_accuracies, trainable_models
-    from bntune.studyfile import load_trainable
+    from bntune.cli.report import summary
+    from bntune.cli.runner import ranked_numbers, test_accuracies, trainable_models
+    from bntune.cli.studyfile import load_trainable
+    from bntune.mlp.objective import trial_artifacts
 
     with _open(args, read_only=True) as study:
         artifacts = trial_artifacts(args.db, study.name)
         accuracy = None
-        if load_trainable(study) == "bntune.tune.mlp_trainable:MLPTrainable":
+        if load_trainable(study) == "bntune.mlp.trainable:MLPTrainable":
             from bntune.tune import MLPTrainable
 
             models = trainable_models(study, MLPTrainable, ranked_numbers(study, args.top))
@@ -233,8 +236,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from bntune.cli.studyfile import load_objective_name, load_space
     from bntune.plots import plot_study
-    from bntune.studyfile import load_objective_name, load_space
 
     with _open(args, read_only=True) as study:
         space, name = load_space(study), load_objective_name(study)
@@ -244,8 +247,8 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _babysit(args: argparse.Namespace) -> int:
-    from bntune import babysit_cli as b
-    from bntune.studyfile import load_trainable
+    from bntune.cli import babysit as b
+    from bntune.cli.studyfile import load_trainable
 
     try:
         changes = b.parse_set(args.set)

@@ -1,0 +1,75 @@
+"""Coarse-to-fine boxes in unit space: the whole cube, the next round's box around the best
+trials, and the mapping of a design's points into a box (the rule is described in
+:mod:`bntune.tune.coarse_to_fine`)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bntune.tune.dimensions import Choice
+from bntune.tune.space import Space
+from bntune.tune.storage import Box
+
+if TYPE_CHECKING:
+    from bntune.tune.trial import FrozenTrial
+
+#: padding on each side of the best trials' interval, as a fraction of the previous width
+PAD = 0.1
+
+
+def full_box(space: Space) -> Box:
+    """The whole unit cube: [0, 1] per numeric dimension, every option per categorical one."""
+    box: Box = {}
+    for name in space.names:
+        dim = space[name]
+        box[name] = list(range(len(dim.options))) if isinstance(dim, Choice) else [0.0, 1.0]
+    return box
+
+
+def next_box(
+    space: Space, box: Box, best: list[FrozenTrial], *, shrink: float, pad: float | None = None
+) -> Box:
+    """The box of the next round from the previous ``box`` and the ``best`` trials (``pad``:
+    default ``PAD``)."""
+    pad = PAD if pad is None else pad
+    if not best:
+        return box
+    new: Box = {}
+    for name in space.names:
+        dim = space[name]
+        if isinstance(dim, Choice):
+            new[name] = sorted({dim.index(t.params[name]) for t in best})
+            continue
+        lo_prev, hi_prev = box[name]
+        width = hi_prev - lo_prev
+        us = [t.unit[name] for t in best]
+        lo, hi = min(us) - pad * width, max(us) + pad * width
+        if hi - lo < shrink * width:
+            centre = 0.5 * (lo + hi)
+            lo, hi = centre - 0.5 * shrink * width, centre + 0.5 * shrink * width
+        if lo < 0.0:
+            lo, hi = 0.0, hi - lo
+        if hi > 1.0:
+            lo, hi = max(0.0, lo - (hi - 1.0)), 1.0
+        new[name] = [lo, hi]
+    return new
+
+
+def into_box(space: Space, box: Box, points: np.ndarray) -> np.ndarray:
+    """Maps unit-cube ``points`` into ``box``: affinely for numeric dimensions; for categorical
+    ones onto the centre of a kept option's cell, each kept option equally likely."""
+    out = np.array(points, dtype=np.float64, copy=True)
+    for j, name in enumerate(space.names):
+        dim = space[name]
+        if isinstance(dim, Choice):
+            kept = box[name]
+            pick = np.minimum((out[:, j] * len(kept)).astype(np.int64), len(kept) - 1)
+            out[:, j] = (np.asarray(kept, dtype=np.float64)[pick] + 0.5) / len(dim.options)
+        else:
+            lo, hi = box[name]
+            # stay strictly below 1 so from_unit never sees the closed end
+            out[:, j] = np.minimum(lo + out[:, j] * (hi - lo), math.nextafter(1.0, 0.0))
+    return out

@@ -1,0 +1,207 @@
+"""Storage in this process only (``Study(storage=None)``): the same interface as the SQLite
+file, kept in dicts; everything ends with the process. There is no other driver to exclude, so
+the lease always succeeds."""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bntune.tune.storage.base import Box, Finish, Holder, Storage
+from bntune.tune.trial import FrozenTrial
+
+
+@dataclass
+class _Row:
+    """A stored trial: its own copy of what was saved (callers keep their records)."""
+
+    study_id: int
+    trial: FrozenTrial
+    checkpoints: dict[int, bytes] = field(default_factory=dict)
+
+
+class InMemoryStorage(Storage):
+    """Studies, trials, checkpoints, boxes and metadata in this process."""
+
+    def __init__(self) -> None:
+        self._studies: list[tuple[int, str, str, int]] = []  # (id, name, direction, seed)
+        self._rows: dict[int, _Row] = {}
+        self._boxes: dict[tuple[int, str], dict[int, Box]] = {}
+        self._box_order: list[tuple[int, str]] = []
+        self._meta: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # ---- studies -------------------------------------------------------------------------
+
+    def get_or_create_study(self, name: str, direction: str, seed: int) -> tuple[int, str, int]:
+        with self._lock:
+            found = self.find_study(name)
+            if found is not None:
+                return found
+            study_id = len(self._studies) + 1
+            self._studies.append((study_id, name, direction, seed))
+        return study_id, direction, seed
+
+    def find_study(self, name: str) -> tuple[int, str, int] | None:
+        for study_id, stored, direction, seed in self._studies:
+            if stored == name:
+                return study_id, direction, seed
+        return None
+
+    def study_names(self) -> list[str]:
+        return [name for _, name, _, _ in self._studies]
+
+    # ---- trials --------------------------------------------------------------------------
+
+    def _of(self, study_id: int) -> list[_Row]:
+        rows = [r for r in self._rows.values() if r.study_id == study_id]
+        rows.sort(key=lambda r: r.trial.number)
+        return rows
+
+    def load_trials(self, study_id: int) -> list[FrozenTrial]:
+        out = []
+        for row in self._of(study_id):
+            trial = copy.deepcopy(row.trial)
+            trial._study = None
+            out.append(trial)
+        return out
+
+    def mark_interrupted(self, study_id: int, error: str, now: float) -> None:
+        for row in self._of(study_id):
+            t = row.trial
+            if t.state == "running":
+                t.state, t.rerun, t.finished, t.error = "failed", True, now, error
+
+    def save(
+        self,
+        study_id: int,
+        finished: Sequence[FrozenTrial] = (),
+        started: Sequence[FrozenTrial] = (),
+    ) -> None:
+        for record in finished:
+            t = self._rows[record._id].trial
+            t.state, t.value, t.error = record.state, record.value, record.error
+            t.finished, t.rerun = record.finished, record.rerun
+            t.curve.update(record.curve)
+        for record in started:
+            record._id = len(self._rows) + 1
+            stored = FrozenTrial(
+                number=record.number,
+                params=dict(record.params),
+                value=None,
+                state="running",
+                round=record.round,
+                started=record.started,
+                unit=dict(record.unit),
+                stream=record.stream,
+                seq=record.seq,
+                _id=record._id,
+            )
+            self._rows[record._id] = _Row(study_id, stored)
+
+    def save_progress(
+        self,
+        record: FrozenTrial,
+        *,
+        points: Sequence[tuple[int, float]] = (),
+        checkpoint: tuple[int, bytes] | None = None,
+        keep_checkpoints: bool = False,
+        events: Sequence[dict[str, Any]] = (),
+        finish: Finish | None = None,
+        now: float = 0.0,
+    ) -> None:
+        row = self._rows[record._id]
+        t = row.trial
+        # stored as a file would read them back: NaN for non-finite points
+        t.curve.update({s: v if math.isfinite(v) else math.nan for s, v in points})
+        if checkpoint is not None:
+            step, data = checkpoint
+            if not keep_checkpoints:
+                row.checkpoints = {s: d for s, d in row.checkpoints.items() if s >= step}
+            row.checkpoints[int(step)] = bytes(data)
+        t.events.extend(copy.deepcopy(list(events)))
+        if finish is not None:
+            t.state, t.value, t.error = finish
+            t.finished, t.rerun = now, False
+
+    def set_running(self, trial_ids: Iterable[int], *, clear_value: bool) -> None:
+        for trial_id in trial_ids:
+            t = self._rows[trial_id].trial
+            t.state, t.error, t.finished, t.rerun = "running", None, None, False
+            if clear_value:
+                t.value = None
+
+    # ---- checkpoints ---------------------------------------------------------------------
+
+    def checkpoint(self, trial_id: int, step: int | None = None) -> tuple[int, bytes] | None:
+        stored = self._rows[trial_id].checkpoints if trial_id in self._rows else {}
+        if step is None:
+            step = max(stored, default=None)
+        return None if step not in stored else (int(step), stored[step])
+
+    def checkpoint_steps(self, trial_id: int) -> list[int]:
+        return sorted(self._rows[trial_id].checkpoints) if trial_id in self._rows else []
+
+    # ---- coarse-to-fine boxes ------------------------------------------------------------
+
+    def put_box(self, study_id: int, run: str, round_: int, box: Box) -> None:
+        key = (study_id, run)
+        self._boxes.setdefault(key, {})[round_] = copy.deepcopy(box)
+        if key in self._box_order:
+            self._box_order.remove(key)
+        self._box_order.append(key)
+
+    def boxes(self, study_id: int, run: str | None = None) -> dict[int, Box]:
+        if run is None:
+            runs = [r for s, r in self._box_order if s == study_id]
+            if not runs:
+                return {}
+            run = runs[-1]
+        stored = self._boxes.get((study_id, run), {})
+        return {r: copy.deepcopy(stored[r]) for r in sorted(stored)}
+
+    # ---- metadata ------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        return self._meta.get(key)
+
+    def set_meta(self, items: dict[str, str]) -> None:
+        self._meta.update(items)
+
+    # ---- a watcher's summary -------------------------------------------------------------
+
+    def progress(self, study_id: int, *, unit: str, minimize: bool) -> tuple[int, float | None]:
+        trials = [r.trial for r in self._of(study_id)]
+        if unit == "trial":
+            count = sum(t.state != "running" for t in trials)
+        else:
+            count = sum(len(t.curve) for t in trials)
+        values = [t.value for t in trials if t.state == "complete" and t.value is not None]
+        best = (min if minimize else max)(values) if values else None
+        return count, best
+
+    # ---- the lease: one process, one driver -----------------------------------------------
+
+    def lease_holder(self, study_id: int) -> Holder | None:
+        return None
+
+    def acquire_lease(
+        self,
+        study_id: int,
+        token: str,
+        holder: Holder,
+        alive: Callable[[Holder], bool],
+    ) -> Holder | None:
+        return None
+
+    def keep_lease(
+        self, study_id: int, token: str, stop: threading.Event, interval: float, timeout: float
+    ) -> None:
+        stop.wait()
+
+    def release_lease(self, study_id: int, token: str) -> None:
+        return None

@@ -1,0 +1,222 @@
+"""The trial loop: the points of one design run as trials of a function objective.
+
+One loop serves every way of running them: in the driver (``n_workers=1``: the pool's inline
+executor), on a local process pool or on any ``concurrent.futures.Executor``; ``optimize`` and
+each round of ``coarse_to_fine`` call it. The driver numbers trials in design order as it hands
+them out (trial k gets point k of the design, whatever the number of workers), stores each as
+``running`` first, and commits its result, with the values ``trial.report`` recorded, when it
+comes back. In the driver, a trial's result and the next trial's start are one transaction.
+
+A pruner decides where the trial runs, against the completed trials' curves: in the driver the
+live ones; on a worker a snapshot taken when the trial was handed out (which trials have
+completed by then depends on timing, so pruning decisions — not configurations — can differ
+between runs on several workers).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bntune.tune.boxes import into_box
+from bntune.tune.checks import traceback_text
+from bntune.tune.errors import Pruned
+from bntune.tune.executors import WorkPool, run_all
+from bntune.tune.pruners import CurveHistory, Pruner
+from bntune.tune.samplers import Sampler
+from bntune.tune.space import Space
+from bntune.tune.storage import Box
+from bntune.tune.trial import FrozenTrial, Trial, last_value
+from bntune.tune.trial_log import TrialLog
+
+Objective = Callable[[Trial], float]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Which points to run: design ``stream`` of ``sampler`` over ``space`` seeded by ``seed``,
+    for a budget of ``n_total`` points, as round ``round`` (mapped into ``box`` when given)."""
+
+    space: Space
+    sampler: Sampler
+    stream: str
+    seed: int
+    n_total: int
+    round: int = 1
+    box: Box | None = None
+
+
+@dataclass
+class TrialTask:
+    objective: Objective
+    number: int
+    params: dict[str, Any]
+    round: int
+    pruner: Pruner | None
+    history: CurveHistory | None
+    minimize: bool
+    catch: tuple[type[BaseException], ...]
+    limit_threads: bool
+    order: int
+
+
+@dataclass
+class TrialOutcome:
+    state: str
+    value: float | None
+    error: str | None
+    curve: dict[int, float]
+    #: the objective raised an exception not in ``catch``: the trial is run again later
+    uncaught: bool = False
+    #: (in the driver only) that exception, raised again once the trial is stored
+    raised: BaseException | None = None
+
+
+def judge(value: object) -> tuple[str, float | None, str | None]:
+    """(state, value, error) of a trial whose objective returned ``value``."""
+    # anything float() accepts through __float__ (numpy scalars, 0-d arrays, tensors), not str
+    if isinstance(value, bool) or not hasattr(value, "__float__"):
+        return "failed", None, f"objective returned {value!r}, not a real number"
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        return "failed", None, f"objective returned {value!r}, not a real number ({e})"
+    if not math.isfinite(number):
+        return "diverged", None, f"objective returned {number!r}"
+    return "complete", number, None
+
+
+def _live_trial(task: TrialTask) -> Trial:
+    prune = None
+    if task.pruner is not None and task.history is not None:
+        pruner, history, minimize = task.pruner, task.history, task.minimize
+
+        def prune(step: int, value: float) -> bool:
+            return pruner.should_prune(step, value, history, minimize)
+
+    return Trial(task.number, task.params, task.round, prune)
+
+
+def run_trial(task: TrialTask) -> TrialOutcome:
+    """Runs one trial on a worker: every ``Exception`` comes back as a failed outcome."""
+    if task.limit_threads:
+        from bntune.tune.executors import limit_worker_threads
+
+        limit_worker_threads()
+    live = _live_trial(task)
+    try:
+        value = task.objective(live)
+    except Pruned:
+        return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
+    except Exception as e:  # recorded; re-raised by the driver if not in catch
+        uncaught = not isinstance(e, task.catch)
+        return TrialOutcome("failed", None, traceback_text(e), live.curve, uncaught)
+    return TrialOutcome(*judge(value), live.curve)
+
+
+def run_trial_here(task: TrialTask) -> TrialOutcome:
+    """Runs one trial in the driver: an exception not in ``catch`` (KeyboardInterrupt too) is
+    handed back to be raised once the trial is stored."""
+    live = _live_trial(task)
+    try:
+        value = task.objective(live)
+    except Pruned:
+        return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
+    except task.catch as e:
+        return TrialOutcome("failed", None, traceback_text(e), live.curve)
+    except BaseException as e:
+        return TrialOutcome("failed", None, traceback_text(e), live.curve, True, e)
+    return TrialOutcome(*judge(value), live.curve)
+
+
+def run_design(
+    log: TrialLog,
+    objective: Objective,
+    design: Design,
+    pool: WorkPool,
+    *,
+    catch: tuple[type[BaseException], ...],
+    pruner: Pruner | None,
+    trial_timeout: float | None = None,
+) -> None:
+    """Runs the points of ``design`` that ``log`` has not done yet, in index order."""
+    space = design.space
+    if not isinstance(space, Space):
+        raise TypeError(f"space must be a tune.Space, got {space!r}")
+    if not callable(objective):
+        raise TypeError(f"objective must be callable, got {objective!r}")
+    dims = space.coordinate_dims
+    size = design.sampler.size(dims, design.n_total)
+    pending = log.pending(design.stream, size)
+    if not pending:
+        return
+    first = pending[0]
+    points = design.sampler.points(
+        dims, design.seed, first, pending[-1] - first + 1, design.n_total
+    )
+    if design.box is not None:
+        points = into_box(space, design.box, points)
+    rows = points.tolist()  # Python floats: cheaper to map and to encode than numpy's
+    names = space.names
+    queue = deque(pending)
+    records: dict[int, FrozenTrial] = {}
+    ready: list[TrialTask] = []  # started with the last result (in the driver)
+    uncaught: list[str] = []
+    inline = pool.inline
+
+    def make() -> TrialTask:
+        seq = queue.popleft()
+        u = rows[seq - first]
+        params = space.from_unit(u)
+        record = log.new_trial(params, dict(zip(names, u, strict=True)), design.stream, seq,
+                               design.round)  # fmt: skip
+        records[record.number] = record
+        history = None
+        if pruner is not None:
+            # in the driver the live curves; a worker gets a snapshot (the driver adds to them)
+            history = log.history if inline else copy.deepcopy(log.history)
+        return TrialTask(objective, record.number, params, design.round, pruner, history,
+                         log.minimize, catch, pool.limit_threads, seq)  # fmt: skip
+
+    def next_tasks(free: int) -> list[TrialTask]:
+        tasks = ready[:free]
+        del ready[:free]
+        while queue and len(tasks) < free and not uncaught:
+            tasks.append(make())
+        started = [records[t.number] for t in tasks if records[t.number]._id < 0]
+        if started:
+            log.save(started=started)
+        return tasks
+
+    def on_done(task: TrialTask, out: TrialOutcome) -> None:
+        record = records.pop(task.number)
+        record.state, record.value, record.error = out.state, out.value, out.error
+        record.curve = out.curve
+        record.finished = time.time()
+        record.rerun = out.uncaught
+        started = []
+        if inline and queue and not out.uncaught:
+            ready.append(make())
+            started.append(records[ready[-1].number])
+        log.save(finished=[record], started=started)
+        if out.raised is not None:
+            raise out.raised
+        if out.uncaught and out.error is not None:
+            uncaught.append(out.error)
+
+    def on_timeout(task: TrialTask) -> None:
+        error = f"timed out: the trial ran longer than trial_timeout={trial_timeout} s"
+        on_done(task, TrialOutcome("failed", None, error, {}))
+
+    work = run_trial_here if inline else run_trial
+    run_all(pool, work, next_tasks, on_done, timeout=trial_timeout, on_timeout=on_timeout)
+    if uncaught:
+        raise RuntimeError(
+            f"the objective raised an exception not listed in catch (the trial is recorded "
+            f"failed and will be run again):\n{uncaught[0]}"
+        )
