@@ -10,14 +10,12 @@ checkpoints: the scheduler's state is the stored curves.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bntune.tune.executors import WorkPool, run_all
-from bntune.tune.population import check_population_run, population_trials
-from bntune.tune.schedulers import TrialState, as_scheduler
-from bntune.tune.space import Space
+from bntune.tune.population import Population, population_trials
+from bntune.tune.schedulers import Scheduler, TrialState
 from bntune.tune.units import Unit, UnitResult, advance
 
 if TYPE_CHECKING:
@@ -25,77 +23,63 @@ if TYPE_CHECKING:
     from bntune.tune.trial_log import TrialLog
 
 
-def run(
-    log: TrialLog,
-    trainable: type,
-    space: Space,
-    *,
-    population: int,
-    epochs: int,
-    scheduler: Any,
-    n_workers: int | None,
-    executor: cf.Executor | None,
-) -> list[FrozenTrial]:
-    """``study.caviar`` (see there)."""
-    trainable, population, epochs = check_population_run(
-        "caviar", trainable, space, population, epochs
-    )
-    plan = as_scheduler(scheduler)
+def run(log: TrialLog, job: Population, plan: Scheduler, pool: WorkPool) -> list[FrozenTrial]:
+    """``study.caviar`` (see there; arguments checked there)."""
+    trainable, space, population, epochs = job.trainable, job.space, job.size, job.epochs
     stream = f"caviar:{trainable.__qualname__}:{plan.key()}:{population}:{epochs}:{space.key}"
-    with WorkPool(n_workers, executor) as pool:
-        trials = population_trials(log, space, stream, population)
-        states = [_state(log, t) for t in trials]
-        minimize = log.minimize
+    trials = population_trials(log, space, stream, population)
+    states = [_state(log, t) for t in trials]
+    minimize = log.minimize
 
-        def next_units(free: int) -> list[Unit]:
+    def next_units(free: int) -> list[Unit]:
+        runs, stops = plan.plan(states, free, epochs, minimize)
+        while stops:  # stopping trials may let the others go on: ask again
+            for index in stops:
+                _stop(log, trials[index], states[index])
             runs, stops = plan.plan(states, free, epochs, minimize)
-            while stops:  # stopping trials may let the others go on: ask again
-                for index in stops:
-                    _stop(log, trials[index], states[index])
-                runs, stops = plan.plan(states, free, epochs, minimize)
-            units = []
-            for index, until in runs:
-                s, t = states[index], trials[index]
-                found = log.storage.checkpoint(t._id) if s.done else None
-                units.append(
-                    Unit(
-                        run=stream,
-                        trial=t.number,
-                        trainable=trainable,
-                        params=dict(t.params),
-                        checkpoint=None if found is None else found[1],
-                        start=s.done,
-                        epochs=until - s.done,
-                        limit_threads=pool.limit_threads,
-                        order=index,
-                    )
-                )
-                s.flying = True
-            return units
-
-        def done(unit: Unit, result: UnitResult) -> None:
-            index = unit.order
+        units = []
+        for index, until in runs:
             s, t = states[index], trials[index]
-            s.flying = False
-            finish = None
-            values = [v for _, v in result.points]
-            if result.error is not None:
-                finish = ("failed", None, result.error)
-            elif values and not math.isfinite(values[-1]):
-                finish = ("diverged", None, f"the metric became {values[-1]!r}")
-            elif result.step >= epochs:
-                finish = ("complete", values[-1], None)
-            log.save_progress(
-                t,
-                points=result.points,
-                checkpoint=None if result.checkpoint is None else (result.step, result.checkpoint),
-                finish=finish,
+            found = log.storage.checkpoint(t._id) if s.done else None
+            units.append(
+                Unit(
+                    run=stream,
+                    trial=t.number,
+                    trainable=trainable,
+                    params=dict(t.params),
+                    checkpoint=None if found is None else found[1],
+                    start=s.done,
+                    epochs=until - s.done,
+                    limit_threads=pool.limit_threads,
+                    order=index,
+                )
             )
-            s.done = result.step if result.checkpoint is not None else s.done
-            s.curve.update(result.points)
-            s.finished = finish is not None
+            s.flying = True
+        return units
 
-        run_all(pool, advance, next_units, done)
+    def done(unit: Unit, result: UnitResult) -> None:
+        index = unit.order
+        s, t = states[index], trials[index]
+        s.flying = False
+        finish = None
+        values = [v for _, v in result.points]
+        if result.error is not None:
+            finish = ("failed", None, result.error)
+        elif values and not math.isfinite(values[-1]):
+            finish = ("diverged", None, f"the metric became {values[-1]!r}")
+        elif result.step >= epochs:
+            finish = ("complete", values[-1], None)
+        log.save_progress(
+            t,
+            points=result.points,
+            checkpoint=None if result.checkpoint is None else (result.step, result.checkpoint),
+            finish=finish,
+        )
+        s.done = result.step if result.checkpoint is not None else s.done
+        s.curve.update(result.points)
+        s.finished = finish is not None
+
+    run_all(pool, advance, next_units, done)
     # trials the scheduler never took further stop where they are
     for t, s in zip(trials, states, strict=True):
         if t.state == "running":

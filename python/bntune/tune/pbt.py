@@ -20,13 +20,11 @@ Exploits are stored as ``trial.events`` ({"kind": "exploit", "epoch", "from", "p
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bntune.tune.checks import positive_int
 from bntune.tune.dimensions import (
     Choice,
     Dimension,
@@ -37,7 +35,7 @@ from bntune.tune.dimensions import (
     Uniform,
 )
 from bntune.tune.executors import WorkPool, run_all
-from bntune.tune.population import check_population_run, population_trials
+from bntune.tune.population import Population, population_trials
 from bntune.tune.samplers import derive_seed
 from bntune.tune.space import Space
 from bntune.tune.trainable import mutable_names
@@ -79,49 +77,33 @@ def perturb(dim: Dimension, value: Any, rng: np.random.Generator) -> Any:
     return value
 
 
-def run(
-    log: TrialLog,
-    trainable: type,
-    space: Space,
-    *,
-    population: int,
-    epochs: int,
-    interval: int,
-    n_workers: int | None,
-    executor: cf.Executor | None,
-) -> list[FrozenTrial]:
-    """``study.pbt`` (see there and this module's docstring)."""
-    trainable, population, epochs = check_population_run(
-        "pbt", trainable, space, population, epochs
-    )
-    interval = positive_int("pbt: interval", interval)
+def run(log: TrialLog, job: Population, interval: int, pool: WorkPool) -> list[FrozenTrial]:
+    """``study.pbt`` (see there and this module's docstring; arguments checked there)."""
+    trainable, space, population, epochs = job.trainable, job.space, job.size, job.epochs
     # the perturbations' seed does not depend on the trainable's name, the stream does
     run_key = f"pbt:{population}:{epochs}:{interval}:{space.key}"
     stream = f"pbt:{trainable.__qualname__}:{population}:{epochs}:{interval}:{space.key}"
     minimize = log.minimize
-    with WorkPool(n_workers, executor) as pool:
-        members = population_trials(log, space, stream, population)
-        mutable = [
-            n for n in mutable_names(trainable, members[0].params) if space[n].uses_coordinate
-        ]
-        done = {
-            m.number: (_stored_step(log, m) if m.state == "running" else max(m.curve, default=0))
-            for m in members
-        }
-        while True:
-            alive = [m for m in members if m.state == "running"]
-            if not alive:
-                break
-            low = min(done[m.number] for m in alive)
-            target = min(epochs, (low // interval + 1) * interval)
-            _train(log, pool, stream, trainable, alive, done, target, mutable)
-            alive = [m for m in members if m.state == "running"]
-            if target >= epochs:
-                for m in alive:
-                    last = m.curve.get(done[m.number])
-                    log.save_progress(m, finish=("complete", last, None))
-                break
-            _exploit(log, space, run_key, alive, done, target, mutable, minimize)
+    members = population_trials(log, space, stream, population)
+    mutable = [n for n in mutable_names(trainable, members[0].params) if space[n].uses_coordinate]
+    done = {
+        m.number: (_stored_step(log, m) if m.state == "running" else max(m.curve, default=0))
+        for m in members
+    }
+    while True:
+        alive = [m for m in members if m.state == "running"]
+        if not alive:
+            break
+        low = min(done[m.number] for m in alive)
+        target = min(epochs, (low // interval + 1) * interval)
+        _train(log, pool, stream, trainable, alive, done, target, mutable)
+        alive = [m for m in members if m.state == "running"]
+        if target >= epochs:
+            for m in alive:
+                last = m.curve.get(done[m.number])
+                log.save_progress(m, finish=("complete", last, None))
+            break
+        _exploit(log, space, run_key, alive, done, target, mutable, minimize)
     return members
 
 

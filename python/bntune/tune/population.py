@@ -3,6 +3,7 @@ population, trial k being point k of the study's Sobol design."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bntune.tune.checks import positive_int
@@ -17,19 +18,26 @@ if TYPE_CHECKING:
 SOBOL = as_sampler("sobol")
 
 
-def check_population_run(
-    mode: str, trainable: object, space: object, population: object, epochs: object
-) -> tuple[type, int, int]:
-    """The arguments ``caviar`` and ``pbt`` share, checked: errors name ``mode`` and the
-    argument. Returns the trainable class, the population and the number of epochs."""
-    trainable = check_trainable(trainable)
-    if not isinstance(space, Space):
-        raise TypeError(f"{mode}: space must be a tune.Space, got {space!r}")
-    return (
-        trainable,
-        positive_int(f"{mode}: population", population),
-        positive_int(f"{mode}: epochs", epochs),
-    )
+@dataclass(frozen=True)
+class Population:
+    """What caviar and PBT train: ``size`` models of ``trainable`` drawn from ``space``, for up
+    to ``epochs`` epochs each."""
+
+    trainable: type
+    space: Space
+    size: int
+    epochs: int
+
+    @classmethod
+    def checked(
+        cls, mode: str, trainable: object, space: object, population: object, epochs: object
+    ) -> Population:
+        """The arguments of ``mode`` checked: errors name the mode and the argument."""
+        trainable = check_trainable(trainable)
+        if not isinstance(space, Space):
+            raise TypeError(f"{mode}: space must be a tune.Space, got {space!r}")
+        size = positive_int(f"{mode}: population", population)
+        return cls(trainable, space, size, positive_int(f"{mode}: epochs", epochs))
 
 
 def population_trials(

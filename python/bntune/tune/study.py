@@ -23,8 +23,10 @@ from bntune.tune.errors import StudyReadOnly
 from bntune.tune.executors import WorkPool
 from bntune.tune.importance import study_importance
 from bntune.tune.lease import DEFAULT_LEASE_TIMEOUT, Lease, driver_alive
+from bntune.tune.population import Population
 from bntune.tune.pruners import Pruner, check_pruner
 from bntune.tune.samplers import Sampler, as_sampler
+from bntune.tune.schedulers import as_scheduler
 from bntune.tune.space import Space
 from bntune.tune.storage import Box, Storage, open_storage
 from bntune.tune.trial import FrozenTrial, Trial
@@ -325,10 +327,10 @@ class Study:
         (None: the cores; 1: in this process). Returns the population's trials. See
         :mod:`bntune.tune.caviar`."""
         self._check_writable()
-        return caviar_mode.run(
-            self._log, trainable, space, population=population, epochs=epochs,
-            scheduler=scheduler, n_workers=n_workers, executor=executor,
-        )  # fmt: skip
+        job = Population.checked("caviar", trainable, space, population, epochs)
+        plan = as_scheduler(scheduler)
+        with WorkPool(n_workers, executor) as pool:
+            return caviar_mode.run(self._log, job, plan, pool)
 
     def babysit(
         self,
@@ -365,10 +367,10 @@ class Study:
         checkpoint of the top quarter and perturbs its mutable hyperparameters. See
         :mod:`bntune.tune.pbt`."""
         self._check_writable()
-        return pbt.run(
-            self._log, trainable, space, population=population, epochs=epochs, interval=interval,
-            n_workers=n_workers, executor=executor,
-        )  # fmt: skip
+        job = Population.checked("pbt", trainable, space, population, epochs)
+        interval = positive_int("pbt: interval", interval)
+        with WorkPool(n_workers, executor) as pool:
+            return pbt.run(self._log, job, interval, pool)
 
     def best_checkpoint(self) -> Any:
         """The best complete trial's stored checkpoint (a ``tune.Checkpoint``: trial, step,

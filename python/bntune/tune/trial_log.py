@@ -15,7 +15,7 @@ from typing import Any
 
 from bntune.tune import checkpoints
 from bntune.tune.pruners import CurveHistory
-from bntune.tune.storage import Finish, Storage
+from bntune.tune.storage import Finish, Progress, Storage
 from bntune.tune.trial import FrozenTrial
 
 #: The error of a trial whose driver died while it ran.
@@ -156,13 +156,7 @@ class TrialLog:
         events = list(events)
         now = time.time()
         self.storage.save_progress(
-            record,
-            points=points,
-            checkpoint=checkpoint,
-            keep_checkpoints=keep_checkpoints,
-            events=events,
-            finish=finish,
-            now=now,
+            record, Progress(points, checkpoint, keep_checkpoints, events, finish, now)
         )
         for s, v in points:
             record.curve[s] = v

@@ -51,7 +51,7 @@ class Design:
     box: Box | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class TrialTask:
     objective: Objective
     number: int
@@ -65,7 +65,7 @@ class TrialTask:
     order: int
 
 
-@dataclass
+@dataclass(slots=True)
 class TrialOutcome:
     state: str
     value: float | None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from bntune.tune.storage.base import Box, Finish, Holder, Storage
+from bntune.tune.storage.base import Box, Finish, Holder, Progress, Storage
 from bntune.tune.storage.memory import InMemoryStorage
 from bntune.tune.storage.sqlite import (
     APPLICATION_ID,
@@ -27,6 +27,7 @@ __all__ = [
     "Finish",
     "Holder",
     "InMemoryStorage",
+    "Progress",
     "SQLiteStorage",
     "Storage",
     "open_storage",

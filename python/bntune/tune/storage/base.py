@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bntune.tune.trial import FrozenTrial
@@ -23,6 +24,21 @@ Box = dict[str, list[float] | list[int]]
 Holder = tuple[int, str, float]
 #: a trial's end: (state, value, error)
 Finish = tuple[str, float | None, str | None]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a unit of a trainable mode adds to its trial, stored in one transaction: curve
+    ``points`` (step, value), a ``checkpoint`` (step, bytes) — the trial's older ones dropped
+    unless ``keep_checkpoints`` —, new ``events`` (numbered after the ``record.events`` already
+    stored) and, with ``finish``, the trial's end (state, value, error) at time ``now``."""
+
+    points: Sequence[tuple[int, float]] = ()
+    checkpoint: tuple[int, bytes] | None = None
+    keep_checkpoints: bool = False
+    events: Sequence[dict[str, Any]] = ()
+    finish: Finish | None = None
+    now: float = 0.0
 
 
 class Storage(ABC):
@@ -69,21 +85,9 @@ class Storage(ABC):
         ones inserted as ``running`` (each gets its ``_id``)."""
 
     @abstractmethod
-    def save_progress(
-        self,
-        record: FrozenTrial,
-        *,
-        points: Sequence[tuple[int, float]] = (),
-        checkpoint: tuple[int, bytes] | None = None,
-        keep_checkpoints: bool = False,
-        events: Sequence[dict[str, Any]] = (),
-        finish: Finish | None = None,
-        now: float = 0.0,
-    ) -> None:
-        """One transaction for a unit of a trainable mode: curve ``points``, a ``checkpoint``
-        (step, bytes) — dropping the trial's older ones unless ``keep_checkpoints`` —, new
-        ``events`` (numbered after the ``record.events`` already stored) and, with ``finish``,
-        the trial's end at time ``now``. The in-memory ``record`` is the caller's to update."""
+    def save_progress(self, record: FrozenTrial, progress: Progress) -> None:
+        """One transaction for a unit of a trainable mode (see :class:`Progress`). The
+        in-memory ``record`` is the caller's to update."""
 
     @abstractmethod
     def set_running(self, trial_ids: Iterable[int], *, clear_value: bool) -> None:

@@ -1,23 +1,26 @@
 """Storage in this process only (``Study(storage=None)``): the same interface as the SQLite
 file, kept in dicts; everything ends with the process. There is no other driver to exclude, so
-the lease always succeeds."""
+the lease always succeeds.
+
+It keeps the trial records it is given, not copies: their fields are what the caller (the
+study's :class:`~bntune.tune.trial_log.TrialLog`) sets on them, so saving a result or a curve
+point costs nothing here. What records do not hold — ids, checkpoints, boxes, metadata — it
+keeps itself. ``load_trials`` hands out copies."""
 
 from __future__ import annotations
 
 import copy
-import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from bntune.tune.storage.base import Box, Finish, Holder, Storage
+from bntune.tune.storage.base import Box, Holder, Progress, Storage
 from bntune.tune.trial import FrozenTrial
 
 
 @dataclass
 class _Row:
-    """A stored trial: its own copy of what was saved (callers keep their records)."""
+    """A stored trial: the caller's record, and its checkpoints by step."""
 
     study_id: int
     trial: FrozenTrial
@@ -82,51 +85,19 @@ class InMemoryStorage(Storage):
         finished: Sequence[FrozenTrial] = (),
         started: Sequence[FrozenTrial] = (),
     ) -> None:
-        for record in finished:
-            t = self._rows[record._id].trial
-            t.state, t.value, t.error = record.state, record.value, record.error
-            t.finished, t.rerun = record.finished, record.rerun
-            t.curve.update(record.curve)
+        # a finished record is already the stored one: nothing to copy
         for record in started:
             record._id = len(self._rows) + 1
-            stored = FrozenTrial(
-                number=record.number,
-                params=dict(record.params),
-                value=None,
-                state="running",
-                round=record.round,
-                started=record.started,
-                unit=dict(record.unit),
-                stream=record.stream,
-                seq=record.seq,
-                _id=record._id,
-            )
-            self._rows[record._id] = _Row(study_id, stored)
+            self._rows[record._id] = _Row(study_id, record)
 
-    def save_progress(
-        self,
-        record: FrozenTrial,
-        *,
-        points: Sequence[tuple[int, float]] = (),
-        checkpoint: tuple[int, bytes] | None = None,
-        keep_checkpoints: bool = False,
-        events: Sequence[dict[str, Any]] = (),
-        finish: Finish | None = None,
-        now: float = 0.0,
-    ) -> None:
-        row = self._rows[record._id]
-        t = row.trial
-        # stored as a file would read them back: NaN for non-finite points
-        t.curve.update({s: v if math.isfinite(v) else math.nan for s, v in points})
-        if checkpoint is not None:
-            step, data = checkpoint
-            if not keep_checkpoints:
+    def save_progress(self, record: FrozenTrial, progress: Progress) -> None:
+        # the record takes the curve points, events and end from its caller
+        if progress.checkpoint is not None:
+            row = self._rows[record._id]
+            step, data = progress.checkpoint
+            if not progress.keep_checkpoints:
                 row.checkpoints = {s: d for s, d in row.checkpoints.items() if s >= step}
             row.checkpoints[int(step)] = bytes(data)
-        t.events.extend(copy.deepcopy(list(events)))
-        if finish is not None:
-            t.state, t.value, t.error = finish
-            t.finished, t.rerun = now, False
 
     def set_running(self, trial_ids: Iterable[int], *, clear_value: bool) -> None:
         for trial_id in trial_ids:

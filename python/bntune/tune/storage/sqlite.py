@@ -30,10 +30,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from bntune.tune.errors import StorageError
-from bntune.tune.storage.base import Box, Finish, Holder, Storage
+from bntune.tune.storage.base import Box, Holder, Progress, Storage
 from bntune.tune.trial import FrozenTrial
 
 SCHEMA_VERSION = 1
@@ -426,38 +425,29 @@ class SQLiteStorage(Storage):
                 )
                 record._id = int(cur.lastrowid or 0)
 
-    def save_progress(
-        self,
-        record: FrozenTrial,
-        *,
-        points: Sequence[tuple[int, float]] = (),
-        checkpoint: tuple[int, bytes] | None = None,
-        keep_checkpoints: bool = False,
-        events: Sequence[dict[str, Any]] = (),
-        finish: Finish | None = None,
-        now: float = 0.0,
-    ) -> None:
+    def save_progress(self, record: FrozenTrial, progress: Progress) -> None:
+        p = progress
         conn = self.connection
         with self._transaction():
-            if points:
-                conn.executemany(_CURVE, _curve_rows(record._id, points))
-            if checkpoint is not None:
-                step, data = checkpoint
+            if p.points:
+                conn.executemany(_CURVE, _curve_rows(record._id, p.points))
+            if p.checkpoint is not None:
+                step, data = p.checkpoint
                 conn.execute(_PUT_CHECKPOINT, (record._id, int(step), data, time.time()))
-                if not keep_checkpoints:
+                if not p.keep_checkpoints:
                     conn.execute(
                         "DELETE FROM checkpoints WHERE trial_id = ? AND step < ?",
                         (record._id, int(step)),
                     )
-            if events:
+            if p.events:
                 first = len(record.events)
                 conn.executemany(
                     _EVENT,
-                    [(record._id, first + i, json.dumps(e)) for i, e in enumerate(events)],
+                    [(record._id, first + i, json.dumps(e)) for i, e in enumerate(p.events)],
                 )
-            if finish is not None:
-                state, value, error = finish
-                conn.execute(_FINISH, (state, value, error, now, 0, record._id))
+            if p.finish is not None:
+                state, value, error = p.finish
+                conn.execute(_FINISH, (state, value, error, p.now, 0, record._id))
 
     def set_running(self, trial_ids: Iterable[int], *, clear_value: bool) -> None:
         conn = self.connection
