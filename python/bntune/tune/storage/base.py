@@ -22,6 +22,8 @@ from bntune.tune.trial import FrozenTrial
 Box = dict[str, list[float] | list[int]]
 #: (pid, host, heartbeat) of the driver holding a lease
 Holder = tuple[int, str, float]
+#: trials to store
+Records = Sequence[FrozenTrial]
 #: a trial's end: (state, value, error)
 Finish = tuple[str, float | None, str | None]
 
@@ -75,12 +77,7 @@ class Storage(ABC):
         is gone: the caller holds the lease)."""
 
     @abstractmethod
-    def save(
-        self,
-        study_id: int,
-        finished: Sequence[FrozenTrial] = (),
-        started: Sequence[FrozenTrial] = (),
-    ) -> None:
+    def save(self, study_id: int, finished: Records = (), started: Records = ()) -> None:
         """One transaction: the ``finished`` trials' results and curves, and the ``started``
         ones inserted as ``running`` (each gets its ``_id``)."""
 
@@ -131,32 +128,28 @@ class Storage(ABC):
         """(count, best): finished trials (``unit="trial"``) or recorded curve points
         (``unit="epoch"``), and the best complete value (None without one)."""
 
-    # ---- the lease -----------------------------------------------------------------------
+    # ---- the lease: storage in this process has one driver by construction ---------------
+    # (these defaults say so; a storage other processes can open overrides all four)
 
-    @abstractmethod
     def lease_holder(self, study_id: int) -> Holder | None:
         """(pid, host, heartbeat) of the study's lease, or None when nobody holds it."""
+        return None
 
-    @abstractmethod
     def acquire_lease(
-        self,
-        study_id: int,
-        token: str,
-        holder: Holder,
-        alive: Callable[[Holder], bool],
+        self, study_id: int, token: str, holder: Holder, alive: Callable[[Holder], bool]
     ) -> Holder | None:
         """Takes the lease for ``holder`` (under ``token``) unless a holder for which
         ``alive`` is true has it: then returns that holder and changes nothing."""
+        return None
 
-    @abstractmethod
     def keep_lease(
         self, study_id: int, token: str, stop: threading.Event, interval: float, timeout: float
     ) -> None:
         """Refreshes the lease's heartbeat every ``interval`` seconds until ``stop`` is set
         (run on a thread of its own)."""
+        stop.wait()
 
-    @abstractmethod
-    def release_lease(self, study_id: int, token: str) -> None:
+    def release_lease(self, study_id: int, token: str) -> None:  # noqa: B027 (nothing held)
         """Deletes the lease if it is still ``token``'s (errors are ignored: a lease that cannot
         be deleted goes stale on its own)."""
 

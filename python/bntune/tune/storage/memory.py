@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bntune.tune.storage.base import Box, Holder, Progress, Storage
+from bntune.tune.storage.base import Box, Progress, Records, Storage
 from bntune.tune.trial import FrozenTrial
 
 
@@ -79,12 +79,7 @@ class InMemoryStorage(Storage):
             if t.state == "running":
                 t.state, t.rerun, t.finished, t.error = "failed", True, now, error
 
-    def save(
-        self,
-        study_id: int,
-        finished: Sequence[FrozenTrial] = (),
-        started: Sequence[FrozenTrial] = (),
-    ) -> None:
+    def save(self, study_id: int, finished: Records = (), started: Records = ()) -> None:
         # a finished record is already the stored one: nothing to copy
         for record in started:
             record._id = len(self._rows) + 1
@@ -154,25 +149,3 @@ class InMemoryStorage(Storage):
         values = [t.value for t in trials if t.state == "complete" and t.value is not None]
         best = (min if minimize else max)(values) if values else None
         return count, best
-
-    # ---- the lease: one process, one driver -----------------------------------------------
-
-    def lease_holder(self, study_id: int) -> Holder | None:
-        return None
-
-    def acquire_lease(
-        self,
-        study_id: int,
-        token: str,
-        holder: Holder,
-        alive: Callable[[Holder], bool],
-    ) -> Holder | None:
-        return None
-
-    def keep_lease(
-        self, study_id: int, token: str, stop: threading.Event, interval: float, timeout: float
-    ) -> None:
-        stop.wait()
-
-    def release_lease(self, study_id: int, token: str) -> None:
-        return None

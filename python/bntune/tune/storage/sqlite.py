@@ -28,11 +28,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from bntune.tune.errors import StorageError
-from bntune.tune.storage.base import Box, Holder, Progress, Storage
+from bntune.tune.storage.base import Box, Holder, Progress, Records, Storage
 from bntune.tune.trial import FrozenTrial
 
 SCHEMA_VERSION = 1
@@ -387,12 +387,7 @@ class SQLiteStorage(Storage):
             (now, error, study_id),
         )
 
-    def save(
-        self,
-        study_id: int,
-        finished: Sequence[FrozenTrial] = (),
-        started: Sequence[FrozenTrial] = (),
-    ) -> None:
+    def save(self, study_id: int, finished: Records = (), started: Records = ()) -> None:
         conn = self.connection
         with self._transaction():
             for record in finished:
@@ -551,11 +546,7 @@ class SQLiteStorage(Storage):
         return None if row is None else (int(row[0]), str(row[1]), float(row[2]))
 
     def acquire_lease(
-        self,
-        study_id: int,
-        token: str,
-        holder: Holder,
-        alive: Callable[[Holder], bool],
+        self, study_id: int, token: str, holder: Holder, alive: Callable[[Holder], bool]
     ) -> Holder | None:
         pid, host, now = holder
         with self._transaction(immediate=True):
