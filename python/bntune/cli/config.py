@@ -340,6 +340,10 @@ def parse(text: str, *, base: Path) -> StudyConfig:
     storage = Path(_string(study, "storage", "study", f"{name}.db") or "")
     if not storage.is_absolute():
         storage = base / storage
+    if not storage.parent.is_dir():
+        raise ConfigError(
+            "study.storage", f"directory {storage.parent} does not exist (create it first)"
+        )
     direction = _one_of(study, "direction", "study", ("minimize", "maximize"), "minimize")
     seed = study.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -407,4 +411,9 @@ def load(path: str | os.PathLike[str]) -> StudyConfig:
         text = p.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError("", f"cannot read {os.fspath(path)}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "", "not a UTF-8 text file: a study file is TOML (a study database is read with "
+            "`bntune show STUDY.db`)"
+        ) from None
     return parse(text, base=p.resolve().parent)

@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
         "[space]; see bntune.config) and prints its summary. Re-running resumes it.",
     )
     run.add_argument("config", type=Path, metavar="STUDY.toml")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="run the failed trials' configurations again (after fixing the "
+                     "objective); function modes only")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="print nothing, draw no bars")
 
     show = _study_command(
@@ -163,15 +166,18 @@ def _demo(args: argparse.Namespace) -> int:
         trials=args.trials, rounds=args.rounds, mode=args.mode, seed=args.seed,
         out=args.out, epochs=args.epochs, quiet=args.quiet, workers=args.workers,
     )  # fmt: skip
-    demo.run(settings).close()
-    return 0
+    from bntune.cli.report import failures_exit_code
+
+    args.saved_in = Path(args.out) / "study.db"
+    with demo.run(settings) as study:
+        return failures_exit_code(study, "demo")
 
 
 def _run(args: argparse.Namespace) -> int:
     from bntune import tune
     from bntune.cli import config
     from bntune.cli.modes import Run
-    from bntune.cli.report import summary
+    from bntune.cli.report import failures_exit_code, summary
     from bntune.cli.runner import ranked_numbers, run_mode, test_accuracies, trainable_models
     from bntune.mlp.objective import trial_artifacts
 
@@ -179,16 +185,20 @@ def _run(args: argparse.Namespace) -> int:
         cfg = config.load(args.config)
     except config.ConfigError as err:
         raise UsageError(f"{args.config}: {err}") from None
-    cfg.storage.parent.mkdir(parents=True, exist_ok=True)
+    trains = cfg.trainable is not None
+    if args.retry_failed and trains:
+        raise UsageError(f"--retry-failed: applies to function modes, not {cfg.mode!r}")
     try:
         study = tune.Study(cfg.name, storage=cfg.storage, direction=cfg.direction, seed=cfg.seed)
     except ValueError as err:  # a stored study made with another seed or direction
         raise UsageError(f"{args.config}: study: {err}") from None
+    except tune.StorageError as err:  # not a study database, a newer one, no such directory
+        raise UsageError(f"{args.config}: study.storage: {err}") from None
+    args.saved_in = cfg.storage
     with study:
-        trains = cfg.trainable is not None
         run = Run(trials=cfg.trials, rounds=cfg.rounds, top=cfg.top, shrink=cfg.shrink,
                   sampler=cfg.sampler, epochs=cfg.epochs, workers=cfg.workers,
-                  interval=cfg.interval)  # fmt: skip
+                  interval=cfg.interval, retry_failed=args.retry_failed)  # fmt: skip
         run_mode(study, cfg.trainable if trains else cfg.objective, cfg.space, mode=cfg.mode,
                  run=run, quiet=args.quiet,
                  objective_name="dev cross-entropy (nats)" if cfg.builtin else None)  # fmt: skip
@@ -202,7 +212,7 @@ def _run(args: argparse.Namespace) -> int:
                 accuracy = test_accuracies(models)
             print(summary(study, artifacts=artifacts, test_accuracy=accuracy))
             print(f"\nstudy: {cfg.storage}")
-    return 0
+        return failures_exit_code(study, "run")
 
 
 def _open(args: argparse.Namespace, *, read_only: bool) -> tune.Study:
@@ -283,7 +293,7 @@ def _babysit(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bntune`` script; returns the exit code."""
-    from bntune.tune import StudyLocked
+    from bntune.tune import AllTrialsFailed, StudyLocked
 
     args = _parser().parse_args(argv)
     handlers = {"demo": _demo, "run": _run, "show": _show, "plot": _plot, "babysit": _babysit}
@@ -304,6 +314,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StudyLocked as err:
         print(f"bntune {args.command}: {err}", file=sys.stderr)
         return 1
+    except AllTrialsFailed as err:
+        print(f"bntune {args.command}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        saved = getattr(args, "saved_in", None)
+        where = f" in {saved}" if saved is not None else ""
+        print(f"\nbntune {args.command}: interrupted; every finished trial is saved{where}. "
+              f"Run the same command again to resume (the interrupted trial runs again).",
+              file=sys.stderr)  # fmt: skip
+        return 130
     except ImportError as err:
         print(f"bntune {args.command}: {err}", file=sys.stderr)
         return 1

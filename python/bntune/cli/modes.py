@@ -29,6 +29,8 @@ class Run:
     interval: int | None = None
     #: where panda starts (None: the centre of the space)
     start: dict[str, Any] | None = None
+    #: function modes: run the failed trials' configurations again
+    retry_failed: bool = False
 
 
 def space_centre(space: tune.Space) -> dict[str, Any]:
@@ -39,12 +41,13 @@ def space_centre(space: tune.Space) -> dict[str, Any]:
 
 def _coarse_to_fine(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:
     study.coarse_to_fine(objective, space, rounds=r.rounds, trials_per_round=r.trials,
-                         top=r.top, shrink=r.shrink, sampler=r.sampler,
-                         n_workers=r.workers)  # fmt: skip
+                         top=r.top, shrink=r.shrink, sampler=r.sampler, n_workers=r.workers,
+                         retry_failed=r.retry_failed)  # fmt: skip
 
 
 def _optimize(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:
-    study.optimize(objective, space, n_trials=r.trials, sampler=r.sampler, n_workers=r.workers)
+    study.optimize(objective, space, n_trials=r.trials, sampler=r.sampler, n_workers=r.workers,
+                   retry_failed=r.retry_failed)  # fmt: skip
 
 
 def _caviar(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:

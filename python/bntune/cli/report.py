@@ -4,6 +4,7 @@ the importance ranking (``bntune show`` and the end of ``bntune demo``)."""
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from bntune import tune
 from bntune.mlp.objective import read_metrics
+from bntune.tune.failures import Failures
 from bntune.tune.trial import STATES
 
 
@@ -126,3 +128,16 @@ def summary(
             importance_text(study),
         ]
     )
+
+
+def failures_exit_code(study: tune.Study, command: str) -> int:
+    """Says on stderr how many trials failed and the first error; 1 when no trial completed
+    (the command failed), else 0."""
+    found = Failures.of(study.trials)
+    if found.failed:
+        print(f"bntune {command}: {found.summary()}; fix the objective, then run again with "
+              f"--retry-failed", file=sys.stderr)  # fmt: skip
+    if found.complete == 0:
+        print(f"bntune {command}: no trial completed", file=sys.stderr)
+        return 1
+    return 0

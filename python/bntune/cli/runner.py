@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from bntune import tune
 from bntune.cli.modes import MODES, Run
 from bntune.cli.progress import Progress, StudyWatcher, WithProgress
 from bntune.cli.studyfile import save_space, save_trainable
+from bntune.tune.failures import FailedTrialsWarning
 from bntune.tune.samplers import as_sampler
 
 
@@ -49,6 +51,21 @@ def run_mode(
     ``run.workers``: processes for every mode but panda, which runs in this process (None: the
     cores).
     """
+    with warnings.catch_warnings():
+        # the command line says what failed itself, once the run is over (report.py)
+        warnings.simplefilter("ignore", FailedTrialsWarning)
+        _run_mode(study, objective, space, mode, run, quiet, objective_name)
+
+
+def _run_mode(
+    study: tune.Study,
+    objective: Any,
+    space: tune.Space,
+    mode: str,
+    run: Run,
+    quiet: bool,
+    objective_name: str | None,
+) -> None:
     spec = MODES[mode]
     save_space(study, space, objective_name)
     if spec.trains:

@@ -31,7 +31,14 @@ from bntune.tune.dimensions import (
     OneMinusLogUniform,
     Uniform,
 )
-from bntune.tune.errors import Pruned, StorageError, StudyLocked, StudyReadOnly
+from bntune.tune.errors import (
+    AllTrialsFailed,
+    Pruned,
+    StorageError,
+    StudyLocked,
+    StudyReadOnly,
+    TrialUsageError,
+)
 from bntune.tune.executors import InlineExecutor, process_pool
 from bntune.tune.importance import first_order_shares
 from bntune.tune.panda import BabysitView, DefaultPolicy, Rollback, SetParams, Stop
@@ -46,6 +53,7 @@ from bntune.tune.trial import FrozenTrial, Trial
 __all__ = [
     "ASHA",
     "SAMPLERS",
+    "AllTrialsFailed",
     "BabysitView",
     "Checkpoint",
     "Choice",
@@ -72,6 +80,7 @@ __all__ = [
     "SuccessiveHalving",
     "Trainable",
     "Trial",
+    "TrialUsageError",
     "Uniform",
     "default_space",
     "first_order_shares",

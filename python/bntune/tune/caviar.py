@@ -27,6 +27,7 @@ def run(log: TrialLog, job: Population, plan: Scheduler, pool: WorkPool) -> list
     """``study.caviar`` (see there; arguments checked there)."""
     trainable, space, population, epochs = job.trainable, job.space, job.size, job.epochs
     stream = f"caviar:{trainable.__qualname__}:{plan.key()}:{population}:{epochs}:{space.key}"
+    pool.check_sendable(trainable, "trainable")
     trials = population_trials(log, space, stream, population)
     states = [_state(log, t) for t in trials]
     minimize = log.minimize

@@ -76,10 +76,12 @@ def run(
     *,
     catch: tuple[type[BaseException], ...],
     pruner: Pruner | None,
+    retry_failed: bool = False,
+    after_round: Callable[[], None] | None = None,
 ) -> None:
-    """The rounds of ``study.coarse_to_fine`` (arguments checked there). Each round's trials
-    run on ``pool``; a round ends when all its trials have, so the next box (and so every
-    configuration) is the same for any number of workers."""
+    """The rounds of ``study.coarse_to_fine`` (arguments checked there), ``after_round`` called
+    after each. Each round's trials run on ``pool``; a round ends when all its trials have, so
+    the next box (and so every configuration) is the same for any number of workers."""
     run_key = zoom.key(space)
     storage, study_id = log.storage, log.study_id
     stored = storage.boxes(study_id, run_key)
@@ -94,8 +96,10 @@ def run(
         stream = f"{run_key}:r{r}"
         seed = derive_seed(log.seed, stream)
         design = Design(space, zoom.sampler, stream, seed, zoom.trials_per_round, r,
-                        box if r > 1 else None)  # fmt: skip
+                        box if r > 1 else None, retry_failed)  # fmt: skip
         run_design(log, objective, design, pool, catch=catch, pruner=pruner)
+        if after_round is not None:
+            after_round()
 
 
 def _best(log: TrialLog, run_key: str, top: float) -> list[FrozenTrial]:

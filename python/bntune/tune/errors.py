@@ -25,3 +25,14 @@ class StorageError(BntuneError, RuntimeError):
 class Pruned(BntuneError):  # noqa: N818 - the name users write is `tune.Pruned`, as in the docs
     """Raised by ``trial.report`` when the study's pruner stops the trial early. Let it propagate
     out of the objective: the trial is recorded as pruned with its curve so far."""
+
+
+class TrialUsageError(BntuneError, TypeError):
+    """The objective called the trial's API wrongly (e.g. ``trial.report(value, step)``, Optuna's
+    order, where bntune's is ``report(step, value)``). Such a trial is not recorded as one more
+    failed trial: every trial would fail the same way, so the error stops the run."""
+
+
+class AllTrialsFailed(BntuneError, RuntimeError):  # noqa: N818 - says what happened
+    """Every trial of a run failed, all with the same exception (its first traceback is in the
+    message). Fix the objective, then run again with ``retry_failed=True``."""

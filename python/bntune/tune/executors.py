@@ -16,13 +16,18 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from bntune.tune.sending import check_main_guard, check_sendable
+
 #: environment variables read by the BLAS/OpenMP libraries numpy may use
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+#: seconds a local pool's processes get to exit when it is closed, before they are terminated
+SHUTDOWN_TIMEOUT = 10.0
 _limited = False
 _blas_limits: Any = None
 
@@ -98,6 +103,13 @@ class InlineExecutor(cf.Executor):
             self._shutdown = True
 
 
+def _start_worker() -> None:
+    """A local pool's worker: Ctrl-C is the driver's to handle (it stops the pool), and the
+    kernels and BLAS run on one thread."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_worker_threads()
+
+
 def process_pool(n_workers: int | None = None, *, start_method: str | None = None) -> cf.Executor:
     """A local ``ProcessPoolExecutor`` of ``n_workers`` (default: the cores) processes started
     with ``start_method`` ("forkserver" where available, else "spawn"; "fork" is refused), each
@@ -114,9 +126,7 @@ def process_pool(n_workers: int | None = None, *, start_method: str | None = Non
     if start_method not in methods:
         raise ValueError(f"process_pool: start method {start_method!r} is not available here")
     context = multiprocessing.get_context(start_method)
-    return cf.ProcessPoolExecutor(
-        max_workers=n, mp_context=context, initializer=limit_worker_threads
-    )
+    return cf.ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_start_worker)
 
 
 def default_workers() -> int:
@@ -168,7 +178,21 @@ class WorkPool:
         self._dask = type(self.executor).__module__.startswith("distributed.")
 
     def _make(self) -> cf.Executor:
-        return InlineExecutor() if self.inline else process_pool(self.n_workers)
+        if self.inline:
+            return InlineExecutor()
+        check_main_guard()
+        return process_pool(self.n_workers)
+
+    @property
+    def pickles(self) -> bool:
+        """Whether work sent to the pool is pickled with the standard pickle (a local process
+        pool: a lambda cannot go; Dask's cloudpickle can send one)."""
+        return not self.inline and isinstance(self.executor, cf.ProcessPoolExecutor)
+
+    def check_sendable(self, obj: object, what: str) -> None:
+        """TypeError naming ``what`` when ``obj`` cannot reach this pool's workers."""
+        if self.pickles:
+            check_sendable(obj, what)
 
     @property
     def capacity(self) -> int:
@@ -210,8 +234,20 @@ class WorkPool:
         self.executor = self._make()
 
     def close(self) -> None:
-        if self.owned:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+        """Shuts an owned pool down. A local pool's processes get ``SHUTDOWN_TIMEOUT`` seconds
+        to finish, then are terminated: a shutdown never waits without bound (a pool whose task
+        could not be pickled can deadlock in ``shutdown(wait=True)``, cpython#116685)."""
+        if not self.owned:
+            return
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        self.executor.shutdown(wait=not processes, cancel_futures=True)
+        deadline = time.monotonic() + SHUTDOWN_TIMEOUT
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(1.0)
 
     def __enter__(self) -> WorkPool:
         return self

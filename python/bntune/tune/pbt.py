@@ -84,6 +84,7 @@ def run(log: TrialLog, job: Population, interval: int, pool: WorkPool) -> list[F
     run_key = f"pbt:{population}:{epochs}:{interval}:{space.key}"
     stream = f"pbt:{trainable.__qualname__}:{population}:{epochs}:{interval}:{space.key}"
     minimize = log.minimize
+    pool.check_sendable(trainable, "trainable")
     members = population_trials(log, space, stream, population)
     mutable = [n for n in mutable_names(trainable, members[0].params) if space[n].uses_coordinate]
     done = {

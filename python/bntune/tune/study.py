@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bntune.tune import caviar as caviar_mode
-from bntune.tune import coarse_to_fine, panda, pbt
+from bntune.tune import coarse_to_fine, failures, panda, pbt
 from bntune.tune.checks import exception_classes, positive_int
 from bntune.tune.errors import StudyReadOnly
 from bntune.tune.executors import WorkPool
@@ -232,6 +232,7 @@ class Study:
         n_workers: int | None = None,
         executor: Any = None,
         trial_timeout: float | None = None,
+        retry_failed: bool = False,
     ) -> None:
         """Runs ``objective`` on the first ``n_trials`` points of ``sampler``'s design.
 
@@ -249,6 +250,10 @@ class Study:
 
         Exceptions listed in ``catch`` mark the trial failed (with the traceback as its error)
         and the study goes on; a non-finite value marks it diverged; ``tune.Pruned`` pruned.
+        Failures are never silent: when some trials failed, a ``FailedTrialsWarning`` gives the
+        count and the first error; when every trial failed with the same exception,
+        ``tune.AllTrialsFailed`` is raised. ``retry_failed=True`` runs the design's failed
+        points again (after the objective was fixed).
         """
         self._check_writable()
         design_sampler = as_sampler(sampler)
@@ -262,7 +267,10 @@ class Study:
             raise ValueError(f"trial_timeout must be > 0 seconds or None, got {trial_timeout!r}")
         budget = f"/{n_trials}" if design_sampler.budgeted else ""
         stream = f"{design_sampler.name}{budget}:{space.key}"
-        design = Design(space, design_sampler, stream, self.seed, n_trials)
+        design = Design(
+            space, design_sampler, stream, self.seed, n_trials, retry_failed=retry_failed
+        )
+        since = self._log.next_number
         with WorkPool(n_workers, executor, default_inline=True) as pool:
             if trial_timeout is not None and pool.inline:
                 raise ValueError(
@@ -271,6 +279,7 @@ class Study:
                 )
             run_design(self._log, objective, design, pool, catch=catch, pruner=self.pruner,
                        trial_timeout=trial_timeout)  # fmt: skip
+        failures.check(self._log.since(since))
 
     def coarse_to_fine(
         self,
@@ -285,6 +294,7 @@ class Study:
         catch: Catch = (Exception,),
         n_workers: int | None = None,
         executor: Any = None,
+        retry_failed: bool = False,
     ) -> None:
         """Coarse-to-fine search: ``rounds`` rounds of ``trials_per_round`` trials, each in a box
         zoomed around the best trials so far: ``top`` is the fraction of the best trials the
@@ -293,7 +303,9 @@ class Study:
 
         ``n_workers`` and ``executor`` work as in :meth:`optimize`: each round's trials run in
         parallel, and the next round starts when they have all finished, so the boxes and every
-        trial's configuration are those of a serial run."""
+        trial's configuration are those of a serial run. Failed trials are reported (and
+        ``retry_failed`` works) as in :meth:`optimize`; a first round whose trials all failed
+        the same way stops the run there."""
         self._check_writable()
         rounds = positive_int("rounds", rounds)
         trials_per_round = positive_int("trials_per_round", trials_per_round)
@@ -302,9 +314,17 @@ class Study:
         if not isinstance(space, Space):
             raise TypeError(f"space must be a tune.Space, got {space!r}")
         zoom = coarse_to_fine.Zoom(rounds, trials_per_round, top, shrink, design_sampler)
+        since = self._log.next_number
+
+        def after_round() -> None:
+            if failures.Failures.of(self._log.since(since)).all_alike:
+                failures.check(self._log.since(since))  # no round would do better
+
         with WorkPool(n_workers, executor, default_inline=True) as pool:
             coarse_to_fine.run(self._log, objective, space, zoom, pool, catch=catch,
-                               pruner=self.pruner)  # fmt: skip
+                               pruner=self.pruner, retry_failed=retry_failed,
+                               after_round=after_round)  # fmt: skip
+        failures.check(self._log.since(since))
 
     # ---- trainable modes (see caviar.py, panda.py, pbt.py) ---------------------------------
 
@@ -330,7 +350,9 @@ class Study:
         job = Population.checked("caviar", trainable, space, population, epochs)
         plan = as_scheduler(scheduler)
         with WorkPool(n_workers, executor) as pool:
-            return caviar_mode.run(self._log, job, plan, pool)
+            trials = caviar_mode.run(self._log, job, plan, pool)
+        failures.check(trials)
+        return trials
 
     def babysit(
         self,
@@ -347,10 +369,12 @@ class Study:
         continues that babysat trial from its last checkpoint (or ``from_step``). Returns the
         trial; ``trial.events`` lists the changes and rollbacks. See :mod:`bntune.tune.panda`."""
         self._check_writable()
-        return panda.babysit(
+        trial = panda.babysit(
             self._log, trainable, params, epochs=epochs, policy=policy, resume=resume,
             from_step=from_step,
         )  # fmt: skip
+        failures.check([trial])
+        return trial
 
     def pbt(
         self,
@@ -370,7 +394,9 @@ class Study:
         job = Population.checked("pbt", trainable, space, population, epochs)
         interval = positive_int("pbt: interval", interval)
         with WorkPool(n_workers, executor) as pool:
-            return pbt.run(self._log, job, interval, pool)
+            members = pbt.run(self._log, job, interval, pool)
+        failures.check(members)
+        return members
 
     def best_checkpoint(self) -> Any:
         """The best complete trial's stored checkpoint (a ``tune.Checkpoint``: trial, step,

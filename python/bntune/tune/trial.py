@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bntune.tune.errors import Pruned
+from bntune.tune.errors import Pruned, TrialUsageError
 
 STATES = ("complete", "failed", "pruned", "diverged", "running")
 
@@ -108,11 +108,16 @@ class Trial:
             try:
                 step = int(step.__index__())
             except AttributeError:
-                raise TypeError(f"report: step must be an integer, got {step!r}") from None
+                raise TrialUsageError(
+                    f"trial.report(step, value): step must be an integer, got step={step!r} "
+                    f"(bntune's order is report(step, value); Optuna's is report(value, step))"
+                ) from None
         try:
             value = float(value)
         except (TypeError, ValueError):
-            raise TypeError(f"report: value must be a real number, got {value!r}") from None
+            raise TrialUsageError(
+                f"trial.report(step, value): value must be a real number, got {value!r}"
+            ) from None
         self.curve[step] = value
         if self._prune is not None and self._prune(step, value):
             raise Pruned(f"trial {self.number} pruned at step {step} (value {value!r})")

@@ -8,6 +8,7 @@ handle on it.
 
 from __future__ import annotations
 
+import bisect
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,8 +26,8 @@ INTERRUPTED = "interrupted: the driver process died while the trial was running"
 class TrialLog:
     """The trials of study ``study_id`` in ``storage`` as this driver knows them.
 
-    ``trials`` are the finished ones (and, in a read-only view, the running ones) in the order
-    they finished; ``live`` the trainable modes' trials still ``running`` in this driver;
+    ``trials`` are the finished ones (and, in a read-only view, the running ones) in order of
+    number; ``live`` the trainable modes' trials still ``running`` in this driver;
     ``best`` the best complete trial; ``history`` the completed trials' curves (for pruners).
     """
 
@@ -69,7 +70,11 @@ class TrialLog:
     def remember(self, trial: FrozenTrial) -> None:
         """Adds a finished trial to the log."""
         trial._study = weakref.ref(self)  # a weak link: a dropped study still closes
-        self.trials.append(trial)
+        if self.trials and trial.number < self.trials[-1].number:
+            # finished out of order (on workers): keep the list in order of number
+            bisect.insort(self.trials, trial, key=_number)
+        else:
+            self.trials.append(trial)
         if not trial.rerun:
             seqs, largest = self._done.setdefault(trial.stream, (set(), [-1]))
             seqs.add(trial.seq)
@@ -91,12 +96,25 @@ class TrialLog:
                 ):
                     self.best = t
 
-    def pending(self, stream: str, size: int) -> list[int]:
-        """The indices below ``size`` of design ``stream`` not yet done, ascending."""
+    def pending(self, stream: str, size: int, *, retry_failed: bool = False) -> list[int]:
+        """The indices below ``size`` of design ``stream`` not yet done, ascending; with
+        ``retry_failed`` also those whose every trial failed."""
         done, largest = self._done.get(stream, (set(), [-1]))
         if largest[0] == len(done) - 1:  # indices 0 .. largest all done: the usual case
-            return list(range(len(done), size))
-        return [i for i in range(size) if i not in done]
+            pending = list(range(len(done), size))
+        else:
+            pending = [i for i in range(size) if i not in done]
+        if retry_failed:
+            ran = [t for t in self.trials if t.stream == stream and t.seq < size]
+            failed = {t.seq for t in ran if t.state == "failed"}
+            failed -= {t.seq for t in ran if t.state != "failed"}
+            pending = sorted({*pending, *failed})
+        return pending
+
+    def since(self, number: int) -> list[FrozenTrial]:
+        """The finished trials numbered ``number`` or more (a run's, when ``number`` was the
+        next number as it started)."""
+        return [t for t in self.trials if t.number >= number]
 
     def of_stream(self, prefix: str) -> list[FrozenTrial]:
         """The finished trials whose design's name starts with ``prefix``."""
@@ -209,6 +227,10 @@ class TrialLog:
         self._forget([trial])
         trial.state, trial.value, trial.error, trial.finished = "running", None, None, None
         self.live[trial._id] = trial
+
+
+def _number(trial: FrozenTrial) -> int:
+    return trial.number
 
 
 def _interrupted(error: str | None) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 from bntune.tune.boxes import into_box
 from bntune.tune.checks import traceback_text
-from bntune.tune.errors import Pruned
+from bntune.tune.errors import Pruned, TrialUsageError
 from bntune.tune.executors import WorkPool, run_all
 from bntune.tune.pruners import CurveHistory, Pruner
 from bntune.tune.samplers import Sampler
@@ -49,6 +49,8 @@ class Design:
     n_total: int
     round: int = 1
     box: Box | None = None
+    #: run the points whose every trial failed again, too
+    retry_failed: bool = False
 
 
 @dataclass(slots=True)
@@ -114,7 +116,7 @@ def run_trial(task: TrialTask) -> TrialOutcome:
     except Pruned:
         return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
     except Exception as e:  # recorded; re-raised by the driver if not in catch
-        uncaught = not isinstance(e, task.catch)
+        uncaught = not isinstance(e, task.catch) or isinstance(e, TrialUsageError)
         return TrialOutcome("failed", None, traceback_text(e), live.curve, uncaught)
     return TrialOutcome(*judge(value), live.curve)
 
@@ -127,6 +129,8 @@ def run_trial_here(task: TrialTask) -> TrialOutcome:
         value = task.objective(live)
     except Pruned:
         return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
+    except TrialUsageError as e:  # whatever catch says: every trial would fail so
+        return TrialOutcome("failed", None, traceback_text(e), live.curve, True, e)
     except task.catch as e:
         return TrialOutcome("failed", None, traceback_text(e), live.curve)
     except BaseException as e:
@@ -150,9 +154,10 @@ def run_design(
         raise TypeError(f"space must be a tune.Space, got {space!r}")
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {objective!r}")
+    pool.check_sendable(objective, "objective")
     dims = space.coordinate_dims
     size = design.sampler.size(dims, design.n_total)
-    pending = log.pending(design.stream, size)
+    pending = log.pending(design.stream, size, retry_failed=design.retry_failed)
     if not pending:
         return
     first = pending[0]

@@ -159,6 +159,10 @@ def connect(
         raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
     path = Path(os.fspath(storage))
     where = str(path)
+    if not read_only and not path.parent.is_dir():
+        raise StorageError(
+            f"cannot create study storage {where!r}: directory {str(path.parent)!r} does not exist"
+        )
     if read_only:
         if not path.is_file():
             raise StorageError(f"study storage {where!r} does not exist (opened read-only)")

@@ -1,0 +1,71 @@
+"""Failed trials are never silent: what a run's failures were, said once, the same way by the
+API (a warning, or :class:`~bntune.tune.errors.AllTrialsFailed` when every trial failed with
+the same exception) and by the command line (a count and the first error)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bntune.tune.errors import AllTrialsFailed
+from bntune.tune.trial import FrozenTrial
+
+RETRY_HINT = "fix the objective, then run again with retry_failed=True (--retry-failed)"
+
+
+class FailedTrialsWarning(UserWarning):
+    """Some trials of a run failed (the others went on); the message has the first error."""
+
+
+@dataclass(frozen=True)
+class Failures:
+    """The trials a run finished, and its failed ones (in order of number)."""
+
+    finished: int
+    failed: Sequence[FrozenTrial]
+    complete: int
+
+    @classmethod
+    def of(cls, trials: Sequence[FrozenTrial]) -> Failures:
+        done = [t for t in trials if t.state != "running"]
+        failed = [t for t in done if t.state == "failed"]
+        return cls(len(done), failed, sum(t.state == "complete" for t in done))
+
+    @property
+    def first_error(self) -> str:
+        """The first failed trial's error, its last line (the exception and its message)."""
+        return _last_line(self.failed[0].error) if self.failed else ""
+
+    @property
+    def all_alike(self) -> bool:
+        """Every finished trial failed, all with the same exception and message."""
+        lines = {_last_line(t.error) for t in self.failed}
+        return bool(self.failed) and len(self.failed) == self.finished and len(lines) == 1
+
+    def summary(self) -> str:
+        """One line: how many failed, and the first error."""
+        return (
+            f"{len(self.failed)} of {self.finished} trials failed "
+            f"({self.complete} complete); the first (trial {self.failed[0].number}): "
+            f"{self.first_error}"
+        )
+
+
+def check(trials: Sequence[FrozenTrial], *, stacklevel: int = 3) -> None:
+    """Raises :class:`AllTrialsFailed` when every trial of ``trials`` (a run's) failed with the
+    same exception, and warns (:class:`FailedTrialsWarning`) when some failed."""
+    found = Failures.of(trials)
+    if not found.failed:
+        return
+    if found.all_alike:
+        raise AllTrialsFailed(
+            f"all {found.finished} trials failed with the same error; {RETRY_HINT}. The first "
+            f"one's (trial {found.failed[0].number}):\n{found.failed[0].error}"
+        )
+    warnings.warn(f"{found.summary()}; {RETRY_HINT}", FailedTrialsWarning, stacklevel=stacklevel)
+
+
+def _last_line(error: str | None) -> str:
+    lines = [line for line in (error or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no error text)"
