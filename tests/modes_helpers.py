@@ -193,3 +193,23 @@ def sometimes_hangs(trial) -> float:
     if trial.params["x"] > 0.8:
         time.sleep(600)
     return trial.params["x"]
+
+
+class SlowStart(Scripted):
+    """Scripted whose first epoch (from the initial model) reads a little worse than a model
+    that learned nothing (``baseline`` 4.0, the metric of w = 0), whatever the rate: a slow
+    start, as a real network's first epoch can be. From the second epoch on it is Scripted."""
+
+    baseline = 4.0
+
+    def step(self) -> float:
+        value = super().step()
+        return 4.1 if self.epoch == 1 and math.isfinite(value) else value
+
+
+class AlwaysBroken(Scripted):
+    """Every epoch gives NaN, whatever the rate."""
+
+    def step(self) -> float:
+        super().step()
+        return math.nan

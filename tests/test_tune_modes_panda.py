@@ -186,21 +186,46 @@ def test_pbt_beats_the_same_configurations_trained_independently():
     assert study.best_checkpoint().load(NoisyQuadratic).m == min(m.value for m in members)
 
 
-def test_default_policy_treats_worse_than_the_baseline_as_broken():
+def test_default_policy_treats_a_first_epoch_far_worse_than_the_baseline_as_broken():
     modes_helpers.LOG.clear()
     study = tune.Study("baseline", seed=0)
     policy = tune.DefaultPolicy(up=1.2, down=0.5, cut=0.1, tolerance=0.1)
-    trial = study.babysit(modes_helpers.ScriptedWithBaseline, {"lr": 1.9}, epochs=2, policy=policy)
-    # epoch 1: 4 * (1 - 1.9)^2 = 3.24 is finite, but above the baseline 3: back to the initial
-    # model with lr / 10; epoch 2: 4 * (1 - 0.19)^2 = 2.6244 beats it: raise lr by 1.2
-    assert trial.curve[1] == pytest.approx(3.24, rel=1e-12)
-    assert trial.curve[2] == pytest.approx(2.6244, rel=1e-12)
+    trial = study.babysit(modes_helpers.ScriptedWithBaseline, {"lr": 1.99}, epochs=2, policy=policy)
+    # epoch 1: 4 * (1 - 1.99)^2 = 3.9204, above the baseline 3 by more than 10% of it: back to
+    # the initial model with lr / 10; epoch 2: 4 * (1 - 0.199)^2 = 2.566404: raise lr by 1.2
+    assert trial.curve[1] == pytest.approx(3.9204, rel=1e-12)
+    assert trial.curve[2] == pytest.approx(2.566404, rel=1e-12)
     assert [(e["kind"], e.get("to"), e.get("values")) for e in trial.events] == [
         ("rollback", 0, None),
-        ("set_params", None, {"lr": pytest.approx(0.19, rel=1e-12)}),
-        ("set_params", None, {"lr": pytest.approx(0.228, rel=1e-12)}),
+        ("set_params", None, {"lr": pytest.approx(0.199, rel=1e-12)}),
+        ("set_params", None, {"lr": pytest.approx(0.2388, rel=1e-12)}),
     ]
     np.testing.assert_array_equal(modes_helpers.LOG[1]["w"], np.zeros(4))
+
+
+def test_default_policy_does_not_spiral_on_a_slow_start():
+    # the first epoch reads worse than chance whatever the rate: the old policy cut the rate
+    # tenfold and rolled back every time, down to 1e-32; a slow start is judged by the curve
+    study = tune.Study("slow", seed=0)
+    trial = study.babysit(modes_helpers.SlowStart, {"lr": 0.3}, epochs=8)
+    rates = [e["values"]["lr"] for e in trial.events if e["kind"] == "set_params"]
+    assert not [e for e in trial.events if e["kind"] == "rollback"]
+    assert min(rates) >= 0.3
+    # gradient descent with lr >= 0.3 from w = 0: (1 - lr)^(2k) * 4 after k epochs
+    assert trial.value < 4 * 0.7 ** 14
+
+
+def test_default_policy_stops_cutting_at_its_floor():
+    study = tune.Study("broken", seed=0)
+    policy = tune.DefaultPolicy(cut=0.1, floor=1e-3)
+    trial = study.babysit(modes_helpers.AlwaysBroken, {"lr": 0.5}, epochs=20, policy=policy)
+    rates = [e["values"]["lr"] for e in trial.events if e["kind"] == "set_params"]
+    kinds = [e["kind"] for e in trial.events]
+    assert kinds[-1] == "stop"
+    # cut 0.5 -> 0.05 -> 0.005 -> 0.0005 (the floor, 1e-3 x 0.5), held there once, then stop
+    assert rates == pytest.approx([0.05, 0.005, 0.0005, 0.0005], rel=1e-9)
+    assert len(trial.curve) == 5
+    assert trial.state == "diverged"
 
 
 def _view(value, curve, best_step=None, best_value=None, baseline=None):
@@ -229,7 +254,9 @@ def test_default_policy_rules_one_by_one():
     )
     # broken from the start: back to the initial model, a decade lower
     assert p(_view(math.nan, {1: math.nan})) == tune.Rollback(0, lr=pytest.approx(0.01))
-    assert p(_view(2.5, {1: 2.5}, baseline=2.3)) == tune.Rollback(0, lr=pytest.approx(0.01))
+    assert p(_view(3.5, {1: 3.5}, baseline=2.3)) == tune.Rollback(0, lr=pytest.approx(0.01))
+    # a first epoch near the baseline is a slow start: judged by the curve (first: raise)
+    assert p(_view(2.5, {1: 2.5}, baseline=2.3)) == tune.SetParams(lr=pytest.approx(0.11))
     with pytest.raises(ValueError, match="up must be a number >= 1"):
         tune.DefaultPolicy(up=0.5)
 

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from bntune import tune
+from bntune.tune.trial import current_params
 
 
 class BabysitUsageError(ValueError):
@@ -119,6 +120,7 @@ def continue_trial(
                 f"--set: {', '.join(fixed)} cannot change mid-training; "
                 f"{trainable.__name__} accepts {', '.join(mutable)}"
             )
+    check_changes(study, trial, trainable, changes)
     stored = study.storage.checkpoint_steps(trial._id)
     if rollback_to is not None and rollback_to not in stored:
         raise BabysitUsageError(
@@ -129,3 +131,43 @@ def continue_trial(
         trainable, changes or None, epochs=epochs, resume=trial.number, from_step=rollback_to,
         policy=lambda view: None,
     )  # fmt: skip
+
+
+def check_changes(
+    study: tune.Study, trial: tune.FrozenTrial, trainable: type, changes: dict[str, Any]
+) -> None:
+    """Refuses, before anything is written, a ``--set`` value off its hyperparameter's scale
+    (the space the study recorded) or one the trainable's ``set_params`` rejects."""
+    from bntune.cli.studyfile import load_space
+
+    space = load_space(study)
+    for name, value in changes.items():
+        if space is not None and name in space:
+            why = off_scale(space[name], value)
+            if why is not None:
+                raise BabysitUsageError(f"--set: {name}={value!r}: {why}")
+    if not changes:
+        return
+    probe = trainable(current_params(trial))
+    try:
+        probe.set_params(**changes)
+    except (ValueError, TypeError) as err:
+        raise BabysitUsageError(f"--set: {err}") from None
+
+
+def off_scale(dim: tune.Dimension, value: Any) -> str | None:
+    """Why ``value`` cannot be a value of ``dim`` (None when it can)."""
+    if isinstance(dim, tune.Choice):
+        return None if value in dim.options else f"must be one of {list(dim.options)}"
+    if isinstance(dim, tune.Fixed):
+        return f"is fixed at {dim.value!r}" if value != dim.value else None
+    real = isinstance(value, int | float) and not isinstance(value, bool)
+    if not real or not math.isfinite(value):
+        return "must be a number"
+    if isinstance(dim, tune.IntUniform | tune.IntLogUniform) and value != int(value):
+        return "must be an integer"
+    if isinstance(dim, tune.LogUniform | tune.IntLogUniform) and value <= 0:
+        return "is on a log scale: it must be > 0"
+    if isinstance(dim, tune.OneMinusLogUniform) and not 0 <= value < 1:
+        return "is on the 1 - beta log scale: it must be in [0, 1)"
+    return None

@@ -413,7 +413,8 @@ def load(path: str | os.PathLike[str]) -> StudyConfig:
         raise ConfigError("", f"cannot read {os.fspath(path)}: {err.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(
-            "", "not a UTF-8 text file: a study file is TOML (a study database is read with "
-            "`bntune show STUDY.db`)"
+            "",
+            "not a UTF-8 text file: a study file is TOML (a study database is read with "
+            "`bntune show STUDY.db`)",
         ) from None
     return parse(text, base=p.resolve().parent)

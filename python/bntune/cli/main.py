@@ -175,7 +175,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from bntune import tune
-    from bntune.cli import config
+    from bntune.cli import config, study_changes
     from bntune.cli.modes import Run
     from bntune.cli.report import failures_exit_code, summary
     from bntune.cli.runner import ranked_numbers, run_mode, test_accuracies, trainable_models
@@ -196,6 +196,12 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.config}: study.storage: {err}") from None
     args.saved_in = cfg.storage
     with study:
+        try:
+            said = study_changes.check(study, cfg)
+        except study_changes.StudyChangedError as err:
+            raise UsageError(f"{args.config}: {err}") from None
+        if said is not None and not args.quiet:
+            print(said)
         run = Run(trials=cfg.trials, rounds=cfg.rounds, top=cfg.top, shrink=cfg.shrink,
                   sampler=cfg.sampler, epochs=cfg.epochs, workers=cfg.workers,
                   interval=cfg.interval, retry_failed=args.retry_failed)  # fmt: skip

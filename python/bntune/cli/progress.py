@@ -24,15 +24,23 @@ def _tqdm() -> Any:
 
 
 class Progress:
-    """A trial bar (``total`` trials, best value in the postfix) and an epoch bar under it."""
+    """A trial bar (``total`` trials, best value in the postfix) and an epoch bar under it.
+    ``done`` and ``best`` start where a resumed run stands (``initial``, ``best``)."""
 
     def __init__(self, total: int, *, quiet: bool, minimize: bool = True, epochs: int = 0,
-                 desc: str = "trials", unit: str = "trial") -> None:  # fmt: skip
+                 desc: str = "trials", unit: str = "trial", initial: int = 0,
+                 best: float | None = None) -> None:  # fmt: skip
         tqdm = None if quiet or not sys.stderr.isatty() else _tqdm()
         self.minimize = minimize
-        self.best = math.nan
+        self.best = math.nan if best is None else best
+        self.total = total
+        self.done = min(initial, total)
         self._epochs = epochs
-        self._trials = None if tqdm is None else tqdm(total=total, desc=desc, unit=unit)
+        self._trials = None
+        if tqdm is not None:
+            self._trials = tqdm(total=total, desc=desc, unit=unit, initial=self.done)
+            if not math.isnan(self.best):
+                self._trials.set_postfix_str(f"best {self.best:.4g}")
         self._epoch_bar = None
         if tqdm is not None and epochs > 0:
             self._epoch_bar = tqdm(total=epochs, desc="epochs", unit="ep", leave=False)
@@ -55,6 +63,7 @@ class Progress:
             better = value < self.best if self.minimize else value > self.best
             if math.isnan(self.best) or better:
                 self.best = value
+        self.done = min(self.done + 1, self.total)
         if self._trials is not None:
             if not math.isnan(self.best):
                 self._trials.set_postfix_str(f"best {self.best:.4g}", refresh=False)
@@ -67,6 +76,7 @@ class Progress:
         """``done`` units of work finished, ``best`` the best value so far (None: none yet)."""
         if best is not None and math.isfinite(best):
             self.best = best
+        self.done = min(done, self.total)
         if self._trials is not None:
             if not math.isnan(self.best):
                 self._trials.set_postfix_str(f"best {self.best:.4g}", refresh=False)
@@ -109,8 +119,9 @@ class StudyWatcher:
     """Follows a study's database from a thread and moves ``progress`` along: for work that runs
     on worker processes (or inside the tuner) where no hook reaches the driver's bars.
 
-    ``unit="trial"`` counts trials finished since the watcher started; ``unit="epoch"`` counts
-    learning-curve points recorded since then (caviar, PBT and panda commit them per epoch).
+    ``unit="trial"`` counts the study's finished trials; ``unit="epoch"`` its recorded
+    learning-curve points (caviar, PBT and panda commit them per epoch): a resumed run's bar
+    starts where the study stands.
     The best value is that of the study's complete trials. Reads go through a read-only
     connection: the driver stays the only writer.
     """
@@ -127,7 +138,6 @@ class StudyWatcher:
             self._storage.close()
             raise ValueError(f"StudyWatcher: no study named {study!r} in {storage!r}")
         self._study_id = found[0]
-        self._start = self._read()[0]
         self._thread = threading.Thread(target=self._run, name="bntune-progress", daemon=True)
 
     def _read(self) -> tuple[int, float | None]:
@@ -141,7 +151,7 @@ class StudyWatcher:
             count, best = self._read()
         except StorageError:  # busy for a moment: the next poll catches up
             return
-        self.progress.set_done(count - self._start, best)
+        self.progress.set_done(count, best)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -74,9 +74,12 @@ def _run_mode(
     total = spec.planned_trials(run.trials, run.rounds)
     if spec.only_sampler == "grid":
         total = as_sampler("grid").size(space.coordinate_dims, run.trials)
+    best = None if not study.trials or spec.trains else _best_value(study)
     if not spec.trains and run.workers == 1:
-        # in this process: the progress bar follows each trial (and each epoch it reports)
-        with Progress(total, quiet=quiet, minimize=minimize, epochs=run.epochs) as progress, \
+        # in this process: the progress bar follows each trial (and each epoch it reports),
+        # from where a resumed study stands
+        with Progress(total, quiet=quiet, minimize=minimize, epochs=run.epochs,
+                      initial=len(study.trials), best=best) as progress, \
                 one_blas_thread():  # fmt: skip
             spec.run(study, WithProgress(objective, progress), space, run)
         return
@@ -95,6 +98,13 @@ def _run_mode(
         )
         with watcher:
             spec.run(study, objective, space, run)
+
+
+def _best_value(study: tune.Study) -> float | None:
+    try:
+        return study.best_trial.value
+    except ValueError:
+        return None
 
 
 def keep_best_model(study: tune.Study, artifacts: Path, target: Path) -> Path | None:

@@ -92,20 +92,25 @@ class DefaultPolicy:
     After each epoch, with ``v`` the metric, ``prev`` the previous epoch's and ``best`` the best
     so far:
 
-    - ``v`` NaN/Inf or worse than the trainable's ``baseline`` (when it has one: the metric of
-      a model that learned nothing): the run broke; roll back to the best checkpoint that beat
-      the baseline and multiply ``param`` by ``down`` — or, when no step has beaten it yet, to
-      the initial model with ``param`` times ``cut`` (a decade: rates are searched on a log
-      scale, and one that broke the model from the start is far too large);
+    - ``v`` NaN/Inf, or, at the first epoch, worse than the trainable's ``baseline`` (the metric
+      of a model that learned nothing, when it has one) by more than ``tolerance`` of it: the
+      run broke; roll back to the best checkpoint and multiply ``param`` by ``down`` — or, when
+      there is no good step yet, to the initial model with ``param`` times ``cut`` (a decade:
+      rates are searched on a log scale, and one that broke the model from the start is far
+      too large). A first epoch near the baseline is a slow start, not a divergence: it is
+      judged by the curve like any other;
     - worse than ``best`` by more than ``tolerance * |best|``: roll back to the best checkpoint
       and multiply ``param`` by ``down``;
     - better than ``prev`` (or the first epoch): multiply ``param`` by ``up``;
     - otherwise (worse, within tolerance): multiply ``param`` by ``down``.
 
-    Defaults: ``param="lr"``, ``up=1.1``, ``down=0.7``, ``cut=0.1``, ``tolerance=0.5`` (the dev
-    metric of a run near the largest stable rate is noisy from epoch to epoch: a tighter
-    tolerance rolls back on noise). They were chosen on the digits MLP with seeds 0-2 of
-    ``benches/compare_parallel.py``'s panda part, which reports seeds 3-5.
+    ``param`` is never cut below ``floor`` times its value when the policy first saw it; a run
+    that still breaks there is stopped (babysitting cannot save it).
+
+    Defaults: ``param="lr"``, ``up=1.1``, ``down=0.7``, ``cut=0.1``, ``tolerance=0.5``,
+    ``floor=1e-3`` (the dev metric of a run near the largest stable rate is noisy from epoch to
+    epoch: a tighter tolerance rolls back on noise). They were chosen on the digits MLP with
+    seeds 0-2 of ``benches/compare_parallel.py``'s panda part, which reports seeds 3-5.
     """
 
     def __init__(
@@ -116,6 +121,7 @@ class DefaultPolicy:
         down: float = 0.7,
         cut: float = 0.1,
         tolerance: float = 0.5,
+        floor: float = 1e-3,
     ) -> None:
         if not (isinstance(up, int | float) and up >= 1.0):
             raise ValueError(f"DefaultPolicy: up must be a number >= 1, got {up!r}")
@@ -125,37 +131,58 @@ class DefaultPolicy:
             raise ValueError(f"DefaultPolicy: cut must be in (0, 1], got {cut!r}")
         if not (isinstance(tolerance, int | float) and tolerance >= 0.0):
             raise ValueError(f"DefaultPolicy: tolerance must be >= 0, got {tolerance!r}")
+        if not (isinstance(floor, int | float) and 0.0 < floor <= 1.0):
+            raise ValueError(f"DefaultPolicy: floor must be in (0, 1], got {floor!r}")
         self.param, self.up, self.down, self.cut = param, up, down, cut
-        self.tolerance = tolerance
+        self.tolerance, self.floor = tolerance, floor
+        self._lowest: float | None = None  # floor x the value first seen
 
-    def __call__(self, view: BabysitView) -> SetParams | Rollback:
+    def __call__(self, view: BabysitView) -> SetParams | Rollback | Stop:
         if self.param not in view.params:
             raise ValueError(
                 f"DefaultPolicy: the trainable's params have no {self.param!r} to tune; "
                 f"pass DefaultPolicy(param=...) naming one of {sorted(view.params)}"
             )
         current = view.params[self.param]
+        if self._lowest is None:
+            self._lowest = current * self.floor
         v, best, baseline = view.value, view.best_value, view.baseline
-        broken = not math.isfinite(v) or (baseline is not None and not view.better(v, baseline))
+        prev = view.curve.get(view.epoch - 1)
+        broken = not math.isfinite(v)
+        if baseline is not None and prev is None and math.isfinite(v):
+            # the first epoch: far worse than a model that learned nothing is a divergence
+            margin = self.tolerance * abs(baseline)
+            broken = v > baseline + margin if view.minimize else v < baseline - margin
         if broken:
             to = view.best_step
-            if to is None or (baseline is not None and not view.better(view.curve[to], baseline)):
-                # nothing good yet: the rate is far too large
-                return Rollback(0, **{self.param: current * self.cut})
-            return Rollback(to, **{self.param: current * self.down})
+            if to is None:  # nothing good yet: the rate is far too large
+                return self._lower(current, self.cut, Rollback, 0)
+            return self._lower(current, self.down, Rollback, to)
         if best is not None and best != v:
             margin = self.tolerance * abs(best)
             if v > best + margin if view.minimize else v < best - margin:
-                return Rollback(view.best_step, **{self.param: current * self.down})
-        prev = view.curve.get(view.epoch - 1)
+                return self._lower(current, self.down, Rollback, view.best_step)
         if prev is None or not math.isfinite(prev) or view.better(v, prev):
             return SetParams(**{self.param: current * self.up})
-        return SetParams(**{self.param: current * self.down})
+        return self._lower(current, self.down, SetParams)
+
+    def _lower(
+        self, current: float, factor: float, kind: type, to: int | None = None
+    ) -> SetParams | Rollback | Stop:
+        """``param`` times ``factor`` (a rollback to ``to``, or a change), not below the floor;
+        Stop when a rollback finds it at the floor already."""
+        assert self._lowest is not None
+        if current <= self._lowest and kind is Rollback:
+            return Stop()
+        new = max(current * factor, self._lowest)
+        if kind is Rollback:
+            return Rollback(to, **{self.param: new})
+        return SetParams(**{self.param: new})
 
     def __repr__(self) -> str:
         return (
             f"DefaultPolicy(param={self.param!r}, up={self.up}, down={self.down}, "
-            f"cut={self.cut}, tolerance={self.tolerance})"
+            f"cut={self.cut}, tolerance={self.tolerance}, floor={self.floor})"
         )
 
 
