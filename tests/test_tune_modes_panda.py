@@ -212,7 +212,7 @@ def test_default_policy_does_not_spiral_on_a_slow_start():
     assert not [e for e in trial.events if e["kind"] == "rollback"]
     assert min(rates) >= 0.3
     # gradient descent with lr >= 0.3 from w = 0: (1 - lr)^(2k) * 4 after k epochs
-    assert trial.value < 4 * 0.7 ** 14
+    assert trial.value < 4 * 0.7**14
 
 
 def test_default_policy_stops_cutting_at_its_floor():

@@ -127,6 +127,7 @@ def continue_trial(
             f"--rollback-to: trial {trial.number} has no checkpoint at epoch {rollback_to}; "
             f"stored epochs: {stored}"
         )
+    print(f"\ncontinuing for {epochs} epochs ...")
     return study.babysit(
         trainable, changes or None, epochs=epochs, resume=trial.number, from_step=rollback_to,
         policy=lambda view: None,

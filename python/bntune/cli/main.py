@@ -287,7 +287,6 @@ def _babysit(args: argparse.Namespace) -> int:
                     "name it, e.g. --trainable bntune.tune:MLPTrainable"
                 )
             trainable = b.load_class(reference)
-            print(f"\ncontinuing for {args.epochs} epochs ...")
             trial = b.continue_trial(study, trial, trainable, changes=changes,
                                      rollback_to=args.rollback_to, epochs=args.epochs)  # fmt: skip
             print()

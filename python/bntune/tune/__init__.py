@@ -40,6 +40,7 @@ from bntune.tune.errors import (
     TrialUsageError,
 )
 from bntune.tune.executors import InlineExecutor, process_pool
+from bntune.tune.failures import FailedTrialsWarning
 from bntune.tune.importance import first_order_shares
 from bntune.tune.panda import BabysitView, DefaultPolicy, Rollback, SetParams, Stop
 from bntune.tune.pruners import MedianStopping
@@ -59,6 +60,7 @@ __all__ = [
     "Choice",
     "DefaultPolicy",
     "Dimension",
+    "FailedTrialsWarning",
     "Fixed",
     "FrozenTrial",
     "InlineExecutor",

@@ -107,7 +107,34 @@ def _start_worker() -> None:
     """A local pool's worker: Ctrl-C is the driver's to handle (it stops the pool), and the
     kernels and BLAS run on one thread."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     limit_worker_threads()
+
+
+class _LocalPool(cf.ProcessPoolExecutor):
+    """A process pool whose workers never see Ctrl-C: the terminal sends it to every process of
+    the foreground group, and a worker still starting up would print a traceback. Each worker
+    (and the forkserver it comes from) starts with SIGINT blocked; ``_start_worker`` ignores it,
+    then unblocks it. A Ctrl-C that arrives while a worker is being started waits until it is
+    (an interrupted start leaves a child the pool does not know, reading a pickle whose
+    semaphores the exiting driver removes)."""
+
+    def _spawn_process(self) -> None:
+        main = threading.current_thread() is threading.main_thread()
+        if not main or not hasattr(signal, "pthread_sigmask"):
+            super()._spawn_process()  # type: ignore[misc]
+            return
+        caught: list[int] = []
+        handler = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            super()._spawn_process()  # type: ignore[misc]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            signal.signal(signal.SIGINT, handler)
+        if caught:
+            raise KeyboardInterrupt
 
 
 def process_pool(n_workers: int | None = None, *, start_method: str | None = None) -> cf.Executor:
@@ -126,7 +153,7 @@ def process_pool(n_workers: int | None = None, *, start_method: str | None = Non
     if start_method not in methods:
         raise ValueError(f"process_pool: start method {start_method!r} is not available here")
     context = multiprocessing.get_context(start_method)
-    return cf.ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_start_worker)
+    return _LocalPool(max_workers=n, mp_context=context, initializer=_start_worker)
 
 
 def default_workers() -> int:
@@ -240,6 +267,9 @@ class WorkPool:
         if not self.owned:
             return
         processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        # shutdown(wait=False) drops the pool's queues: kept alive here until the workers are
+        # gone, or their semaphores vanish under a worker still starting up
+        queues = [getattr(self.executor, q, None) for q in ("_call_queue", "_result_queue")]
         self.executor.shutdown(wait=not processes, cancel_futures=True)
         deadline = time.monotonic() + SHUTDOWN_TIMEOUT
         for process in processes:
@@ -248,6 +278,7 @@ class WorkPool:
             if process.is_alive():
                 process.terminate()
                 process.join(1.0)
+        del queues
 
     def __enter__(self) -> WorkPool:
         return self

@@ -50,6 +50,10 @@ def check_main_guard() -> None:
                            f"{GUARD_HINT}")  # fmt: skip
     if path is None or not str(path).endswith(".py"):
         return  # an interactive session, a notebook or `python -c`: nothing is re-imported
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name.endswith(".__main__"):
+        return  # `python -m package`: multiprocessing does not import a package's __main__
+
     try:
         tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):

@@ -1,0 +1,200 @@
+"""Failures are never silent and nothing is lost (the tuner's side): each test reproduces a
+fault a new user met, with the behaviour now expected."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import pytest
+
+from bntune import tune
+from failure_helpers import (
+    always_raises,
+    first_one_slow,
+    fixed_by_a_file,
+    raises_above_half,
+    reports_in_optunas_order,
+)
+
+SPACE = tune.Space(x=tune.Uniform(0.0, 1.0))
+TESTS = str(__import__("pathlib").Path(__file__).parent)
+
+
+def _script(tmp_path, body: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "script.py"
+    path.write_text(textwrap.dedent(body))
+    env = {"PYTHONPATH": TESTS, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=90, check=False)  # fmt: skip
+
+
+# ---- 2. a lambda on worker processes: a clear error, never a hang --------------------------
+
+
+def test_a_lambda_on_workers_is_refused_at_once_in_fresh_processes(tmp_path):
+    body = """
+        from bntune import tune
+
+        if __name__ == "__main__":
+            study = tune.Study("s", seed=0)
+            study.optimize(lambda t: t.params["x"], tune.Space(x=tune.Uniform(0, 1)),
+                           n_trials=12, n_workers=2)
+    """
+    for _ in range(5):  # it hung in 1 of 5 fresh runs before
+        result = _script(tmp_path, body)
+        assert result.returncode == 1
+        assert "a lambda cannot be sent to worker processes" in result.stderr
+        assert "n_workers=1" in result.stderr
+        assert result.stderr.count("Traceback") == 1
+
+
+def test_a_local_function_on_workers_names_the_objective():
+    def local(trial):
+        return trial.params["x"]
+
+    with pytest.raises(TypeError, match=r"objective: .*local.* cannot be sent to worker"):
+        tune.Study("s", seed=0).optimize(local, SPACE, n_trials=2, n_workers=2)
+
+
+def test_an_unsendable_objective_is_fine_in_the_driver():
+    study = tune.Study("s", seed=0)
+    study.optimize(lambda t: t.params["x"], SPACE, n_trials=3, n_workers=1)
+    assert len(study.trials) == 3
+
+
+# ---- 3. no __main__ guard: one clear error, no broken pool, no misleading lock ------------
+
+
+def test_a_script_without_a_main_guard_gets_one_clear_error(tmp_path):
+    result = _script(tmp_path, """
+        from bntune import tune
+        from failure_helpers import slow
+
+        study = tune.Study("s", storage="s.db", seed=0)
+        study.optimize(slow, tune.Space(x=tune.Uniform(0, 1)), n_trials=4, n_workers=2)
+        print("done")
+    """)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.count("Traceback") == 1
+    assert '`if __name__ == "__main__":` guard' in result.stderr
+    assert "StudyLocked" not in result.stderr
+    assert "BrokenProcessPool" not in result.stderr
+
+
+def test_the_same_script_with_the_guard_runs(tmp_path):
+    result = _script(tmp_path, """
+        from bntune import tune
+        from failure_helpers import slow
+
+        if __name__ == "__main__":
+            study = tune.Study("s", storage="s.db", seed=0)
+            study.optimize(slow, tune.Space(x=tune.Uniform(0, 1)), n_trials=4, n_workers=2)
+            print("done", len(study.trials))
+    """)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "done 4" in result.stdout
+
+
+# ---- 4. a run whose trials fail says so ----------------------------------------------------
+
+
+def test_every_trial_failing_alike_raises_with_the_first_traceback_and_the_count():
+    study = tune.Study("s", seed=0)
+    with pytest.raises(tune.AllTrialsFailed, match="all 6 trials failed") as info:
+        study.optimize(always_raises, SPACE, n_trials=6)
+    assert "ValueError: the objective has a bug" in str(info.value)
+    assert "retry_failed=True" in str(info.value)
+    assert [t.state for t in study.trials] == ["failed"] * 6  # recorded all the same
+
+
+def test_coarse_to_fine_stops_after_a_round_whose_trials_all_failed_alike():
+    study = tune.Study("s", seed=0)
+    with pytest.raises(tune.AllTrialsFailed, match="all 5 trials failed"):
+        study.coarse_to_fine(always_raises, SPACE, rounds=3, trials_per_round=5)
+    assert len(study.trials) == 5
+
+
+def test_some_trials_failing_warns_with_the_count_and_the_first_error():
+    study = tune.Study("s", seed=0)
+    with pytest.warns(tune.FailedTrialsWarning) as caught:
+        study.optimize(raises_above_half, SPACE, n_trials=8)
+    failed = [t for t in study.trials if t.state == "failed"]
+    message = str(caught[0].message)
+    assert f"{len(failed)} of 8 trials failed" in message
+    assert f"the first (trial {failed[0].number}): ValueError: x too large" in message
+
+
+def test_a_run_without_failures_is_quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tune.Study("s", seed=0).optimize(lambda t: t.params["x"], SPACE, n_trials=4)
+
+
+# ---- 5. failed trials can be run again -----------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_retry_failed_runs_the_failed_configurations_again(tmp_path, monkeypatch, workers):
+    monkeypatch.setenv("BNTUNE_TEST_FIXED", str(tmp_path / "fixed"))
+    study = tune.Study("s", storage=tmp_path / "s.db", seed=0)
+    with pytest.raises(tune.AllTrialsFailed):
+        study.optimize(fixed_by_a_file, SPACE, n_trials=4, n_workers=workers)
+    (tmp_path / "fixed").touch()
+    study.optimize(fixed_by_a_file, SPACE, n_trials=4, n_workers=workers)  # no retry: no-op
+    assert len(study.trials) == 4
+    study.optimize(fixed_by_a_file, SPACE, n_trials=4, n_workers=workers, retry_failed=True)
+    failed = [t for t in study.trials if t.state == "failed"]
+    redone = [t for t in study.trials if t.state == "complete"]
+    assert [t.params for t in redone] == [t.params for t in failed]  # the same design points
+    assert [t.value for t in redone] == [t.params["x"] for t in redone]
+    study.optimize(fixed_by_a_file, SPACE, n_trials=4, retry_failed=True)  # nothing left
+    assert len(study.trials) == 8
+
+
+# ---- 6. misuse is refused at the call -------------------------------------------------------
+
+
+@pytest.mark.parametrize("pruner", [tune.ASHA(), tune.SuccessiveHalving(), object(), "median"])
+def test_a_pruner_that_is_not_one_is_refused_at_construction(pruner):
+    with pytest.raises(TypeError, match="pruner must be None or a tune pruner"):
+        tune.Study("s", pruner=pruner)
+
+
+def test_asha_as_a_pruner_says_where_it_belongs():
+    with pytest.raises(TypeError, match=r"caviar schedulers: study.caviar\(\.\.\., scheduler=\)"):
+        tune.Study("s", pruner=tune.ASHA())
+
+
+def test_report_in_optunas_order_stops_the_run_naming_the_order():
+    study = tune.Study("s", seed=0)
+    with pytest.raises(tune.TrialUsageError, match=r"bntune's order is report\(step, value\)"):
+        study.optimize(reports_in_optunas_order, SPACE, n_trials=5)
+    assert len(study.trials) == 1  # stopped at the first
+    assert study.trials[0].rerun
+
+
+def test_report_in_optunas_order_on_workers_stops_the_run_too():
+    study = tune.Study("s", seed=0)
+    with pytest.raises(RuntimeError, match=r"bntune's order is report\(step, value\)"):
+        study.optimize(reports_in_optunas_order, SPACE, n_trials=5, n_workers=2)
+
+
+# ---- 9. trials in order of number after a parallel run -------------------------------------
+
+
+def test_trials_after_a_parallel_run_are_in_order_of_number():
+    study = tune.Study("s", seed=0)
+    study.optimize(first_one_slow, SPACE, n_trials=6, n_workers=2)
+    assert [t.number for t in study.trials] == list(range(6))
+
+
+# ---- 14. a storage path in a missing directory -----------------------------------------------
+
+
+def test_storage_in_a_missing_directory_is_refused_and_not_created(tmp_path):
+    with pytest.raises(tune.StorageError, match=r"directory .*missing.* does not exist"):
+        tune.Study("s", storage=tmp_path / "missing" / "s.db")
+    assert not (tmp_path / "missing").exists()
