@@ -63,6 +63,27 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _loss_scale(study: tune.Study, values: Sequence[float]) -> str:
+    """The y scale of a study's objective: log for a loss (a minimised objective) whose positive
+    values span more than a decade, linear otherwise — an accuracy or any maximised score is
+    read on a linear axis."""
+    finite = [v for v in values if math.isfinite(v)]
+    if study.direction != "minimize" or not finite or min(finite) <= 0:
+        return "linear"
+    return "log" if max(finite) / min(finite) > 10 else "linear"
+
+
+def _by_round(trials: Sequence[tune.FrozenTrial]) -> bool:
+    """Whether the trials come from several rounds (coarse to fine): only then do labels name
+    rounds; every other mode runs one round."""
+    return len({t.round for t in trials}) > 1
+
+
+def _note(fig: Figure, text: str) -> None:
+    """Says in the figure why it holds no data, instead of drawing any."""
+    fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=12, color="0.3")
+
+
 def _value_label(study: tune.Study, objective: str) -> str:
     return f"{objective} — {'lower' if study.direction == 'minimize' else 'higher'} is better —"
 
@@ -74,7 +95,8 @@ def learning_curves(study: tune.Study, path: str | Path, *, metric: str = "dev l
 
 def learning_curves_figure(study: tune.Study, *, metric: str = "dev loss") -> Figure:
     """Each trial's reported curve (value per epoch); the best trial thick and labelled; pruned,
-    diverged and failed trials dashed, ending in a cross. Log y axis when values span a decade."""
+    diverged and failed trials dashed, ending in a cross. Each round its colour and label when
+    there are several (coarse to fine). Log y axis for a loss whose values span a decade."""
     fig = _figure(9.5, 5)
     ax = fig.add_subplot()
     trials = [t for t in study.trials if t.curve]
@@ -83,6 +105,7 @@ def learning_curves_figure(study: tune.Study, *, metric: str = "dev loss") -> Fi
     except ValueError:
         best = None
     values = [v for t in trials for v in t.curve.values() if math.isfinite(v)]
+    by_round = _by_round(trials)
     rounds_seen: set[int] = set()
     for t in trials:
         steps = sorted(s for s in t.curve if math.isfinite(t.curve[s]))
@@ -93,7 +116,7 @@ def learning_curves_figure(study: tune.Study, *, metric: str = "dev loss") -> Fi
         label = None
         if t.round not in rounds_seen:
             rounds_seen.add(t.round)
-            label = f"round {t.round}"
+            label = f"round {t.round}" if by_round else "trials"
         ax.plot(steps, ys, color=_round_colour(t.round), alpha=0.45, lw=1.0,
                 ls="--" if stopped else "-", label=label)  # fmt: skip
         if stopped:
@@ -110,8 +133,7 @@ def learning_curves_figure(study: tune.Study, *, metric: str = "dev loss") -> Fi
             label=f"best: trial {best.number} ({metric} {best.value:.4g})",
             zorder=5,
         )
-    if values and min(values) > 0 and max(values) / min(values) > 10:
-        ax.set_yscale("log")
+    ax.set_yscale(_loss_scale(study, values))
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -132,14 +154,16 @@ def _infer_kind(values: Sequence[Any]) -> str:
     if lo > 0 and hi < 1 and lo >= 0.5 and (1 - lo) / (1 - hi) >= 10:
         return "one-minus-log"
     if lo > 0 and hi / lo >= 20:
-        return "log"
+        return "int-log" if all(isinstance(v, int) for v in values) else "log"
     return "linear"
 
 
 def _kind(dim: tune.Dimension | None, values: Sequence[Any]) -> str:
     if isinstance(dim, tune.Choice):
         return "choice"
-    if isinstance(dim, tune.LogUniform | tune.IntLogUniform):
+    if isinstance(dim, tune.IntLogUniform):
+        return "int-log"
+    if isinstance(dim, tune.LogUniform):
         return "log"
     if isinstance(dim, tune.OneMinusLogUniform):
         return "one-minus-log"
@@ -161,12 +185,24 @@ def _beta_axis(ax: Axes, name: str) -> None:
     ax.set_xlabel(f"{name} (on a log scale of 1 - {name})")
 
 
+def _integer_log_axis(ax: Axes, name: str) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    # whole numbers on a log axis: plain labels at 1, 2, 5 x 10^k (the default would label
+    # every minor tick 2x10^1, 3x10^1, ... and run them into each other)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(f"{name} (log scale)")
+
+
 def _limits(ax: Axes, dim: tune.Dimension, kind: str) -> None:
     """The whole searched range, with a 3% margin on the axis' own scale."""
     lo, hi = float(dim.low), float(dim.high)  # type: ignore[attr-defined]
     if kind == "one-minus-log":
         lo, hi = 1.0 - lo, 1.0 - hi  # largest first: beta grows to the right
-    if kind in ("log", "one-minus-log"):
+    if kind in ("log", "int-log", "one-minus-log"):
         pad = (hi / lo) ** 0.03
         ax.set_xlim(lo / pad, hi * pad)
     else:
@@ -186,50 +222,72 @@ def objective_vs_params(
     return _save(figure, Path(path))
 
 
+def plotted_params(study: tune.Study, space: tune.Space | None = None) -> list[str]:
+    """The hyperparameters :func:`objective_vs_params_figure` draws a panel for: the space's
+    sampled dimensions (fixed ones have nothing to show) that some trial carries, or without a
+    space every parameter of any trial, in first-seen order."""
+    seen = list(dict.fromkeys(n for t in study.trials for n in t.params))
+    if space is None:
+        return seen
+    return [n for n in space.names if n in seen]
+
+
 def objective_vs_params_figure(
     study: tune.Study, *, space: tune.Space | None = None, objective: str = "objective"
 ) -> Figure:
-    """One panel per hyperparameter: the objective of every complete trial against its value on
-    the dimension's own scale, coloured by round; each later round's coarse-to-fine box shaded
-    in its colour; diverged trials as crosses along the top edge."""
-    trials = [t for t in study.trials if t.params]
-    names = [n for n in (trials[0].params if trials else []) if
-             space is None or n not in space or space[n].uses_coordinate]  # fmt: skip
-    if space is not None:
-        names = [n for n in names if n in space.names]
+    """One panel per hyperparameter (:func:`plotted_params`): the objective of every complete
+    trial that has that hyperparameter against its value on the dimension's own scale, coloured
+    by round when there are several; each later round's coarse-to-fine box shaded in its colour;
+    diverged and failed trials as crosses along the top edge. With no complete trial, or nothing
+    to plot against, the figure says so and draws no point."""
+    names = plotted_params(study, space)
     cols = min(3, max(1, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
     fig = _figure(4.2 * cols, 3.4 * rows + 0.5)
-    done = [t for t in trials if t.state == "complete" and t.value is not None]
-    stopped = [t for t in trials if t.state in ("diverged", "failed")]
+    done = [t for t in study.trials if t.state == "complete" and t.value is not None]
+    if not names or not done:
+        n = len(study.trials)
+        _note(fig, "no sampled hyperparameter to plot against" if not names else
+              f"no complete trial: {_n(n, 'trial')}, none complete — nothing to plot")  # fmt: skip
+        fig.suptitle(f"{_value_label(study, objective)} against each hyperparameter")
+        return fig
+    stopped = [t for t in study.trials if t.state in ("diverged", "failed")]
     values = [float(t.value) for t in done]  # type: ignore[arg-type]
-    log_y = bool(values) and min(values) > 0 and max(values) / min(values) > 10
+    y_scale = _loss_scale(study, values)
     boxes = study.boxes if space is not None else {}
-    top_y = max(values) * (1.6 if log_y else 1.08) if values else 1.0
-    rounds = sorted({t.round for t in trials})
+    top_y = max(values) * (1.6 if y_scale == "log" else 1.08)
+    rounds = sorted({t.round for t in done})
+    by_round = _by_round(study.trials)
     from matplotlib.ticker import MaxNLocator
 
     for i, name in enumerate(names):
         ax = fig.add_subplot(rows, cols, i + 1)
         dim = space[name] if space is not None and name in space else None
-        kind = _kind(dim, [t.params[name] for t in trials])
+        kind = _kind(dim, [t.params[name] for t in study.trials if name in t.params])
         options: list[Any] = []
         if kind == "choice":
             if isinstance(dim, tune.Choice):
                 options = dim.options
             else:
-                options = sorted({t.params[name] for t in trials}, key=repr)
+                options = sorted({t.params[name] for t in study.trials if name in t.params},
+                                 key=repr)  # fmt: skip
 
         def x_of(v: Any, kind: str = kind, options: list[Any] = options) -> float:
             if kind == "choice":
                 return float(options.index(v))
             return 1.0 - v if kind == "one-minus-log" else float(v)
 
+        def has(t: tune.FrozenTrial, name: str = name, options: list[Any] = options) -> bool:
+            # a babysat trial, or one of another space, may lack the parameter or hold a value
+            # the panel has no place for
+            return name in t.params and (not options or t.params[name] in options)
+
         for r in rounds:
-            in_round = [t for t in done if t.round == r]
+            in_round = [t for t in done if t.round == r and has(t)]
             ax.scatter([x_of(t.params[name]) for t in in_round], [t.value for t in in_round],
                        s=22, color=_round_colour(r), edgecolor="white", lw=0.4,
-                       label=f"round {r}", zorder=3)  # fmt: skip
+                       label=f"round {r}" if by_round else "complete trials",
+                       zorder=3)  # fmt: skip
             box = boxes.get(r, {}).get(name) if r > 1 else None
             if box is not None and dim is not None:
                 if kind == "choice":
@@ -239,10 +297,11 @@ def objective_vs_params_figure(
                 ax.axvspan(min(lo, hi), max(lo, hi), color=_round_colour(r), alpha=0.12, lw=0)
                 for edge in (lo, hi):
                     ax.axvline(edge, color=_round_colour(r), lw=0.8, alpha=0.6)
-        if stopped:
+        shown = [t for t in stopped if has(t)]
+        if shown:
             ax.scatter(
-                [x_of(t.params[name]) for t in stopped],
-                [top_y] * len(stopped),
+                [x_of(t.params[name]) for t in shown],
+                [top_y] * len(shown),
                 marker="x",
                 color="0.4",
                 s=20,
@@ -255,6 +314,8 @@ def objective_vs_params_figure(
             ax.set_xlabel(f"{name} (one of {len(options)} options)")
         elif kind == "one-minus-log":
             _beta_axis(ax, name)
+        elif kind == "int-log":
+            _integer_log_axis(ax, name)
         elif kind == "log":
             ax.set_xscale("log")
             ax.set_xlabel(f"{name} (log scale)")
@@ -264,14 +325,16 @@ def objective_vs_params_figure(
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if dim is not None and kind != "choice":
             _limits(ax, dim, kind)
-        if log_y:
-            ax.set_yscale("log")
+        ax.set_yscale(y_scale)
         if i % cols == 0:
             ax.set_ylabel(objective)
         ax.grid(True, alpha=0.3)
-    if names:
-        handles, labels = fig.axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9)
+    handles: dict[str, Any] = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+               ncols=len(handles), fontsize=9)  # fmt: skip
     boxed = " with each round's coarse-to-fine box" if boxes else ""
     fig.suptitle(f"{_value_label(study, objective)} against each hyperparameter{boxed}")
     return fig
@@ -284,10 +347,14 @@ def importance_bars(study: tune.Study, path: str | Path) -> Path:
 
 def importance_figure(study: tune.Study) -> Figure:
     """Horizontal bars of the first-order variance shares (``study.importance()``, from every
-    complete trial), largest on top, each labelled with its value; the title gives the rest that
-    no single hyperparameter explains."""
+    complete trial with the space's unit coordinates), largest on top, each labelled with its
+    value; the title gives the rest that no single hyperparameter explains. A study with no
+    sampled dimension gets a note instead; too few trials raise ValueError."""
     shares = study.importance()
     fig = _figure(7, 0.5 * len(shares) + 1.6)
+    if not shares:
+        _note(fig, f"study {study.name!r}: no sampled hyperparameter to rank")
+        return fig
     ax = fig.add_subplot()
     names = list(shares)[::-1]
     vals = [shares[n] for n in names]
@@ -295,7 +362,7 @@ def importance_figure(study: tune.Study) -> Figure:
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in vals], padding=3, fontsize=9)
     ax.set_xlim(0, 1.1)  # shares sum to at most 1
     ax.set_xlabel("share of the objective's variance explained by the hyperparameter alone")
-    n = sum(t.state == "complete" for t in study.trials)
+    n = sum(t.state == "complete" and bool(t.unit) for t in study.trials)
     rest = 1.0 - sum(vals)
     ax.set_title(
         f"Which hyperparameters mattered ({n} complete trials)\nstudy {study.name!r}; "
@@ -342,8 +409,7 @@ def panda_timeline_figure(
     values = [trial.curve[s] for s in steps]
     ax.plot(steps, values, "o-", color="C0", ms=4, lw=1.6, label=metric)
     finite = [v for v in values if math.isfinite(v)]
-    if finite and min(finite) > 0 and max(finite) / min(finite) > 10:
-        ax.set_yscale("log")
+    ax.set_yscale(_loss_scale(study, finite))
     # a rollback the policy decided, or a person's resume from an earlier checkpoint
     rollbacks = [
         {"epoch": e["epoch"], "to": e["to"] if e.get("kind") == "rollback" else e["from"]}
@@ -376,11 +442,12 @@ def panda_timeline_figure(
         )
         ax2.set_ylabel(f"{param} (log scale)", color="C1")
         ax2.tick_params(axis="y", which="both", colors="C1")
-        handles, labels = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(handles + h2, labels + l2, loc="upper right", fontsize=9)
-    else:
-        ax.legend(loc="upper right", fontsize=9)
+    # outside the axes: wherever it sits inside, some curve runs under it
+    handles, labels = ax.get_legend_handles_labels()
+    for other in fig.axes[1:]:
+        h2, l2 = other.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -404,9 +471,9 @@ def plot_study(
     objective: str = "objective",
 ) -> list[Path]:
     """Writes into ``out``: ``curves.png`` (when trials reported curves), ``panda_timeline.png``
-    (of the latest babysat trial, if any), ``objective_vs_params.png`` (with two trials or more)
-    and ``importance.png`` (when there are enough complete trials for a ranking); returns the paths
-    written."""
+    (of the latest babysat trial, if any), ``objective_vs_params.png`` (with two trials or more
+    and a sampled hyperparameter; with no complete trial it says so) and ``importance.png``
+    (when there are enough complete trials for a ranking); returns the paths written."""
     out = Path(out)
     written = []
     if any(t.curve for t in study.trials):
@@ -415,12 +482,13 @@ def plot_study(
     if babysat:
         last = babysat[-1]
         written.append(panda_timeline(study, last, out / "panda_timeline.png", metric=objective))
-    if len(study.trials) > 1:
+    if len(study.trials) > 1 and plotted_params(study, space):
         written.append(
             objective_vs_params(
                 study, out / "objective_vs_params.png", space=space, objective=objective
             )
         )
     with contextlib.suppress(ValueError):  # too few complete trials for a ranking
-        written.append(importance_bars(study, out / "importance.png"))
+        if study.importance():  # empty: no sampled dimension to rank
+            written.append(importance_bars(study, out / "importance.png"))
     return written
