@@ -78,6 +78,7 @@ def test_caviar_trains_every_configuration_fully_and_stores_checkpoints(tmp_path
     assert study.best_trial.params == best
     cp = study.best_checkpoint()
     assert (cp.trial, cp.step) == (study.best_trial.number, 4)
+    assert repr(cp).endswith("state=<1 array, 24 bytes>)")  # Curve's w: 3 float64
     model = study.best_trial.load(Curve)
     assert model.epoch == 4
     np.testing.assert_array_equal(model.w, np.full(3, 4.0))
