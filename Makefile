@@ -19,12 +19,20 @@ $(PY):
 
 venv: $(PY) ## create the virtualenv (.venv) used by every target
 
+# pip builds the Rust extension without a word for a minute or more: say so first, and keep
+# pip's own progress lines (only the "already satisfied" ones are dropped).
+BUILD_NOTE := building bntune's Rust extension (release, about a minute) and installing it into $(VENV)
+PIP_INSTALL = PYTHONUNBUFFERED=1 $(PIP) install $(1) | { grep -v '^Requirement already satisfied' || true; }
+
 demo: $(PY) ## install bntune with its demo extra into .venv, then run `bntune demo` (see ./bntune-demo/)
-	$(PIP) install --quiet '.[demo]'
+	@echo "make demo: $(BUILD_NOTE) with the demo extra…"
+	$(call PIP_INSTALL,'.[demo]')
+	@echo "make demo: running bntune demo"
 	$(VENV)/bin/bntune demo
 
 test: $(PY) ## install bntune with its test extra into .venv, then run cargo test and pytest
-	$(PIP) install --quiet '.[test]'
+	@echo "make test: $(BUILD_NOTE) with the test extra…"
+	$(call PIP_INSTALL,'.[test]')
 	$(MAKE) --no-print-directory test-rust test-python
 
 test-rust: ## cargo test of the pure Rust core (no Python needed)

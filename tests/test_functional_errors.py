@@ -96,9 +96,11 @@ def test_inference_without_running_statistics_raises():
 def test_training_with_one_value_per_channel_raises(shape):
     x, _, _, rm, rv = arrays(shape)
     rm0 = rm.copy()
-    with pytest.raises(
-        ValueError, match=r"Expected more than 1 value per channel when training, got input size"
-    ):
+    expected = (
+        r"x: batch norm in training needs more than one value per channel, "
+        rf"got shape \({', '.join(map(str, shape))}\)"
+    )
+    with pytest.raises(bntune.ShapeError, match=expected):
         F.batch_norm_forward(x, None, None, rm, rv)
     assert_untouched((rm, rm0))
     y, _, _ = F.batch_norm_forward(x, None, None, rm, rv, training=False)

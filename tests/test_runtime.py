@@ -1,6 +1,7 @@
 """The package's process-wide surface: version, SIMD dispatch, thread pool, exception classes."""
 
 import os
+import pydoc
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,16 @@ def test_exceptions_can_be_raised_and_caught_as_python_classes():
 def test_public_names_are_exported():
     for name in bntune.__all__:
         assert hasattr(bntune, name), name
+
+
+def test_help_says_what_bntune_is_not_what_exceptions_inherit():
+    text = pydoc.render_doc(bntune, renderer=pydoc.plaintext)
+    doc = bntune.__doc__
+    assert "batch normalization" in doc.splitlines()[0].lower()
+    for part in ("functional", "qmc", "nn", "optim", "datasets", "tune", "plots", "mlp"):
+        assert f"``{part}``" in doc, part
+    for error in ("BntuneError", "ShapeError", "DtypeError", "TrainingDiverged"):
+        assert error in doc
+        assert isinstance(getattr(bntune, error), type)  # still public
+    assert "inherited from" not in text  # no page of BaseException's methods
+    assert len(text.splitlines()) < 100

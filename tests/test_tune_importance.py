@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bntune import tune
+from modes_helpers import Curve
 from tune_helpers import needs_qmc
 
 
@@ -153,3 +154,51 @@ def test_importance_input_errors():
         tune.first_order_shares(np.zeros((9, 1)), np.full(9, np.nan), ["a"])
     with pytest.raises(ValueError, match="no complete trial"):
         tune.Study("e").importance()
+
+
+def _never(view):
+    """A babysitting policy that never intervenes."""
+    return None
+
+
+@needs_qmc
+def test_study_importance_leaves_out_a_babysat_trial():
+    # the f of the test above: u1 + 0.5 u2 in unit space, shares 0.8, 0.2, 0; a babysat trial
+    # (no unit coordinates, other params) joins the study and must not change the ranking
+    space = tune.Space(
+        lr=tune.LogUniform(1e-4, 1.0), x2=tune.Uniform(0, 1), dummy=tune.IntUniform(1, 5)
+    )
+    study = tune.Study("imp-panda", seed=0)
+    study.optimize(
+        lambda t: float((np.log10(t.params["lr"]) + 4) / 4 + 0.5 * t.params["x2"]),
+        space,
+        n_trials=32,
+    )
+    study.babysit(Curve, {"a": 1.0, "c": 0.0}, epochs=2, policy=_never)
+    assert study.trials[-1].state == "complete"
+    assert not study.trials[-1].unit
+    shares = study.importance()
+    assert list(shares) == ["lr", "x2", "dummy"]
+    assert shares["lr"] == pytest.approx(0.8, abs=1e-9)
+    assert shares["x2"] == pytest.approx(0.2, abs=1e-9)
+    assert shares["dummy"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_study_importance_without_sampled_dimensions_is_an_empty_ranking():
+    babysat = tune.Study("panda-only", seed=0)
+    babysat.babysit(Curve, {"a": 1.0, "c": 0.0}, epochs=2, policy=_never)
+    assert babysat.importance() == {}
+    fixed = tune.Study("fixed-only", seed=0)
+    fixed.optimize(lambda t: float(t.params["a"]), tune.Space(a=tune.Fixed(3)), n_trials=4)
+    assert fixed.importance() == {}
+
+
+@needs_qmc
+def test_too_few_sampled_trials_say_how_many_were_left_out():
+    study = tune.Study("few", seed=0)
+    study.optimize(lambda t: t.params["x"], tune.Space(x=tune.Uniform(0, 1)), n_trials=3)
+    for _ in range(2):
+        study.babysit(Curve, {"a": 1.0, "c": 0.0}, epochs=1, policy=_never)
+    with pytest.raises(ValueError, match=r"at least 4 complete trials .* got 3; 2 complete trials"
+                                         r" of study 'few' left out: babysat"):  # fmt: skip
+        study.importance()

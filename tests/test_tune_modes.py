@@ -49,6 +49,21 @@ def test_checkpoint_refuses_what_it_cannot_store():
         checkpoints.decode(buf.getvalue())
 
 
+def test_checkpoint_repr_summarises_the_state_on_one_line():
+    state = {
+        "model": {"w": np.zeros((100, 100), np.float32), "b": np.zeros(100)},
+        "opt": [{"v": np.zeros((100, 100))}],
+        "epoch": 3,
+    }
+    cp = checkpoints.Checkpoint(trial=2, step=5, params={"lr": 0.1}, value=0.25, state=state)
+    # by hand: 3 arrays of 100*100*4 + 100*8 + 100*100*8 = 120,800 bytes
+    assert repr(cp) == (
+        "Checkpoint(trial=2, step=5, value=0.25, params={'lr': 0.1}, state=<3 arrays, 120.8 kB>)"
+    )
+    one = checkpoints.Checkpoint(trial=0, step=1, params={}, value=None, state=np.zeros(3))
+    assert repr(one).endswith("state=<1 array, 24 bytes>)")
+
+
 def test_caviar_trains_every_configuration_fully_and_stores_checkpoints(tmp_path):
     study = tune.Study("c", storage=tmp_path / "s.db", seed=3)
     trials = study.caviar(Curve, SPACE, population=5, epochs=4, n_workers=1)
@@ -63,6 +78,7 @@ def test_caviar_trains_every_configuration_fully_and_stores_checkpoints(tmp_path
     assert study.best_trial.params == best
     cp = study.best_checkpoint()
     assert (cp.trial, cp.step) == (study.best_trial.number, 4)
+    assert repr(cp).endswith("state=<1 array, 24 bytes>)")  # Curve's w: 3 float64
     model = study.best_trial.load(Curve)
     assert model.epoch == 4
     np.testing.assert_array_equal(model.w, np.full(3, 4.0))

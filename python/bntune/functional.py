@@ -63,10 +63,10 @@ def batch_norm_forward(
         inference — ready for :func:`batch_norm_backward`.
 
     Raises:
-        ValueError: (``bntune.ShapeError`` for shapes) ``x`` with fewer than 2 dimensions or no
-            elements, per-channel arrays not of shape (C,), ``out`` of the wrong shape or not
-            writable and contiguous, read-only or strided running statistics, M == 1 when
-            training, ``training=False`` without running statistics.
+        ValueError: (``bntune.ShapeError`` for shapes) ``x`` with fewer than 2 dimensions, no
+            elements or, when training, one value per channel (M == 1); per-channel arrays not
+            of shape (C,), ``out`` of the wrong shape or not writable and contiguous, read-only
+            or strided running statistics, ``training=False`` without running statistics.
         TypeError: (``bntune.DtypeError``) non-float ``x`` or arrays whose dtype differs from
             x's. Nothing is modified when an exception is raised.
     """

@@ -30,7 +30,7 @@ pub fn forward_train<T: Element>(
     layout.check_len("out", y.len())?;
     affine.check(&layout)?;
     check_eps(eps)?;
-    check_trainable(shape, &layout)?;
+    check_trainable("x", shape, &layout)?;
     let k = T::kernels(backend, plan::streams(std::mem::size_of_val(y)));
     let triples = if layout.s == 1 {
         train_columns(&k, layout, x, affine, eps, y)?

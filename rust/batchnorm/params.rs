@@ -82,11 +82,12 @@ pub fn check_momentum(momentum: f64) -> Result<()> {
     Ok(())
 }
 
-/// Training needs at least two values per channel (as in torch).
-pub fn check_trainable(shape: &[usize], layout: &Layout) -> Result<()> {
+/// Training needs at least two values per channel (as in torch): the statistics of one value
+/// are degenerate. A shape problem of the array `name`.
+pub fn check_trainable(name: &str, shape: &[usize], layout: &Layout) -> Result<()> {
     if layout.per_channel() < 2 {
-        return Err(Error::Value(format!(
-            "Expected more than 1 value per channel when training, got input size {}",
+        return Err(Error::Shape(format!(
+            "{name}: batch norm in training needs more than one value per channel, got shape {}",
             shape_str(shape)
         )));
     }

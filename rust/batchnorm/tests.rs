@@ -259,8 +259,9 @@ fn bad_arguments_are_refused_before_writing() {
     let err = forward_train(b, &x, &[1, 12], Affine::default(), 1e-5, &mut y).unwrap_err();
     assert_eq!(
         err,
-        Error::Value(
-            "Expected more than 1 value per channel when training, got input size (1, 12)".into()
+        Error::Shape(
+            "x: batch norm in training needs more than one value per channel, got shape (1, 12)"
+                .into()
         )
     );
     let short = [1.0; 3];

@@ -200,7 +200,7 @@ fn forward_typed<'py, T: Element + numpy::Element>(
     let mut rm = running_array::<T>("running_mean", running_mean, c)?;
     let mut rv = running_array::<T>("running_var", running_var, c)?;
     if training {
-        batchnorm::params::check_trainable(&shape, &layout).map_err(err)?;
+        batchnorm::params::check_trainable("x", &shape, &layout).map_err(err)?;
         batchnorm::check_momentum(momentum).map_err(err)?;
     } else if rm.is_none() || rv.is_none() {
         return Err(PyValueError::new_err(

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from bntune._core import ShapeError
 from bntune.nn.module import Module, check_grad, check_input, float_dtype
 from bntune.nn.parameter import Parameter
 
@@ -78,9 +79,9 @@ class BatchNorm(Module):
         if self.training:
             per_channel = x.size // self.num_features
             if per_channel < 2:
-                raise ValueError(
-                    f"{self.describe()}: training needs more than 1 value per channel, got "
-                    f"input of shape {x.shape} (use eval() for single samples)"
+                raise ShapeError(
+                    f"{self.describe()}: input: batch norm in training needs more than one "
+                    f"value per channel, got shape {x.shape} (use eval() for single samples)"
                 )
         y, mean, invstd = _functional().batch_norm_forward(
             x,

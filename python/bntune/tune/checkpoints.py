@@ -90,17 +90,50 @@ def decode(data: bytes) -> Any:
 # ---- taking a model home -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+def _arrays(node: Any) -> list[np.ndarray]:
+    """The numpy arrays of a state tree, depth first."""
+    if isinstance(node, np.ndarray):
+        return [node]
+    if isinstance(node, dict):
+        node = list(node.values())
+    if isinstance(node, list | tuple):
+        return [a for v in node for a in _arrays(v)]
+    return []
+
+
+def _size(nbytes: int) -> str:
+    if nbytes < 1000:
+        return f"{nbytes} bytes"
+    if nbytes < 1_000_000:
+        return f"{nbytes / 1e3:.1f} kB"
+    return f"{nbytes / 1e6:.1f} MB"
+
+
+def state_summary(state: Any) -> str:
+    """``12 arrays, 42.3 kB``: how much a state holds, for a repr that fits on a line."""
+    arrays = _arrays(state)
+    noun = "array" if len(arrays) == 1 else "arrays"
+    return f"{len(arrays)} {noun}, {_size(sum(a.nbytes for a in arrays))}"
+
+
+@dataclass(frozen=True, repr=False)
 class Checkpoint:
     """A stored checkpoint: trial ``trial`` after ``step`` epochs, the (structural and current)
     ``params`` the trainable is built from, the curve ``value`` at that step, and the decoded
-    ``state``. ``load(trainable)`` rebuilds the model."""
+    ``state``. ``load(trainable)`` rebuilds the model. Its repr summarises the state (how many
+    arrays, how many bytes) instead of printing it."""
 
     trial: int
     step: int
     params: dict[str, Any]
     value: float | None
     state: Any
+
+    def __repr__(self) -> str:
+        return (
+            f"Checkpoint(trial={self.trial}, step={self.step}, value={self.value!r}, "
+            f"params={self.params!r}, state=<{state_summary(self.state)}>)"
+        )
 
     def load(self, trainable: type) -> Any:
         """``trainable(params)`` with this checkpoint's state loaded."""

@@ -84,7 +84,7 @@ def first_order_shares(
         raise ValueError(f"units must have shape ({n}, {d}), got {units.shape}")
     if not np.all(np.isfinite(values)):
         raise ValueError("values must be finite (leave failed and diverged trials out)")
-    if n and not (units.min() >= 0.0 and units.max() <= 1.0):
+    if units.size and not (units.min() >= 0.0 and units.max() <= 1.0):
         raise ValueError(
             f"units must lie in the unit cube [0, 1], got values in "
             f"[{units.min():.6g}, {units.max():.6g}]"
@@ -128,14 +128,32 @@ def study_importance(
     trials: Sequence[FrozenTrial], study_name: str, *, degree: int | None = None
 ) -> dict[str, float]:
     """First-order shares from every complete trial of the study's latest space (the dimensions
-    of its last complete trial), whatever its round."""
-    trials = [t for t in trials if t.state == "complete" and t.value is not None]
-    if not trials:
+    of its last complete trial that has unit coordinates), whatever its round.
+
+    Only trials that carry those unit coordinates count: a babysat trial (panda) has none and is
+    left out, and so is a trial of another space. A space whose every dimension is fixed has no
+    coordinates: its ranking is empty. Too few trials for a fit raise ValueError saying how many
+    were used and how many were left out."""
+    done = [t for t in trials if t.state == "complete" and t.value is not None]
+    if not done:
         raise ValueError(f"Study {study_name!r} has no complete trial")
-    names = list(trials[-1].unit)
-    trials = [
-        t for t in trials if list(t.unit) == names and all(0.0 <= t.unit[n] <= 1.0 for n in names)
+    sampled = [t for t in done if t.unit]
+    if not sampled:
+        return {}  # no dimension was sampled: nothing to rank
+    names = list(sampled[-1].unit)
+    used = [
+        t for t in done if list(t.unit) == names and all(0.0 <= t.unit[n] <= 1.0 for n in names)
     ]
-    units = np.array([[t.unit[n] for n in names] for t in trials], dtype=np.float64)
-    values = np.array([t.value for t in trials], dtype=np.float64)
-    return first_order_shares(units.reshape(len(trials), len(names)), values, names, degree=degree)
+    units = np.array([[t.unit[n] for n in names] for t in used], dtype=np.float64)
+    values = np.array([t.value for t in used], dtype=np.float64)
+    try:
+        return first_order_shares(units, values, names, degree=degree)
+    except ValueError as err:
+        left_out = len(done) - len(used)
+        if not left_out:
+            raise
+        raise ValueError(
+            f"{err}; {left_out} complete trial{'' if left_out == 1 else 's'} of study "
+            f"{study_name!r} left out: babysat or from another space, without the unit "
+            f"coordinates of {', '.join(names)}"
+        ) from None
