@@ -3,6 +3,7 @@ fault a new user met, with the behaviour now expected."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -26,7 +27,9 @@ TESTS = str(__import__("pathlib").Path(__file__).parent)
 def _script(tmp_path, body: str) -> subprocess.CompletedProcess:
     path = tmp_path / "script.py"
     path.write_text(textwrap.dedent(body))
-    env = {"PYTHONPATH": TESTS, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    # the bntune under test (PYTHONPATH may point at another tree) and these tests' helpers
+    paths = os.pathsep.join(p for p in (TESTS, os.environ.get("PYTHONPATH")) if p)
+    env = {"PYTHONPATH": paths, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=90, check=False)  # fmt: skip
 
