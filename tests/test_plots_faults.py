@@ -96,7 +96,8 @@ def test_an_all_failed_study_draws_no_point():
         raise RuntimeError("broken objective")
 
     study = tune.Study("failed", seed=0)
-    study.optimize(fails, SPACE, n_trials=4)
+    with pytest.raises(tune.AllTrialsFailed):
+        study.optimize(fails, SPACE, n_trials=4)
     assert {t.state for t in study.trials} == {"failed"}
     fig = plots.objective_vs_params_figure(study, space=SPACE)
     assert sum(points(ax) for ax in fig.axes) == 0
