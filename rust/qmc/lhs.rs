@@ -45,7 +45,7 @@ pub struct LatinHypercube {
 /// `(k + 1/2) / n` exactly when centred, nudged by ulps so that `floor(x * n) == k` holds in
 /// floating point too.
 #[inline]
-fn in_stratum(k: u32, jitter: Option<f64>, n: usize, inv_n: f64) -> f64 {
+pub(crate) fn in_stratum(k: u32, jitter: Option<f64>, n: usize, inv_n: f64) -> f64 {
     let nf = n as f64;
     let kf = f64::from(k);
     let mut x = match jitter {
