@@ -86,6 +86,7 @@ fn draw<'py>(
     float32: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     check_range(engine, start, n)?;
+    engine.check_count(n).map_err(|e| to_py_err(py, e))?;
     if float32 {
         draw_into::<f32>(py, engine, start, n)
     } else {
@@ -198,7 +199,15 @@ impl QmcEngine {
             me.index += n as u64;
             (Arc::clone(&me.engine), start)
         };
-        draw(py, &engine, start, n, float32)
+        let result = draw(py, &engine, start, n, float32);
+        if result.is_err() {
+            // Nothing was drawn: give the points back, unless another thread drew after us.
+            let mut me = slf.borrow_mut();
+            if me.index == start + n as u64 {
+                me.index = start;
+            }
+        }
+        result
     }
 
     /// Points `index .. index + n` without touching the engine's own position.

@@ -80,6 +80,16 @@ impl Engine {
         }
     }
 
+    /// Refuses a draw of `n` points the engine cannot make whatever the memory (strength-2
+    /// Latin hypercubes need n = p² for a prime p >= d - 1), so callers can ask before
+    /// allocating the output.
+    pub fn check_count(&self, n: usize) -> Result<()> {
+        match self {
+            Engine::OaLatinHypercube(e) if n > 0 => e.side(n).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes the points from index `start` on (a new design keyed by `start`, for Latin
     /// hypercubes) into the row-major `out`.
     pub fn fill<T: UnitFloat>(&self, start: u64, out: &mut [T]) -> Result<()> {

@@ -6,9 +6,9 @@
   (``rust/qmc/random_cd.rs``), O(n d) per try.
 * ``"lloyd"``: Lloyd's algorithm towards a centroidal Voronoi tessellation of the unit cube
   (10 iterations at most, stopping when no point moves more than 1e-5: scipy's settings). Each
-  cell's centroid is estimated from 256 scrambled Sobol' probe points per sample point (the
-  exact Voronoi cells scipy builds need ``scipy.spatial``); points spread apart, the strata of a
-  Latin hypercube are not kept.
+  cell's centroid is estimated from 256 scrambled Sobol' probe points per sample point (fewer
+  once n * d exceeds 65 536); scipy builds the exact cells with ``scipy.spatial``, which
+  bntune does not depend on. Points spread apart; a Latin hypercube's strata are not kept.
 
 Both are deterministic given their seed, so a reset engine repeats its optimized draws.
 """
@@ -25,6 +25,7 @@ _RANDOM_CD_NOCHANGE = 100
 _LLOYD_MAXITER = 10
 _LLOYD_TOL = 1e-5
 _PROBES_PER_POINT = 256
+_MAX_PROBE_VALUES = 1 << 24
 # Probe-to-point distances are computed this many at a time (a 32 MB float64 block).
 _DISTANCE_BLOCK = 1 << 22
 
@@ -76,7 +77,9 @@ def _lloyd(sample: np.ndarray, seed: int) -> np.ndarray:
     from bntune.qmc._engines import Random, Sobol
 
     n, d = sample.shape
-    count = _PROBES_PER_POINT * n
+    # At most _MAX_PROBE_VALUES coordinates of probes (128 MB): large designs get fewer
+    # probes per point (Lloyd's algorithm is meant for small designs, as scipy's).
+    count = max(n, min(_PROBES_PER_POINT * n, _MAX_PROBE_VALUES // d))
     engine = Sobol(d, seed=seed) if d <= Sobol.MAXDIM else Random(d, seed=seed)
     probes = engine.random_at(0, count)
     points = sample
