@@ -32,37 +32,97 @@ fn single(u: f64) -> f64 {
     1.0 + 0.5 * z - 0.5 * z * z
 }
 
-/// The change of CD if `x[r, c]` and `x[s, c]` were swapped (rows `r != s`).
-fn swap_delta(sample: &[f64], n: usize, d: usize, r: usize, s: usize, c: usize) -> f64 {
-    let row_r = &sample[r * d..(r + 1) * d];
-    let row_s = &sample[s * d..(s + 1) * d];
-    let (a, b) = (row_r[c], row_s[c]);
-    let (mut g_r, mut g_s, mut d_r, mut d_s) = (1.0, 1.0, 1.0, 1.0);
-    for k in (0..d).filter(|&k| k != c) {
-        g_r *= single(row_r[k]);
-        g_s *= single(row_s[k]);
-        d_r *= 1.0 + (row_r[k] - 0.5).abs();
-        d_s *= 1.0 + (row_s[k] - 0.5).abs();
-    }
-    let mut pairs = 0.0;
-    for (j, row_j) in sample.chunks_exact(d).enumerate() {
-        if j == r || j == s {
-            continue;
+/// The design column by column (`cols[k * n + j]` is x_jk, `dist` holds |x - 1/2|), so that
+/// the products over rows j run along contiguous memory and vectorise; kept in step with the
+/// row-major sample on every swap.
+struct Work {
+    n: usize,
+    d: usize,
+    cols: Vec<f64>,
+    dist: Vec<f64>,
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl Work {
+    fn new(sample: &[f64], n: usize, d: usize) -> Work {
+        let mut cols = vec![0.0; n * d];
+        for (j, row) in sample.chunks_exact(d).enumerate() {
+            for (k, &x) in row.iter().enumerate() {
+                cols[k * n + j] = x;
+            }
         }
-        let (mut a_j, mut b_j) = (1.0, 1.0);
+        let dist = cols.iter().map(|x| (x - 0.5).abs()).collect();
+        Work {
+            n,
+            d,
+            cols,
+            dist,
+            a: vec![0.0; n],
+            b: vec![0.0; n],
+        }
+    }
+
+    fn swap(&mut self, r: usize, s: usize, c: usize) {
+        self.cols.swap(c * self.n + r, c * self.n + s);
+        self.dist.swap(c * self.n + r, c * self.n + s);
+    }
+
+    /// The change of CD if `x[r, c]` and `x[s, c]` were swapped (rows `r != s`).
+    fn swap_delta(&mut self, r: usize, s: usize, c: usize) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::backend() == crate::simd::Backend::Avx2Fma {
+            // SAFETY: the backend is only Avx2Fma on CPUs that support AVX2.
+            return unsafe { self.swap_delta_avx2(r, s, c) };
+        }
+        self.swap_delta_any(r, s, c)
+    }
+
+    /// [`Work::swap_delta_any`] compiled with 256-bit vectors: the same operations in the
+    /// same order (no fused multiply-adds), so the same value.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn swap_delta_avx2(&mut self, r: usize, s: usize, c: usize) -> f64 {
+        self.swap_delta_any(r, s, c)
+    }
+
+    #[inline(always)]
+    fn swap_delta_any(&mut self, r: usize, s: usize, c: usize) -> f64 {
+        let (n, d) = (self.n, self.d);
+        let (a, b) = (self.cols[c * n + r], self.cols[c * n + s]);
+        self.a.fill(1.0);
+        self.b.fill(1.0);
+        let (mut g_r, mut g_s, mut d_r, mut d_s) = (1.0, 1.0, 1.0, 1.0);
         for k in (0..d).filter(|&k| k != c) {
-            a_j *= pair(row_r[k], row_j[k]);
-            b_j *= pair(row_s[k], row_j[k]);
+            let col = &self.cols[k * n..(k + 1) * n];
+            let dist = &self.dist[k * n..(k + 1) * n];
+            let (x_r, x_s) = (col[r], col[s]);
+            let (z_r, z_s) = (dist[r], dist[s]);
+            g_r *= single(x_r);
+            g_s *= single(x_s);
+            d_r *= 1.0 + z_r;
+            d_s *= 1.0 + z_s;
+            for (((pa, pb), &x), &z) in self.a.iter_mut().zip(&mut self.b).zip(col).zip(dist) {
+                *pa *= 1.0 + 0.5 * (z_r + z - (x_r - x).abs());
+                *pb *= 1.0 + 0.5 * (z_s + z - (x_s - x).abs());
+            }
         }
-        pairs += (a_j - b_j) * (pair(b, row_j[c]) - pair(a, row_j[c]));
+        let col_c = &self.cols[c * n..(c + 1) * n];
+        let mut pairs = 0.0;
+        for (j, ((&pa, &pb), &x)) in self.a.iter().zip(&self.b).zip(col_c).enumerate() {
+            if j != r && j != s {
+                pairs += (pa - pb) * (pair(b, x) - pair(a, x));
+            }
+        }
+        let nf = n as f64;
+        -2.0 / nf * (g_r - g_s) * (single(b) - single(a))
+            + ((d_r - d_s) * ((b - 0.5).abs() - (a - 0.5).abs()) + 2.0 * pairs) / (nf * nf)
     }
-    let nf = n as f64;
-    -2.0 / nf * (g_r - g_s) * (single(b) - single(a))
-        + ((d_r - d_s) * ((b - 0.5).abs() - (a - 0.5).abs()) + 2.0 * pairs) / (nf * nf)
 }
 
 /// Improves the row-major (n, d) `sample` in place; returns its final CD. The random choices
-/// come from a stream keyed by `seed`, so the result is reproducible.
+/// come from a stream keyed by `seed`, so the result is reproducible (and the same on every
+/// CPU: the vector path computes the scalar path's values).
 pub fn random_cd(
     sample: &mut [f64],
     d: usize,
@@ -88,6 +148,7 @@ pub fn random_cd(
     if n <= 1 || d == 1 {
         return Ok(best);
     }
+    let mut work = Work::new(sample, n, d);
     let mut rng = xoshiro(derive(seed, Stream::RandomCd, 0, 0));
     let (mut iters, mut unchanged) = (0u64, 0u64);
     while unchanged < n_nochange && iters < n_iters {
@@ -98,10 +159,11 @@ pub fn random_cd(
         let delta = if r == s {
             0.0
         } else {
-            swap_delta(sample, n, d, r, s, c)
+            work.swap_delta(r, s, c)
         };
         if best + delta < best {
             sample.swap(r * d + c, s * d + c);
+            work.swap(r, s, c);
             best += delta;
             unchanged = 0;
         } else {
@@ -133,13 +195,29 @@ mod tests {
         let mut sample = lcg_sample(n, d);
         for (r, s, c) in [(0, 1, 0), (2, 7, 3), (8, 3, 1)] {
             let before = discrepancy(&sample, d, Method::Centered).unwrap();
-            let delta = swap_delta(&sample, n, d, r, s, c);
+            let delta = Work::new(&sample, n, d).swap_delta(r, s, c);
             sample.swap(r * d + c, s * d + c);
             let after = discrepancy(&sample, d, Method::Centered).unwrap();
             assert!(
                 (after - before - delta).abs() < 1e-13,
                 "{after} {before} {delta}"
             );
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_vector_path_computes_the_scalar_values() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let (n, d) = (37, 5);
+        let mut work = Work::new(&lcg_sample(n, d), n, d);
+        for (r, s, c) in [(0, 36, 0), (5, 9, 4), (20, 3, 2)] {
+            let scalar = work.swap_delta_any(r, s, c);
+            // SAFETY: AVX2 was detected above.
+            let vector = unsafe { work.swap_delta_avx2(r, s, c) };
+            assert_eq!(scalar.to_bits(), vector.to_bits());
         }
     }
 
