@@ -105,6 +105,7 @@ def test_strength_2_is_an_orthogonal_array_and_a_latin_hypercube(p, d, scramble)
         centres = np.sort(engine.random(n), axis=0)
         np.testing.assert_allclose(centres[:, 0], (np.arange(n) + 0.5) / n, rtol=1e-15)
     assert engine.strength == 2
+    assert engine.scramble is scramble
 
 
 def test_strength_2_refuses_bad_sizes_before_allocating():

@@ -105,6 +105,12 @@ class IndexedEngine(QMCEngine):
         return int(self._engine.seed)
 
     @property
+    def scramble(self) -> bool | str:
+        """``True`` (the engine's default randomisation), ``False`` or ``"owen"``."""
+        mode = self._engine.scramble
+        return {"none": False, "default": True}.get(mode, mode)  # type: ignore[no-any-return]
+
+    @property
     def optimization(self) -> str | None:
         """``"random-cd"``, ``"lloyd"`` or ``None``."""
         return self._optimization
