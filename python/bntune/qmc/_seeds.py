@@ -60,6 +60,8 @@ def pick(seed: object, rng: object) -> tuple[object, str]:
 
 def rust_seed(value: object, name: str) -> int | None:
     """The Rust seed for ``value`` passed as ``name`` ("seed" or "rng"); None: from the OS."""
+    if type(value) is int and 0 <= value < COUNT_LIMIT and name == "seed":
+        return value  # the tuner's case, first: it makes an engine per study and per trial
     if value is None:
         return None
     if isinstance(value, np.random.Generator):
