@@ -83,7 +83,8 @@ class QMCEngine:
         """The next ``n`` points as an ``(n, d)`` array (optimized if the engine was made with
         ``optimization=``)."""
         count = as_count(n)
-        sample = self._random(count, workers=check_workers(workers))
+        check_workers(workers)
+        sample = self._random(count, workers=workers)
         if self._optimization is not None:
             seed = int(self.rng.integers(0, 2**64, dtype=np.uint64))  # type: ignore[call-overload]
             sample = optimize(np.asarray(sample), self._optimization, seed)
