@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from bntune.qmc._checks import as_bool, as_count, check_workers
 from bntune.qmc._optimize import check_optimization, optimize
-from bntune.qmc._seeds import _NOT_GIVEN, pick
+from bntune.qmc._seeds import _NOT_GIVEN, pick, spawn_child
 
 _registered = False
 
@@ -42,9 +42,10 @@ def _numpy_generator(value: object, name: str) -> np.random.Generator | np.rando
     if name == "rng" and not isinstance(value, np.random.Generator) and value is not None:
         value = np.random.default_rng(value)  # type: ignore[arg-type]
     if isinstance(value, np.random.Generator):
-        bit_generator = value.bit_generator
-        child = bit_generator.seed_seq.spawn(1)[0]  # type: ignore[attr-defined]
-        return np.random.Generator(type(bit_generator)(child))
+        child = spawn_child(value)
+        if child is None:  # no SeedSequence to spawn from: seed a new one from its stream
+            return np.random.default_rng(value.integers(0, 2**63))
+        return np.random.Generator(type(value.bit_generator)(child))
     if isinstance(value, np.random.RandomState):
         return value
     return np.random.default_rng(value)  # type: ignore[arg-type]

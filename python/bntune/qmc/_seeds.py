@@ -31,11 +31,20 @@ def _first_word(sequence: np.random.SeedSequence) -> int:
     return int(sequence.generate_state(1, np.uint64)[0])
 
 
-def _from_generator(generator: np.random.Generator) -> int:
+def spawn_child(generator: np.random.Generator) -> np.random.SeedSequence | None:
+    """One child of the generator's ``SeedSequence`` (as scipy spawns), or None if it has none
+    (``seed_seq`` is public from numpy 1.25; ``_seed_seq`` before)."""
     bit_generator = generator.bit_generator
     sequence = getattr(bit_generator, "seed_seq", None) or getattr(bit_generator, "_seed_seq", None)
     if isinstance(sequence, np.random.SeedSequence):
-        return _first_word(sequence.spawn(1)[0])
+        return sequence.spawn(1)[0]
+    return None
+
+
+def _from_generator(generator: np.random.Generator) -> int:
+    child = spawn_child(generator)
+    if child is not None:
+        return _first_word(child)
     return int(generator.integers(0, COUNT_LIMIT, dtype=np.uint64))
 
 
