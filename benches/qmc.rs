@@ -1,9 +1,11 @@
 //! Criterion benches of the pure-Rust samplers (no Python): draws of 2**16 points in d=16,
-//! scrambled Sobol' construction at d=1111, and the tuner's per-trial pattern.
+//! scrambled Sobol' construction at d=1111, the tuner's per-trial pattern, discrepancy, the
+//! random-cd optimizer and strength-2 Latin hypercubes.
 
 use std::hint::black_box;
 
 use _core::qmc::discrepancy::{Method, discrepancy};
+use _core::qmc::random_cd::random_cd;
 use _core::qmc::{Engine, Scramble};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -58,5 +60,25 @@ fn discrepancies(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, draws, construction, discrepancies);
+fn optimizers(c: &mut Criterion) {
+    let engine = Engine::new("lhs", 8, Scramble::Default, 64, 3).expect("valid");
+    let mut design = vec![0.0f64; 256 * 8];
+    engine.fill(0, &mut design).expect("in range");
+    c.bench_function("random-cd n=256 d=8 (10000 tries at most)", |b| {
+        b.iter(|| {
+            let mut sample = design.clone();
+            random_cd(black_box(&mut sample), 8, 1, 10_000, 100).expect("in the cube")
+        })
+    });
+    let oa = Engine::new("oa-lhs", 16, Scramble::Default, 64, 3).expect("valid");
+    let mut out = vec![0.0f64; 31 * 31 * 16];
+    c.bench_function("strength-2 Latin hypercube n=31**2 d=16", |b| {
+        b.iter(|| {
+            oa.fill(0, black_box(&mut out))
+                .expect("n is a prime squared")
+        })
+    });
+}
+
+criterion_group!(benches, draws, construction, discrepancies, optimizers);
 criterion_main!(benches);

@@ -56,8 +56,9 @@ class QmcEngine:
     """A sampler of points in [0, 1)^d addressed by index; wrapped by ``bntune.qmc``."""
 
     def __init__(self, kind: str, d: int, scramble: str, bits: int, seed: int | None) -> None:
-        """``kind``: "sobol", "halton", "lhs", "random"; ``scramble``: "none", "default",
-        "owen"; ``seed=None`` draws one from the OS."""
+        """``kind``: "sobol", "halton", "lhs", "oa-lhs" (strength-2 Latin hypercubes),
+        "random"; ``scramble``: "none", "default", "owen"; ``seed=None`` draws one from the
+        OS."""
     @property
     def kind(self) -> str: ...
     @property
@@ -80,5 +81,10 @@ class QmcEngine:
     def fast_forward(self, n: int) -> None: ...
     def seek(self, index: int) -> None: ...
 
-def qmc_discrepancy(sample: np.ndarray, method: str) -> float:
-    """Discrepancy ("CD", "WD", "MD", "L2-star") of a C-contiguous float64 (n, d) sample."""
+def qmc_discrepancy(sample: np.ndarray, method: str, more: int = 0) -> float:
+    """Discrepancy ("CD", "WD", "MD", "L2-star") of a C-contiguous float64 (n, d) sample, as
+    the first n points of n + ``more`` (scipy's ``iterative=True`` is ``more=1``)."""
+
+def qmc_random_cd(sample: np.ndarray, seed: int, n_iters: int, n_nochange: int) -> float:
+    """Lowers the centred discrepancy of a C-contiguous float64 (n, d) sample in place by
+    swaps within columns; returns the final discrepancy."""

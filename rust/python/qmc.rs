@@ -1,16 +1,18 @@
-//! Bindings for `crate::qmc`: one engine class over the four samplers, and `discrepancy`.
+//! Bindings for `crate::qmc`: one engine class over the samplers, `discrepancy` and the
+//! random-cd optimizer.
 //!
 //! Argument checks with Python-side messages live in `bntune/qmc.py`; the core re-checks
 //! everything, so a bad call that bypasses the Python layer still gets a clean exception.
 
 use std::sync::Arc;
 
-use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::errors::{shape_error, to_py_err};
-use crate::qmc::discrepancy::{Method, discrepancy as core_discrepancy};
+use crate::qmc::discrepancy::{Method, discrepancy_of_part};
+use crate::qmc::random_cd::random_cd as core_random_cd;
 use crate::qmc::rng::entropy_seed;
 use crate::qmc::unit::UnitFloat;
 use crate::qmc::{Engine, Scramble};
@@ -84,6 +86,7 @@ fn draw<'py>(
     float32: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     check_range(engine, start, n)?;
+    engine.check_count(n).map_err(|e| to_py_err(py, e))?;
     if float32 {
         draw_into::<f32>(py, engine, start, n)
     } else {
@@ -95,9 +98,13 @@ fn check_range(engine: &Engine, start: u64, n: usize) -> PyResult<()> {
     let end = u128::from(start) + n as u128;
     let max = engine.max_points();
     if end > max {
+        let hint = match engine {
+            Engine::Sobol(_) => " (consider increasing `bits`)",
+            _ => "",
+        };
         return Err(PyValueError::new_err(format!(
-            "at most {max} points can be drawn from this engine; {start} were drawn or skipped \
-             before, so n={n} would need {end}"
+            "at most {max} points can be drawn from this engine{hint}; {start} were drawn or \
+             skipped before, so n={n} would need {end}"
         )));
     }
     Ok(())
@@ -105,7 +112,7 @@ fn check_range(engine: &Engine, start: u64, n: usize) -> PyResult<()> {
 
 #[pymethods]
 impl QmcEngine {
-    /// `kind`: "sobol", "halton", "lhs" or "random"; `scramble`: "none", "default" or "owen";
+    /// `kind`: "sobol", "halton", "lhs", "oa-lhs" or "random"; `scramble`: "none", "default" or "owen";
     /// `seed=None` draws one from the operating system.
     #[new]
     #[pyo3(signature = (kind, d, scramble, bits, seed))]
@@ -192,7 +199,15 @@ impl QmcEngine {
             me.index += n as u64;
             (Arc::clone(&me.engine), start)
         };
-        draw(py, &engine, start, n, float32)
+        let result = draw(py, &engine, start, n, float32);
+        if result.is_err() {
+            // Nothing was drawn: give the points back, unless another thread drew after us.
+            let mut me = slf.borrow_mut();
+            if me.index == start + n as u64 {
+                me.index = start;
+            }
+        }
+        result
     }
 
     /// Points `index .. index + n` without touching the engine's own position.
@@ -224,21 +239,47 @@ impl QmcEngine {
     }
 }
 
-/// The discrepancy of a C-contiguous float64 (n, d) sample in [0, 1]^d.
+/// The discrepancy of a C-contiguous float64 (n, d) sample in [0, 1]^d, as part of a design
+/// with `more` points still to come (0: the sample is the whole design).
 #[pyfunction]
-#[pyo3(name = "qmc_discrepancy")]
-fn discrepancy(py: Python<'_>, sample: PyReadonlyArray2<'_, f64>, method: &str) -> PyResult<f64> {
+#[pyo3(name = "qmc_discrepancy", signature = (sample, method, more=0))]
+fn discrepancy(
+    py: Python<'_>,
+    sample: PyReadonlyArray2<'_, f64>,
+    method: &str,
+    more: usize,
+) -> PyResult<f64> {
     let method = Method::parse(method).map_err(|e| to_py_err(py, e))?;
     let d = sample.shape()[1];
     let data = sample
         .as_slice()
         .map_err(|_| shape_error(py, "sample must be C-contiguous"))?;
-    py.detach(|| core_discrepancy(data, d, method))
+    py.detach(|| discrepancy_of_part(data, d, method, more))
+        .map_err(|e| to_py_err(py, e))
+}
+
+/// Lowers the centred discrepancy of a C-contiguous float64 (n, d) sample in place by swaps
+/// within columns (scipy's "random-cd"); returns the final discrepancy.
+#[pyfunction]
+#[pyo3(name = "qmc_random_cd")]
+fn random_cd(
+    py: Python<'_>,
+    mut sample: PyReadwriteArray2<'_, f64>,
+    seed: u64,
+    n_iters: u64,
+    n_nochange: u64,
+) -> PyResult<f64> {
+    let d = sample.shape()[1];
+    let data = sample
+        .as_slice_mut()
+        .map_err(|_| shape_error(py, "sample must be C-contiguous"))?;
+    py.detach(|| core_random_cd(data, d, seed, n_iters, n_nochange))
         .map_err(|e| to_py_err(py, e))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<QmcEngine>()?;
     m.add_function(wrap_pyfunction!(discrepancy, m)?)?;
+    m.add_function(wrap_pyfunction!(random_cd, m)?)?;
     Ok(())
 }

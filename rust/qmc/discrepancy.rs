@@ -87,6 +87,13 @@ fn single_term(method: Method, x: &[f64]) -> f64 {
 
 /// The discrepancy of the row-major (n, d) `sample`, whose values must lie in [0, 1].
 pub fn discrepancy(sample: &[f64], d: usize, method: Method) -> Result<f64> {
+    discrepancy_of_part(sample, d, method, 0)
+}
+
+/// The terms of the discrepancy of `sample` as part of a design with `more` points still to
+/// come: the formulas with n replaced by n + `more` (scipy's `iterative=True` is `more = 1`;
+/// adding the new point's terms, see `bntune.qmc.update_discrepancy`, completes the sum).
+pub fn discrepancy_of_part(sample: &[f64], d: usize, method: Method, more: usize) -> Result<f64> {
     if d == 0 || sample.len() % d != 0 {
         return Err(Error::Shape(format!(
             "sample must have at least one column and whole rows, got {} values for d={d}",
@@ -107,6 +114,7 @@ pub fn discrepancy(sample: &[f64], d: usize, method: Method) -> Result<f64> {
     let disc2 = pair_sum(sample, n, d, method)?;
     let disc1: f64 = sample.chunks_exact(d).map(|x| single_term(method, x)).sum();
     // scipy's expressions, operation for operation (n**2 is an integer there).
+    let n = n.saturating_add(more);
     let nf = n as f64;
     let n2 = (n as u128 * n as u128) as f64;
     let df = d as f64;
@@ -181,6 +189,19 @@ mod tests {
         let x: f64 = 0.25;
         let l2 = discrepancy(&[x], 1, Method::L2Star).unwrap();
         assert!((l2 - (1.0 / 3.0 - (1.0 - x * x) + (1.0 - x)).sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_part_plus_the_last_points_terms_is_the_whole() {
+        // CD of {0.25, 0.75} in 1-D with n = 2, from the first point's terms with n = 2 plus
+        // the second point's: -2/2 q(0.75) + 1/4 (2 f(0.25, 0.75) + f(0.75, 0.75)).
+        let whole = discrepancy(&[0.25, 0.75], 1, Method::Centered).unwrap();
+        let part = discrepancy_of_part(&[0.25], 1, Method::Centered, 1).unwrap();
+        let q = 1.0 + 0.5 * 0.25 - 0.5 * 0.0625;
+        let f_pair = 1.0 + 0.125 + 0.125 - 0.25;
+        let f_self = 1.0 + 0.25;
+        let rest = -q + 0.25 * (2.0 * f_pair + f_self);
+        assert!((part + rest - whole).abs() < 1e-15);
     }
 
     #[test]

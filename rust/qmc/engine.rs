@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::qmc::halton::Halton;
 use crate::qmc::lhs::LatinHypercube;
+use crate::qmc::oa_lhs::OaLatinHypercube;
 use crate::qmc::random::RandomEngine;
 use crate::qmc::sobol::{Sobol, SobolScramble};
 use crate::qmc::unit::UnitFloat;
@@ -13,6 +14,7 @@ pub enum Engine {
     Sobol(Sobol),
     Halton(Halton),
     LatinHypercube(LatinHypercube),
+    OaLatinHypercube(OaLatinHypercube),
     Random(RandomEngine),
 }
 
@@ -28,7 +30,7 @@ pub enum Scramble {
 }
 
 impl Engine {
-    /// Builds the engine called `kind` ("sobol", "halton", "lhs", "random").
+    /// Builds the engine called `kind` ("sobol", "halton", "lhs", "oa-lhs", "random").
     pub fn new(kind: &str, d: usize, scramble: Scramble, bits: u32, seed: u64) -> Result<Engine> {
         if scramble == Scramble::Owen && kind != "sobol" {
             return Err(Error::Value(format!(
@@ -47,10 +49,11 @@ impl Engine {
             }
             "halton" => Engine::Halton(Halton::new(d, on, seed)?),
             "lhs" => Engine::LatinHypercube(LatinHypercube::new(d, on, seed)?),
+            "oa-lhs" => Engine::OaLatinHypercube(OaLatinHypercube::new(d, on, seed)?),
             "random" => Engine::Random(RandomEngine::new(d, seed)?),
             other => {
                 return Err(Error::Value(format!(
-                    "kind must be 'sobol', 'halton', 'lhs' or 'random', got {other:?}"
+                    "kind must be 'sobol', 'halton', 'lhs', 'oa-lhs' or 'random', got {other:?}"
                 )));
             }
         })
@@ -61,6 +64,7 @@ impl Engine {
             Engine::Sobol(e) => e.d(),
             Engine::Halton(e) => e.d(),
             Engine::LatinHypercube(e) => e.d(),
+            Engine::OaLatinHypercube(e) => e.d(),
             Engine::Random(e) => e.d(),
         }
     }
@@ -71,7 +75,18 @@ impl Engine {
             Engine::Sobol(e) => e.max_points(),
             Engine::Halton(e) => e.max_points(),
             Engine::LatinHypercube(e) => e.max_points(),
+            Engine::OaLatinHypercube(e) => e.max_points(),
             Engine::Random(e) => e.max_points(),
+        }
+    }
+
+    /// Refuses a draw of `n` points the engine cannot make whatever the memory (strength-2
+    /// Latin hypercubes need n = p² for a prime p >= d - 1), so callers can ask before
+    /// allocating the output.
+    pub fn check_count(&self, n: usize) -> Result<()> {
+        match self {
+            Engine::OaLatinHypercube(e) if n > 0 => e.side(n).map(|_| ()),
+            _ => Ok(()),
         }
     }
 
@@ -82,6 +97,7 @@ impl Engine {
             Engine::Sobol(e) => e.fill(start, out),
             Engine::Halton(e) => e.fill(start, out),
             Engine::LatinHypercube(e) => e.fill(start, out),
+            Engine::OaLatinHypercube(e) => e.fill(start, out),
             Engine::Random(e) => e.fill(start, out),
         }
     }

@@ -45,7 +45,7 @@ pub struct LatinHypercube {
 /// `(k + 1/2) / n` exactly when centred, nudged by ulps so that `floor(x * n) == k` holds in
 /// floating point too.
 #[inline]
-fn in_stratum(k: u32, jitter: Option<f64>, n: usize, inv_n: f64) -> f64 {
+pub(crate) fn in_stratum(k: u32, jitter: Option<f64>, n: usize, inv_n: f64) -> f64 {
     let nf = n as f64;
     let kf = f64::from(k);
     let mut x = match jitter {
@@ -255,7 +255,9 @@ struct Staging(*mut u32);
 unsafe impl Sync for Staging {}
 
 /// Calls `write(first_tile, rows)` on chunks of [`TILES_PER_TASK`] tiles of `rows` (whose first
-/// tile is `first_tile`), in parallel if asked.
+/// tile is `first_tile`), in parallel if asked and there is more than one chunk (a single chunk
+/// runs on the calling thread: handing it to the pool only adds two thread switches, which cost
+/// milliseconds on a busy machine, and the staged fill's late phases are that small).
 fn for_tiles<T: Send>(
     rows: &mut [T],
     d: usize,
@@ -264,7 +266,7 @@ fn for_tiles<T: Send>(
     write: impl Fn(usize, &mut [T]) + Sync + Send,
 ) -> Result<()> {
     let chunk = TILE * TILES_PER_TASK * d;
-    if parallel {
+    if parallel && rows.len() > chunk {
         threads::install(|| {
             rows.par_chunks_mut(chunk)
                 .enumerate()

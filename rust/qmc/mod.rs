@@ -4,9 +4,11 @@
 //!   (shipped in `data/`, see [`direction_numbers`] for where they come from), bit-identical to
 //!   scipy when unscrambled; LMS + shift or Owen scrambling ([`scramble`]).
 //! * [`halton`]: Halton sequences over the first d primes, optionally digit-permuted.
-//! * [`lhs`]: Latin hypercube designs, jittered or centred.
+//! * [`lhs`]: Latin hypercube designs, jittered or centred; [`oa_lhs`]: orthogonal-array
+//!   Latin hypercubes of strength 2.
 //! * [`random`]: Xoshiro256++ points.
-//! * [`discrepancy`]: CD, WD, MD and L2-star discrepancies as scipy defines them.
+//! * [`discrepancy`]: CD, WD, MD and L2-star discrepancies as scipy defines them;
+//!   [`random_cd`] lowers a design's CD by swaps within columns (scipy's "random-cd").
 //!
 //! Every engine computes a point from its index (Latin hypercubes: a design from the index of its
 //! first point), so an engine is fully described by (kind, d, seed, scramble, bits, index), large
@@ -19,8 +21,10 @@ pub mod engine;
 pub mod halton;
 mod huge_pages;
 pub mod lhs;
+pub mod oa_lhs;
 mod parallel;
 pub mod random;
+pub mod random_cd;
 pub mod rng;
 pub mod scramble;
 pub mod sobol;

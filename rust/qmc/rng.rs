@@ -33,6 +33,8 @@ pub enum Stream {
     LhsPermutation = 4,
     LhsJitter = 5,
     RandomBlock = 6,
+    OaLhs = 7,
+    RandomCd = 8,
 }
 
 /// A sub-seed for `stream`, keyed by up to two integers (an index and a dimension, say).
