@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -18,8 +19,10 @@ def raises_above_half(trial) -> float:
 
 
 def fixed_by_a_file(trial) -> float:
-    """Fails until the file named by BNTUNE_TEST_FIXED exists (the user fixed the bug)."""
-    if not Path(os.environ["BNTUNE_TEST_FIXED"]).exists():
+    """Fails until a file exists (the user fixed the bug): the one the ``fixed`` parameter names,
+    else BNTUNE_TEST_FIXED's (a worker started earlier may not see a variable set later)."""
+    path = trial.params.get("fixed") or os.environ["BNTUNE_TEST_FIXED"]
+    if not Path(path).exists():
         raise RuntimeError("not fixed yet")
     return trial.params["x"]
 
@@ -39,3 +42,19 @@ def reports_in_optunas_order(trial) -> float:
 def slow(trial) -> float:
     time.sleep(0.2)
     return trial.params["x"]
+
+
+def conditional_net(trial) -> float:
+    """An Optuna-style define-by-run objective with a conditional branch and a loop."""
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    layers = trial.suggest_int("n_layers", 1, 3)
+    units = [trial.suggest_int(f"units_{i}", 8, 128, log=True) for i in range(layers)]
+    optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+    penalty = 0.0
+    if optimizer == "adam":
+        beta2 = trial.suggest_one_minus_log("beta2", 0.9, 0.9999)
+        penalty = abs(1.0 - beta2 - 1e-3)
+    else:
+        momentum = trial.suggest_float("momentum", 0.0, 0.99, step=0.01)
+        penalty = abs(momentum - 0.9)
+    return (math.log10(lr) + 3.0) ** 2 + sum(abs(u - 64) for u in units) / 64 + penalty

@@ -140,20 +140,20 @@ def test_a_run_without_failures_is_quiet():
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_retry_failed_runs_the_failed_configurations_again(tmp_path, monkeypatch, workers):
-    monkeypatch.setenv("BNTUNE_TEST_FIXED", str(tmp_path / "fixed"))
+def test_retry_failed_runs_the_failed_configurations_again(tmp_path, workers):
+    space = tune.Space(x=tune.Uniform(0.0, 1.0), fixed=tune.Fixed(str(tmp_path / "fixed")))
     study = tune.Study("s", storage=tmp_path / "s.db", seed=0)
     with pytest.raises(tune.AllTrialsFailed):
-        study.optimize(fixed_by_a_file, SPACE, n_trials=4, n_workers=workers)
+        study.optimize(fixed_by_a_file, space, n_trials=4, n_workers=workers)
     (tmp_path / "fixed").touch()
-    study.optimize(fixed_by_a_file, SPACE, n_trials=4, n_workers=workers)  # no retry: no-op
+    study.optimize(fixed_by_a_file, space, n_trials=4, n_workers=workers)  # no retry: no-op
     assert len(study.trials) == 4
-    study.optimize(fixed_by_a_file, SPACE, n_trials=4, n_workers=workers, retry_failed=True)
+    study.optimize(fixed_by_a_file, space, n_trials=4, n_workers=workers, retry_failed=True)
     failed = [t for t in study.trials if t.state == "failed"]
     redone = [t for t in study.trials if t.state == "complete"]
     assert [t.params for t in redone] == [t.params for t in failed]  # the same design points
     assert [t.value for t in redone] == [t.params["x"] for t in redone]
-    study.optimize(fixed_by_a_file, SPACE, n_trials=4, retry_failed=True)  # nothing left
+    study.optimize(fixed_by_a_file, space, n_trials=4, retry_failed=True)  # nothing left
     assert len(study.trials) == 8
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from bntune import _core
+from bntune.qmc._seeds import _NOT_GIVEN, pick, rust_seed
 
 OPTIMIZATIONS = ("random-cd", "lloyd")
 _RANDOM_CD_ITERS = 10_000
@@ -28,6 +29,8 @@ _PROBES_PER_POINT = 256
 _MAX_PROBE_VALUES = 1 << 24
 # Probe-to-point distances are computed this many at a time (a 32 MB float64 block).
 _DISTANCE_BLOCK = 1 << 22
+#: the largest Sobol' dimension (``Sobol.MAXDIM``)
+_SOBOL_MAXDIM = 21201
 
 
 def check_optimization(optimization: object) -> str | None:
@@ -74,14 +77,18 @@ def _nearest(points: np.ndarray, probes: np.ndarray) -> np.ndarray:
 
 
 def _lloyd(sample: np.ndarray, seed: int) -> np.ndarray:
-    from bntune.qmc._engines import Random, Sobol
-
     n, d = sample.shape
     # At most _MAX_PROBE_VALUES coordinates of probes (128 MB): large designs get fewer
     # probes per point (Lloyd's algorithm is meant for small designs, as scipy's).
     count = max(n, min(_PROBES_PER_POINT * n, _MAX_PROBE_VALUES // d))
-    engine = Sobol(d, seed=seed) if d <= Sobol.MAXDIM else Random(d, seed=seed)
-    probes = engine.random_at(0, count)
+    # the core engines straight (the engine classes use this module: no import back), seeded
+    # as Sobol(d, seed=seed) / Random(d, seed=seed) are
+    value, name = pick(seed, _NOT_GIVEN)
+    if d <= _SOBOL_MAXDIM:
+        engine = _core.QmcEngine("sobol", d, "default", 30, rust_seed(value, name))
+    else:
+        engine = _core.QmcEngine("random", d, "none", 64, rust_seed(value, name))
+    probes = engine.random_at(0, count, False)
     points = sample
     for _ in range(_LLOYD_MAXITER):
         owner = _nearest(points, probes)

@@ -188,6 +188,39 @@ class IntUniform(_Bounded):
         return min(k, self._count)
 
 
+class Stepped(_Bounded):
+    """A value on the grid ``low, low + step, ...`` up to ``high``, every grid value equally
+    likely (``suggest_float(..., step=)`` and ``suggest_int(..., step=)``). Integers when
+    ``low``, ``high`` and ``step`` all are."""
+
+    def __init__(self, low: float, high: float, step: float) -> None:
+        super().__init__(low, high)
+        step_f = _finite_number("Stepped", "step", step)
+        if not step_f > 0:
+            raise ValueError(f"Stepped: step must be > 0, got step={step!r}")
+        self.step = step
+        self.integer = all(isinstance(v, int) and not isinstance(v, bool)
+                           for v in (low, high, step))  # fmt: skip
+        # a grid point within 1e-9 of a step below high counts (0.1-steps in floating point)
+        self._count = math.floor((float(high) - float(low)) / step_f + 1e-9) + 1
+
+    def from_unit(self, u: float) -> float | int:
+        k = min(int(_unit(u) * self._count), self._count - 1)
+        if self.integer:
+            return int(self.low + k * self.step)
+        return float(self.low) + k * float(self.step)
+
+    def to_unit(self, value: Any) -> float:
+        k = round((float(value) - float(self.low)) / float(self.step))
+        return (min(max(k, 0), self._count - 1) + 0.5) / self._count
+
+    def levels(self, k: int) -> int:
+        return min(k, self._count)
+
+    def describe(self) -> list[Any]:
+        return ["Stepped", self.low, self.high, self.step]
+
+
 class IntLogUniform(_Bounded):
     """A positive integer in ``[low, high]`` on a log scale: ``floor(exp(x))`` with x uniform in
     ``[ln low, ln(high + 1))``, so integer k is drawn with probability proportional to

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from bntune.tune import caviar as caviar_mode
-from bntune.tune import coarse_to_fine, failures, panda, pbt
+from bntune.tune import coarse_to_fine, failures, panda, pbt, suggest
 from bntune.tune.checks import exception_classes, positive_int
 from bntune.tune.errors import StudyReadOnly
 from bntune.tune.executors import WorkPool
@@ -132,6 +133,7 @@ class Study:
                 self._lease.release()
             store.close()
             raise
+        self._stop = threading.Event()
         self._finalizer = weakref.finalize(self, _release, self._lease, store)
 
     def _check_stored(
@@ -184,6 +186,18 @@ class Study:
         return best
 
     @property
+    def best_params(self) -> dict[str, Any]:
+        """The best complete trial's parameters (a copy); ValueError while there is none."""
+        return dict(self.best_trial.params)
+
+    @property
+    def best_value(self) -> float:
+        """The best complete trial's value; ValueError while there is none."""
+        value = self.best_trial.value
+        assert value is not None
+        return value
+
+    @property
     def boxes(self) -> dict[int, Box]:
         """Coarse-to-fine boxes of the last ``coarse_to_fine`` run, per round: numeric dimension
         -> [low, high] in unit space, categorical -> indices of the options kept."""
@@ -192,6 +206,14 @@ class Study:
     def to_records(self) -> Any:
         """One dict per trial (number, state, value, round, error, started, finished, and
         ``params_<name>`` per hyperparameter); a pandas DataFrame when pandas is installed."""
+        records = self._records()
+        try:
+            import pandas as pd
+        except ImportError:
+            return records
+        return pd.DataFrame.from_records(records)
+
+    def _records(self) -> list[dict[str, Any]]:
         records = []
         for t in self._log.trials:
             record: dict[str, Any] = {
@@ -205,11 +227,22 @@ class Study:
             }
             record.update({f"params_{k}": v for k, v in t.params.items()})
             records.append(record)
+        return records
+
+    def trials_dataframe(self) -> Any:
+        """The trials as a pandas DataFrame: number, state, value, round, error, started,
+        finished, duration (seconds) and ``params_<name>`` per hyperparameter (absent where a
+        trial did not use it). Needs pandas (ImportError naming it otherwise)."""
         try:
             import pandas as pd
         except ImportError:
-            return records
-        return pd.DataFrame.from_records(records)
+            raise ImportError(
+                "trials_dataframe needs pandas, which is not installed: pip install pandas "
+                "(study.to_records() gives the same rows as dicts without it)"
+            ) from None
+        frame = pd.DataFrame.from_records(self._records())
+        frame["duration"] = frame["finished"] - frame["started"]
+        return frame
 
     def importance(self, *, degree: int | None = None) -> dict[str, float]:
         """Which hyperparameters mattered: name -> first-order share of the objective's variance
@@ -224,7 +257,7 @@ class Study:
     def optimize(
         self,
         objective: Objective,
-        space: Space,
+        space: Space | None = None,
         *,
         n_trials: int,
         sampler: str | Sampler = "sobol",
@@ -233,8 +266,13 @@ class Study:
         executor: Any = None,
         trial_timeout: float | None = None,
         retry_failed: bool = False,
+        timeout: float | None = None,
+        callbacks: Sequence[Callable[[Study, FrozenTrial], None]] = (),
     ) -> None:
-        """Runs ``objective`` on the first ``n_trials`` points of ``sampler``'s design.
+        """Runs ``objective`` on the first ``n_trials`` points of ``sampler``'s design over
+        ``space`` — or, without a space, lets each trial define its parameters as it runs
+        (``trial.suggest_float``, ``suggest_int``, ``suggest_categorical``,
+        ``suggest_one_minus_log``; see :mod:`bntune.tune.suggest`).
 
         ``n_workers`` > 1 runs trials on a local process pool (the objective must then be
         picklable: a module-level function), ``executor`` on any ``concurrent.futures.Executor``
@@ -248,6 +286,11 @@ class Study:
         the budget, so a different ``n_trials`` is a new design). A grid may have fewer points
         than ``n_trials`` (a full product of levels).
 
+        ``timeout`` (seconds) starts no trial after that long, and :meth:`stop` (from a
+        callback or another thread) none after it is called; the trials in flight finish and
+        are stored. Each of ``callbacks`` is called as ``callback(study, trial)`` after each
+        trial is stored.
+
         Exceptions listed in ``catch`` mark the trial failed (with the traceback as its error)
         and the study goes on; a non-finite value marks it diverged; ``tune.Pruned`` pruned.
         Failures are never silent: when some trials failed, a ``FailedTrialsWarning`` gives the
@@ -259,14 +302,24 @@ class Study:
         design_sampler = as_sampler(sampler)
         n_trials = positive_int("n_trials", n_trials)
         catch = exception_classes(catch)
-        if not isinstance(space, Space):
-            raise TypeError(f"space must be a tune.Space, got {space!r}")
+        if space is None:
+            if design_sampler.name not in suggest.SAMPLERS:
+                raise ValueError(
+                    f"sampler={design_sampler.name!r} needs a declared space (its design depends "
+                    f"on it); without one use {' or '.join(suggest.SAMPLERS)}"
+                )
+            stream = f"{design_sampler.name}:define-by-run"
+        elif not isinstance(space, Space):
+            raise TypeError(f"space must be a tune.Space or None, got {space!r}")
+        else:
+            budget = f"/{n_trials}" if design_sampler.budgeted else ""
+            stream = f"{design_sampler.name}{budget}:{space.key}"
         if trial_timeout is not None and not (
             isinstance(trial_timeout, int | float) and trial_timeout > 0
         ):
             raise ValueError(f"trial_timeout must be > 0 seconds or None, got {trial_timeout!r}")
-        budget = f"/{n_trials}" if design_sampler.budgeted else ""
-        stream = f"{design_sampler.name}{budget}:{space.key}"
+        stopped = self._stop_check(timeout)
+        after_trial = self._callbacks(callbacks)
         design = Design(
             space, design_sampler, stream, self.seed, n_trials, retry_failed=retry_failed
         )
@@ -278,8 +331,44 @@ class Study:
                     "in the driver cannot be interrupted"
                 )
             run_design(self._log, objective, design, pool, catch=catch, pruner=self.pruner,
-                       trial_timeout=trial_timeout)  # fmt: skip
+                       trial_timeout=trial_timeout, stopped=stopped,
+                       after_trial=after_trial)  # fmt: skip
         failures.check(self._log.since(since))
+
+    def stop(self) -> None:
+        """Starts no more trials in the running ``optimize`` (from a callback, or from another
+        thread); the trials in flight finish and are stored."""
+        self._stop.set()
+
+    def _stop_check(self, timeout: float | None) -> Callable[[], bool] | None:
+        """What ``optimize`` asks before each trial: :meth:`stop` called, ``timeout`` passed."""
+        if timeout is not None and not (
+            isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0
+        ):
+            raise ValueError(f"timeout must be > 0 seconds or None, got {timeout!r}")
+        self._stop.clear()
+        if timeout is None:
+            return self._stop.is_set
+        deadline = time.monotonic() + timeout
+        return lambda: self._stop.is_set() or time.monotonic() >= deadline
+
+    def _callbacks(
+        self, callbacks: Sequence[Callable[[Study, FrozenTrial], None]]
+    ) -> Callable[[FrozenTrial], None] | None:
+        if callable(callbacks):
+            callbacks = [callbacks]  # type: ignore[list-item]
+        callbacks = list(callbacks)
+        for c in callbacks:
+            if not callable(c):
+                raise TypeError(f"callbacks must be callables callback(study, trial), got {c!r}")
+        if not callbacks:
+            return None
+
+        def after_trial(trial: FrozenTrial) -> None:
+            for callback in callbacks:
+                callback(self, trial)
+
+        return after_trial
 
     def coarse_to_fine(
         self,

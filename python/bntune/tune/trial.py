@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bntune.tune.dimensions import (
+    Choice,
+    Dimension,
+    IntLogUniform,
+    IntUniform,
+    LogUniform,
+    OneMinusLogUniform,
+    Stepped,
+    Uniform,
+)
 from bntune.tune.errors import Pruned, TrialUsageError
+
+if TYPE_CHECKING:
+    from bntune.tune.suggest import Suggestions
 
 STATES = ("complete", "failed", "pruned", "diverged", "running")
 
@@ -82,10 +95,12 @@ class FrozenTrial:
 
 
 class Trial:
-    """The trial an objective receives: read ``trial.params``, optionally call
-    ``trial.report(step, value)`` as training goes, return the objective's value."""
+    """The trial an objective receives: read ``trial.params`` (a declared space's sampled
+    values) or ask for values with ``trial.suggest_float/int/categorical/one_minus_log`` (define
+    by run), optionally call ``trial.report(step, value)`` as training goes, return the
+    objective's value."""
 
-    __slots__ = ("_prune", "curve", "number", "params", "round")
+    __slots__ = ("_prune", "_suggest", "curve", "number", "params", "round", "unit")
 
     def __init__(
         self,
@@ -93,12 +108,66 @@ class Trial:
         params: dict[str, Any],
         round: int,
         prune: Callable[[int, float], bool] | None,
+        suggest: Suggestions | None = None,
+        unit: dict[str, float] | None = None,
     ) -> None:
         self.number = number
         self.params = params
         self.round = round
         self.curve: dict[int, float] = {}
+        self.unit: dict[str, float] = {} if unit is None else unit
         self._prune = prune
+        self._suggest = suggest
+
+    # ---- define by run (see bntune.tune.suggest) -----------------------------------------
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
+        """A real value in ``[low, high]``: uniform, on a log scale with ``log=True``, or on the
+        grid ``low, low + step, ...`` with ``step``."""
+        if log and step is not None:
+            raise TrialUsageError(f"suggest_float({name!r}): give log=True or step, not both")
+        if log:
+            return self._value("suggest_float", name, LogUniform, low, high)
+        if step is not None:
+            return float(self._value("suggest_float", name, Stepped, low, high, step))
+        return self._value("suggest_float", name, Uniform, low, high)
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, log: bool = False, step: int = 1
+    ) -> int:
+        """An integer in ``[low, high]`` (both included): uniform, on a log scale with
+        ``log=True``, or every ``step``-th from ``low``."""
+        if log and step != 1:
+            raise TrialUsageError(f"suggest_int({name!r}): give log=True or step, not both")
+        if log:
+            return self._value("suggest_int", name, IntLogUniform, low, high)
+        if step != 1:
+            return self._value("suggest_int", name, Stepped, low, high, step)
+        return self._value("suggest_int", name, IntUniform, low, high)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        """One of ``choices``, each equally likely."""
+        return self._value("suggest_categorical", name, Choice, choices)
+
+    def suggest_one_minus_log(self, name: str, low: float, high: float) -> float:
+        """A value in ``[low, high]`` below 1 whose ``1 - value`` is on a log scale: the scale of
+        momentum and Adam's betas (0.9, 0.99 and 0.999 equally likely decades)."""
+        return self._value("suggest_one_minus_log", name, OneMinusLogUniform, low, high)
+
+    def _value(self, call: str, name: str, kind: type[Dimension], *args: Any) -> Any:
+        if not isinstance(name, str) or not name:
+            raise TrialUsageError(f"{call}: name must be a non-empty string, got {name!r}")
+        if self._suggest is None:
+            raise TrialUsageError(
+                f"{call}({name!r}): this trial's parameters come from its mode; read trial.params"
+            )
+        try:
+            dim = kind(*args)
+        except (TypeError, ValueError) as err:
+            raise TrialUsageError(f"{call}({name!r}): {err}") from None
+        return self._suggest.value(self.params, self.unit, name, dim)
 
     def report(self, step: int, value: float) -> None:
         """Records ``value`` at ``step`` on the learning curve (stored with the trial) and raises

@@ -9,12 +9,14 @@ handle on it.
 from __future__ import annotations
 
 import bisect
+import json
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bntune.tune import checkpoints
+from bntune.tune.errors import TrialUsageError
 from bntune.tune.pruners import CurveHistory
 from bntune.tune.storage import Finish, Progress, Storage
 from bntune.tune.trial import FrozenTrial
@@ -45,6 +47,8 @@ class TrialLog:
         self.best: FrozenTrial | None = None
         self.history = CurveHistory()
         self.next_number = 0
+        #: define by run: each parameter's distribution (name -> Dimension.describe())
+        self.suggested: dict[str, list[Any]] = {}
         # per design (stream): the indices done, and the largest, so that a run finds its
         # pending indices without scanning every trial
         self._done: dict[str, tuple[set[int], list[int]]] = {}
@@ -58,6 +62,29 @@ class TrialLog:
                 trial.state, trial.error, trial.rerun = "failed", INTERRUPTED, True
             self.remember(trial)
         self.next_number = self.trials[-1].number + 1 if self.trials else 0
+        stored = self.storage.meta(self._suggested_key)
+        self.suggested = {} if stored is None else json.loads(stored)
+
+    @property
+    def _suggested_key(self) -> str:
+        return f"define-by-run/{self.study_id}"
+
+    def learn(self, dims: Mapping[str, list[Any]]) -> None:
+        """Records the distributions a define-by-run trial used (stored when one is new);
+        TrialUsageError when one differs from what the study used before."""
+        new = {}
+        for name, described in dims.items():
+            before = self.suggested.get(name)
+            if before is None:
+                new[name] = described
+            elif before != described:
+                raise TrialUsageError(
+                    f"suggest: {name!r} was suggested as {before} in an earlier trial and as "
+                    f"{described} in another: a parameter keeps one distribution for the study"
+                )
+        if new:
+            self.suggested.update(new)
+            self.storage.set_meta({self._suggested_key: json.dumps(self.suggested)})
 
     # ---- in memory -----------------------------------------------------------------------
 

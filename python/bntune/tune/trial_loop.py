@@ -31,6 +31,7 @@ from bntune.tune.pruners import CurveHistory, Pruner
 from bntune.tune.samplers import Sampler
 from bntune.tune.space import Space
 from bntune.tune.storage import Box
+from bntune.tune.suggest import Suggestions
 from bntune.tune.trial import FrozenTrial, Trial, last_value
 from bntune.tune.trial_log import TrialLog
 
@@ -40,9 +41,10 @@ Objective = Callable[[Trial], float]
 @dataclass(frozen=True)
 class Design:
     """Which points to run: design ``stream`` of ``sampler`` over ``space`` seeded by ``seed``,
-    for a budget of ``n_total`` points, as round ``round`` (mapped into ``box`` when given)."""
+    for a budget of ``n_total`` points, as round ``round`` (mapped into ``box`` when given).
+    Without a ``space`` the trials define their parameters as they run (``trial.suggest_*``)."""
 
-    space: Space
+    space: Space | None
     sampler: Sampler
     stream: str
     seed: int
@@ -65,6 +67,7 @@ class TrialTask:
     catch: tuple[type[BaseException], ...]
     limit_threads: bool
     order: int
+    suggest: Suggestions | None = None
 
 
 @dataclass(slots=True)
@@ -77,6 +80,11 @@ class TrialOutcome:
     uncaught: bool = False
     #: (in the driver only) that exception, raised again once the trial is stored
     raised: BaseException | None = None
+    #: a trial that defined its parameters as it ran: them, their unit coordinates, and the
+    #: distributions it used (name -> Dimension.describe())
+    params: dict[str, Any] | None = None
+    unit: dict[str, float] | None = None
+    dims: dict[str, list[Any]] | None = None
 
 
 def judge(value: object) -> tuple[str, float | None, str | None]:
@@ -101,7 +109,7 @@ def _live_trial(task: TrialTask) -> Trial:
         def prune(step: int, value: float) -> bool:
             return pruner.should_prune(step, value, history, minimize)
 
-    return Trial(task.number, task.params, task.round, prune)
+    return Trial(task.number, task.params, task.round, prune, task.suggest)
 
 
 def run_trial(task: TrialTask) -> TrialOutcome:
@@ -111,6 +119,10 @@ def run_trial(task: TrialTask) -> TrialOutcome:
 
         limit_worker_threads()
     live = _live_trial(task)
+    return _defined(task, live, _outcome_on_worker(task, live))
+
+
+def _outcome_on_worker(task: TrialTask, live: Trial) -> TrialOutcome:
     try:
         value = task.objective(live)
     except Pruned:
@@ -125,6 +137,18 @@ def run_trial_here(task: TrialTask) -> TrialOutcome:
     """Runs one trial in the driver: an exception not in ``catch`` (KeyboardInterrupt too) is
     handed back to be raised once the trial is stored."""
     live = _live_trial(task)
+    return _defined(task, live, _outcome_here(task, live))
+
+
+def _defined(task: TrialTask, live: Trial, out: TrialOutcome) -> TrialOutcome:
+    """``out`` with what a define-by-run trial chose (as it ran: on a worker, the driver learns
+    it only from here)."""
+    if task.suggest is not None and task.suggest.space is None:
+        out.params, out.unit, out.dims = live.params, live.unit, task.suggest.dims
+    return out
+
+
+def _outcome_here(task: TrialTask, live: Trial) -> TrialOutcome:
     try:
         value = task.objective(live)
     except Pruned:
@@ -147,51 +171,69 @@ def run_design(
     catch: tuple[type[BaseException], ...],
     pruner: Pruner | None,
     trial_timeout: float | None = None,
+    stopped: Callable[[], bool] | None = None,
+    after_trial: Callable[[FrozenTrial], None] | None = None,
 ) -> None:
-    """Runs the points of ``design`` that ``log`` has not done yet, in index order."""
+    """Runs the points of ``design`` that ``log`` has not done yet, in index order. No new
+    trial starts once ``stopped()`` is true (the trials in flight finish and are stored);
+    ``after_trial`` sees each finished trial once it is stored."""
     space = design.space
-    if not isinstance(space, Space):
-        raise TypeError(f"space must be a tune.Space, got {space!r}")
+    if space is not None and not isinstance(space, Space):
+        raise TypeError(f"space must be a tune.Space or None, got {space!r}")
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {objective!r}")
     pool.check_sendable(objective, "objective")
-    dims = space.coordinate_dims
-    size = design.sampler.size(dims, design.n_total)
+    sampler = design.sampler
+    dims = [] if space is None else space.coordinate_dims
+    size = design.n_total if space is None else sampler.size(dims, design.n_total)
     pending = log.pending(design.stream, size, retry_failed=design.retry_failed)
     if not pending:
         return
     first = pending[0]
-    points = design.sampler.points(
-        dims, design.seed, first, pending[-1] - first + 1, design.n_total
-    )
-    if design.box is not None:
-        points = into_box(space, design.box, points)
-    rows = points.tolist()  # Python floats: cheaper to map and to encode than numpy's
-    names = space.names
+    rows: list[list[float]] = []
+    if space is not None:
+        points = sampler.points(dims, design.seed, first, pending[-1] - first + 1, design.n_total)
+        if design.box is not None:
+            points = into_box(space, design.box, points)
+        rows = points.tolist()  # Python floats: cheaper to map and to encode than numpy's
+    declared = None if space is None else Suggestions(sampler.name, design.seed, 0, space)
     queue = deque(pending)
     records: dict[int, FrozenTrial] = {}
     ready: list[TrialTask] = []  # started with the last result (in the driver)
     uncaught: list[str] = []
     inline = pool.inline
+    # in the driver the next trial is stored with the last result, unless a check between
+    # trials could stop the run (it would have started already)
+    prefetch = inline and stopped is None and after_trial is None
+
+    def more() -> bool:
+        return bool(queue) and not uncaught and (stopped is None or not stopped())
 
     def make() -> TrialTask:
         seq = queue.popleft()
-        u = rows[seq - first]
-        params = space.from_unit(u)
-        record = log.new_trial(params, dict(zip(names, u, strict=True)), design.stream, seq,
-                               design.round)  # fmt: skip
+        if space is None:
+            # define by run: the trial asks; a worker gets a snapshot of what the study knows
+            params: dict[str, Any] = {}
+            unit: dict[str, float] = {}
+            known = log.suggested if inline else dict(log.suggested)
+            suggest = Suggestions(sampler.name, design.seed, seq, None, known)
+        else:
+            u = rows[seq - first]
+            params, suggest = space.from_unit(u), declared
+            unit = dict(zip(space.names, u, strict=True))
+        record = log.new_trial(params, unit, design.stream, seq, design.round)
         records[record.number] = record
         history = None
         if pruner is not None:
             # in the driver the live curves; a worker gets a snapshot (the driver adds to them)
             history = log.history if inline else copy.deepcopy(log.history)
         return TrialTask(objective, record.number, params, design.round, pruner, history,
-                         log.minimize, catch, pool.limit_threads, seq)  # fmt: skip
+                         log.minimize, catch, pool.limit_threads, seq, suggest)  # fmt: skip
 
     def next_tasks(free: int) -> list[TrialTask]:
         tasks = ready[:free]
         del ready[:free]
-        while queue and len(tasks) < free and not uncaught:
+        while len(tasks) < free and more():
             tasks.append(make())
         started = [records[t.number] for t in tasks if records[t.number]._id < 0]
         if started:
@@ -204,11 +246,17 @@ def run_design(
         record.curve = out.curve
         record.finished = time.time()
         record.rerun = out.uncaught
+        if out.params is not None:
+            record.params, record.unit = out.params, dict(out.unit or {})
         started = []
-        if inline and queue and not out.uncaught:
+        if prefetch and not out.uncaught and more():
             ready.append(make())
             started.append(records[ready[-1].number])
         log.save(finished=[record], started=started)
+        if out.dims:
+            log.learn(out.dims)
+        if after_trial is not None and out.raised is None:
+            after_trial(record)
         if out.raised is not None:
             raise out.raised
         if out.uncaught and out.error is not None:

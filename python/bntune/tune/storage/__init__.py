@@ -45,4 +45,19 @@ def open_storage(
         if read_only:
             raise ValueError("read_only needs a storage file: an in-memory study has no reader")
         return InMemoryStorage()
-    return SQLiteStorage(storage, durability, read_only=read_only)
+    return SQLiteStorage(storage_path(storage), durability, read_only=read_only)
+
+
+def storage_path(storage: str | os.PathLike[str]) -> str:
+    """The file a ``storage=`` argument names: a path, or a ``sqlite:///path`` URL (Optuna's and
+    SQLAlchemy's form: ``sqlite:///rel.db`` is relative, ``sqlite:////abs.db`` absolute)."""
+    text = os.fspath(storage)
+    if "://" not in text:
+        return text
+    scheme, _, rest = text.partition("://")
+    if scheme != "sqlite" or not rest.startswith("/") or rest == "/":
+        raise ValueError(
+            f"storage must be a file path or a 'sqlite:///path' URL, got {text!r} (bntune keeps "
+            f"studies in SQLite files only)"
+        )
+    return rest[1:]

@@ -280,6 +280,12 @@ _INSERT_RUNNING = (
     "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)"
 )
 _FINISH = "UPDATE trials SET state = ?, value = ?, error = ?, finished = ?, rerun = ? WHERE id = ?"
+# a finished trial of a function objective: its params too (a define-by-run trial chose them as
+# it ran, after it was stored as running)
+_FINISH_TRIAL = (
+    "UPDATE trials SET state = ?, value = ?, error = ?, finished = ?, rerun = ?, params = ?, "
+    "unit = ? WHERE id = ?"
+)
 _CURVE = "INSERT OR REPLACE INTO curves (trial_id, step, value) VALUES (?, ?, ?)"
 _EVENT = "INSERT INTO trial_events (trial_id, seq, event) VALUES (?, ?, ?)"
 _PUT_CHECKPOINT = (
@@ -396,13 +402,15 @@ class SQLiteStorage(Storage):
         with self._transaction():
             for record in finished:
                 conn.execute(
-                    _FINISH,
+                    _FINISH_TRIAL,
                     (
                         record.state,
                         record.value,
                         record.error,
                         record.finished,
                         int(record.rerun),
+                        _dumps(record.params),
+                        _dumps(record.unit),
                         record._id,
                     ),
                 )

@@ -1,0 +1,261 @@
+"""Define-by-run (``trial.suggest_*``), ported from the way Optuna scripts are written, with each
+value checked against the design it must come from."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bntune import qmc, tune
+from bntune.tune.samplers import derive_seed
+from failure_helpers import conditional_net
+
+TESTS = str(Path(__file__).parent)
+
+
+def _expected_u(seed: int, name: str, index: int) -> float:
+    """The documented design: parameter ``name``'s own scrambled 1-D Sobol' sequence."""
+    engine = qmc.Sobol(1, scramble=True, seed=derive_seed(seed, "define-by-run", name))
+    return float(engine.random_at(index, 1)[0, 0])
+
+
+def test_each_value_is_its_parameters_own_sobol_point_on_its_scale():
+    study = tune.Study("s", seed=7)
+    study.optimize(conditional_net, n_trials=16)
+    for t in study.trials:
+        k = t.seq
+        lr = 10 ** (-5 + 4 * _expected_u(7, "lr", k))
+        assert t.params["lr"] == pytest.approx(lr, rel=1e-12)
+        assert t.params["n_layers"] == 1 + int(3 * _expected_u(7, "n_layers", k))
+        assert t.unit["lr"] == _expected_u(7, "lr", k)
+    # each parameter's 16 values stratify its unit scale (one per sixteenth)
+    cells = sorted(int(16 * t.unit["lr"]) for t in study.trials)
+    assert cells == list(range(16))
+
+
+def test_inactive_parameters_are_absent_not_filled_in():
+    study = tune.Study("s", seed=1)
+    study.optimize(conditional_net, n_trials=24)
+    for t in study.trials:
+        layers = t.params["n_layers"]
+        assert {f"units_{i}" for i in range(layers)} <= set(t.params)
+        assert not {f"units_{i}" for i in range(layers, 3)} & set(t.params)
+        if t.params["optimizer"] == "adam":
+            assert "beta2" in t.params
+            assert "momentum" not in t.params
+        else:
+            assert "momentum" in t.params
+            assert "beta2" not in t.params
+            assert t.params["momentum"] == pytest.approx(round(t.params["momentum"], 2))
+        assert set(t.unit) == set(t.params)
+
+
+def test_a_trials_value_does_not_depend_on_what_else_was_suggested():
+    def only_lr(trial):
+        return trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+
+    a = tune.Study("a", seed=3)
+    a.optimize(conditional_net, n_trials=8)
+    b = tune.Study("b", seed=3)
+    b.optimize(only_lr, n_trials=8)
+    assert [t.params["lr"] for t in a.trials] == [t.params["lr"] for t in b.trials]
+
+
+def test_one_and_two_workers_give_the_same_configurations(tmp_path):
+    serial = tune.Study("s", storage=tmp_path / "1.db", seed=5)
+    serial.optimize(conditional_net, n_trials=12)
+    pooled = tune.Study("s", storage=tmp_path / "2.db", seed=5)
+    pooled.optimize(conditional_net, n_trials=12, n_workers=2)
+    assert [(t.params, t.value) for t in pooled.trials] == [
+        (t.params, t.value) for t in serial.trials
+    ]
+    reopened = tune.Study("s", storage=tmp_path / "2.db", read_only=True)
+    assert [t.params for t in reopened.trials] == [t.params for t in serial.trials]
+
+
+def test_a_killed_run_resumes_with_the_same_configurations(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, sys
+        from bntune import tune
+        from failure_helpers import conditional_net
+
+        def objective(trial):
+            if trial.number == 5 and os.environ.get("KILL"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return conditional_net(trial)
+
+        if __name__ == "__main__":
+            study = tune.Study("s", storage=sys.argv[1], seed=11)
+            study.optimize(objective, n_trials=10)
+    """))  # fmt: skip
+    paths = os.pathsep.join(p for p in (TESTS, os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTHONPATH=paths)
+    db = tmp_path / "s.db"
+    killed = subprocess.run([sys.executable, str(script), str(db)], env=dict(env, KILL="1"),
+                            timeout=120, check=False)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    resumed = subprocess.run([sys.executable, str(script), str(db)], env=env, timeout=120,
+                             check=False)  # fmt: skip
+    assert resumed.returncode == 0
+    reference = tune.Study("ref", seed=11)
+    reference.optimize(conditional_net, n_trials=10)
+    with tune.Study("s", storage=db, read_only=True) as study:
+        complete = {t.seq: t.params for t in study.trials if t.state == "complete"}
+        assert complete == {t.seq: t.params for t in reference.trials}
+        interrupted = [t for t in study.trials if t.state == "failed"]
+        assert [t.seq for t in interrupted] == [5]
+
+
+def test_pruning_in_the_users_loop():
+    # Optuna's pattern: report each epoch, raise when told to prune
+    def objective(trial):
+        lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+        loss = 1.0
+        for epoch in range(1, 11):
+            loss *= 1.0 - min(lr, 0.5)
+            trial.report(epoch, loss)
+        return loss
+
+    pruner = tune.MedianStopping(n_startup_trials=3, n_warmup_steps=2)
+    study = tune.Study("s", seed=0, pruner=pruner)
+    study.optimize(objective, n_trials=20)
+    pruned = [t for t in study.trials if t.state == "pruned"]
+    complete = [t for t in study.trials if t.state == "complete"]
+    assert pruned
+    assert complete
+    # a pruned trial stopped where its curve fell behind the median: its rate is below the best
+    assert max(t.params["lr"] for t in pruned) < study.best_params["lr"]
+
+
+def test_best_params_value_and_the_dataframe():
+    study = tune.Study("s", seed=0)
+    study.optimize(conditional_net, n_trials=10)
+    best = min((t for t in study.trials), key=lambda t: t.value)
+    assert study.best_value == best.value
+    assert study.best_params == best.params
+    pd = pytest.importorskip("pandas")
+    frame = study.trials_dataframe()
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame["number"]) == list(range(10))
+    assert (frame["duration"] >= 0).all()
+    for t in study.trials:
+        row = frame[frame["number"] == t.number].iloc[0]
+        if "beta2" not in t.params:
+            assert math.isnan(row["params_beta2"])
+
+
+@pytest.mark.parametrize(
+    ("objective", "message"),
+    [
+        (lambda t: t.suggest_float("x", 1.0, 0.0), r"suggest_float\('x'\): .*low must be < high"),
+        (lambda t: t.suggest_categorical("c", []), r"suggest_categorical\('c'\)"),
+        (
+            lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("x", 0, 2),
+            r"'x' was suggested as \['Uniform', 0.0, 1.0\] before, now as \['Uniform', 0.0, 2.0\]",
+        ),
+        (lambda t: t.suggest_float("x", 1e-3, 1.0, log=True, step=0.1), "not both"),
+    ],
+)
+def test_bad_suggestions_stop_the_run_naming_the_parameter(objective, message):
+    with pytest.raises(tune.TrialUsageError, match=message):
+        tune.Study("s", seed=0).optimize(objective, n_trials=3)
+
+
+def test_the_dataframe_without_pandas_names_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    study = tune.Study("s", seed=0)
+    study.optimize(conditional_net, n_trials=2)
+    with pytest.raises(ImportError, match="trials_dataframe needs pandas"):
+        study.trials_dataframe()
+    assert [r["number"] for r in study.to_records()] == [0, 1]
+
+
+def test_one_distribution_per_parameter_across_trials():
+    def objective(trial):
+        high = 1.0 if trial.number < 2 else 2.0
+        return trial.suggest_float("x", 0.0, high)
+
+    study = tune.Study("s", seed=0)
+    with pytest.raises(tune.TrialUsageError, match="'x' was suggested as"):
+        study.optimize(objective, n_trials=4)
+    assert len(study.trials) == 3
+
+
+def test_with_a_declared_space_suggest_returns_the_sampled_value():
+    space = tune.Space(lr=tune.LogUniform(1e-4, 1.0), layers=tune.IntUniform(1, 3))
+    study = tune.Study("s", seed=0)
+    seen = []
+
+    def objective(trial):
+        seen.append((trial.suggest_float("lr", 1e-4, 1.0, log=True),
+                     trial.suggest_int("layers", 1, 3), dict(trial.params)))  # fmt: skip
+        return trial.params["lr"]
+
+    study.optimize(objective, space, n_trials=6)
+    assert [(lr, layers) for lr, layers, _ in seen] == [(p["lr"], p["layers"]) for *_, p in seen]
+    assert [p for *_, p in seen] == space.sample(6, seed=0)
+    with pytest.raises(tune.TrialUsageError, match="'lr' is declared as LogUniform"):
+        tune.Study("t", seed=0).optimize(lambda t: t.suggest_float("lr", 0, 1), space,
+                                         n_trials=2)  # fmt: skip
+    with pytest.raises(tune.TrialUsageError, match="'depth' is not in the study's declared"):
+        tune.Study("u", seed=0).optimize(lambda t: t.suggest_int("depth", 1, 3), space,
+                                         n_trials=2)  # fmt: skip
+
+
+def test_budgeted_samplers_need_a_declared_space():
+    with pytest.raises(ValueError, match="sampler='lhs' needs a declared space"):
+        tune.Study("s").optimize(conditional_net, n_trials=4, sampler="lhs")
+
+
+def test_sqlite_urls_name_the_same_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with tune.Study("s", storage="sqlite:///rel.db", seed=0) as study:
+        study.optimize(conditional_net, n_trials=2)
+    assert (tmp_path / "rel.db").is_file()
+    with tune.Study("s", storage=f"sqlite:///{tmp_path}/rel.db", read_only=True) as study:
+        assert len(study.trials) == 2
+    with pytest.raises(ValueError, match="a file path or a 'sqlite:///path' URL"):
+        tune.Study("s", storage="postgresql://host/db")
+
+
+def test_timeout_and_stop_finish_the_trial_in_flight():
+    import time
+
+    def slow(trial):
+        time.sleep(0.05)
+        return trial.suggest_float("x", 0, 1)
+
+    study = tune.Study("s", seed=0)
+    t0 = time.monotonic()
+    study.optimize(slow, n_trials=1000, timeout=0.5)
+    assert time.monotonic() - t0 < 2.0
+    assert 3 <= len(study.trials) < 1000
+    assert {t.state for t in study.trials} == {"complete"}
+
+    def stop_at_five(study, trial):
+        if trial.number == 4:
+            study.stop()
+
+    other = tune.Study("t", seed=0)
+    other.optimize(slow, n_trials=100, callbacks=[stop_at_five])
+    assert [t.number for t in other.trials] == [0, 1, 2, 3, 4]
+    other.optimize(slow, n_trials=7)  # a later optimize is not stopped: it continues the design
+    assert [t.seq for t in other.trials] == list(range(7))
+
+
+def test_callbacks_see_each_stored_trial_in_order():
+    seen = []
+    study = tune.Study("s", seed=0)
+    record = lambda s, t: seen.append((t.number, t.state, s is study))  # noqa: E731
+    study.optimize(conditional_net, n_trials=5, callbacks=[record])
+    assert seen == [(k, "complete", True) for k in range(5)]
+    assert np.isfinite([t.value for t in study.trials]).all()
