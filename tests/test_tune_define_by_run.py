@@ -259,3 +259,41 @@ def test_callbacks_see_each_stored_trial_in_order():
     study.optimize(conditional_net, n_trials=5, callbacks=[record])
     assert seen == [(k, "complete", True) for k in range(5)]
     assert np.isfinite([t.value for t in study.trials]).all()
+
+
+# ---- ask and tell: an external loop drives the study ---------------------------------------
+
+
+def test_ask_and_tell_gives_the_configurations_optimize_gives(tmp_path):
+    study = tune.Study("s", storage=tmp_path / "s.db", seed=4)
+    asked = [study.ask() for _ in range(3)]  # three jobs out at once
+    for trial in reversed(asked):  # results come back in another order
+        study.tell(trial, conditional_net(trial))
+    for _ in range(3):
+        trial = study.ask()
+        study.tell(trial.number, conditional_net(trial))
+    reference = tune.Study("ref", seed=4)
+    reference.optimize(conditional_net, n_trials=6)
+    assert [t.params for t in study.trials] == [t.params for t in reference.trials]
+    assert [t.value for t in study.trials] == [t.value for t in reference.trials]
+    with tune.Study("s", storage=tmp_path / "s.db", read_only=True) as stored:
+        assert [t.params for t in stored.trials] == [t.params for t in reference.trials]
+
+
+def test_ask_with_a_declared_space_and_tell_states():
+    space = tune.Space(x=tune.Uniform(0.0, 1.0))
+    study = tune.Study("s", seed=0)
+    a, b, c = study.ask(space), study.ask(space), study.ask(space)
+    assert [a.params, b.params, c.params] == space.sample(3, seed=0)
+    b.report(1, 0.5)
+    assert study.tell(b, state="pruned").value == 0.5
+    assert study.tell(c, state="failed").state == "failed"
+    assert study.tell(a, a.params["x"]).state == "complete"
+    with pytest.raises(tune.TrialUsageError, match="trial 0 is finished already"):
+        study.tell(a, 1.0)
+    with pytest.raises(tune.TrialUsageError, match="was not asked for"):
+        study.tell(17, 1.0)
+    with pytest.raises(tune.TrialUsageError, match="state must be one of"):
+        study.tell(study.ask(space), state="done")
+    with pytest.raises(ValueError, match="ask: sampler='grid' designs for a budget"):
+        study.ask(space, sampler="grid")

@@ -19,6 +19,7 @@ from typing import Any
 
 from bntune.tune import caviar as caviar_mode
 from bntune.tune import coarse_to_fine, failures, panda, pbt, suggest
+from bntune.tune.ask_tell import AskTell
 from bntune.tune.checks import exception_classes, positive_int
 from bntune.tune.errors import StudyReadOnly
 from bntune.tune.executors import WorkPool
@@ -134,6 +135,7 @@ class Study:
             store.close()
             raise
         self._stop = threading.Event()
+        self._ask_tell = AskTell(self._log)
         self._finalizer = weakref.finalize(self, _release, self._lease, store)
 
     def _check_stored(
@@ -334,6 +336,35 @@ class Study:
                        trial_timeout=trial_timeout, stopped=stopped,
                        after_trial=after_trial)  # fmt: skip
         failures.check(self._log.since(since))
+
+    def ask(self, space: Space | None = None, *, sampler: str | Sampler = "sobol") -> Trial:
+        """A trial for you to run: the next point of ``sampler``'s design over ``space`` (or,
+        without one, define-by-run: call ``trial.suggest_*``), stored as running. Give its
+        result with :meth:`tell`. See :mod:`bntune.tune.ask_tell`."""
+        self._check_writable()
+        design_sampler = as_sampler(sampler)
+        if design_sampler.budgeted:
+            raise ValueError(
+                f"ask: sampler={design_sampler.name!r} designs for a budget; use optimize, or "
+                f"a sampler without one (sobol, halton, random)"
+            )
+        if space is None:
+            stream = f"{design_sampler.name}:define-by-run"
+        elif not isinstance(space, Space):
+            raise TypeError(f"ask: space must be a tune.Space or None, got {space!r}")
+        else:
+            stream = f"{design_sampler.name}:{space.key}"
+        return self._ask_tell.ask(space, design_sampler, stream, self.pruner)
+
+    def tell(
+        self, trial: Trial | int, value: Any = None, *, state: str | None = None
+    ) -> FrozenTrial:
+        """Stores the result of a trial from :meth:`ask` (the trial or its number): its
+        ``value``, or ``state="pruned"`` (value: its last reported one unless given) or
+        ``state="failed"``. Returns the stored trial; TrialUsageError for a trial told
+        already or never asked."""
+        self._check_writable()
+        return self._ask_tell.tell(trial, value, state)
 
     def stop(self) -> None:
         """Starts no more trials in the running ``optimize`` (from a callback, or from another
