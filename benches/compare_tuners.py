@@ -82,6 +82,24 @@ def bntune_growth(
     return statistics.median(small_times), statistics.median(big_times)
 
 
+def _define_by_run(trial) -> float:
+    lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+    trial.suggest_one_minus_log("beta", 0.9, 0.999)
+    trial.suggest_int("hidden", 50, 100)
+    trial.suggest_categorical("batch", [64, 128, 256, 512])
+    return lr
+
+
+def bntune_define_by_run_per_trial(storage: str | None, n: int) -> float:
+    """Seconds per trial of a fresh n-trial study whose trials call ``trial.suggest_*``."""
+    study = tune.Study("bench", storage=storage, seed=0)
+    t0 = time.perf_counter()
+    study.optimize(_define_by_run, n_trials=n, sampler="random")
+    elapsed = time.perf_counter() - t0
+    study.close()
+    return elapsed / n
+
+
 def optuna_per_trial(storage: str | None, n: int) -> float:
     import optuna
 
@@ -121,6 +139,10 @@ def overhead(repeats: int, n: int, optuna_sqlite_n: int) -> None:
                 ("bntune sqlite normal", lambda r=r: bntune_per_trial(f"{tmp}/n{r}.db", n)),
                 ("bntune sqlite full", lambda r=r: bntune_per_trial(f"{tmp}/f{r}.db", n, "full")),
                 ("bntune memory", lambda: bntune_per_trial(None, n)),
+                (
+                    "bntune define-by-run sqlite",
+                    lambda r=r: bntune_define_by_run_per_trial(f"{tmp}/d{r}.db", n),
+                ),
             ]
             if have_optuna:
                 runs += [

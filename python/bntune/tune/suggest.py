@@ -34,20 +34,21 @@ SAMPLERS = ("sobol", "halton", "random")
 
 
 @lru_cache(maxsize=1024)
-def _engine(sampler: str, seed: int) -> Any:
+def _engine(sampler: str, seed: int, name: str) -> Any:
+    """Parameter ``name``'s one-dimensional sequence (made once per process)."""
     from bntune import qmc
 
+    own = derive_seed(seed, "define-by-run", name)
     if sampler == "sobol":
-        return qmc.Sobol(1, scramble=True, seed=seed)
+        return qmc.Sobol(1, scramble=True, seed=own)
     if sampler == "halton":
-        return qmc.Halton(1, scramble=True, seed=seed)
-    return qmc.Random(1, seed=seed)
+        return qmc.Halton(1, scramble=True, seed=own)
+    return qmc.Random(1, seed=own)
 
 
 def coordinate(sampler: str, seed: int, name: str, index: int) -> float:
     """Trial ``index``'s unit coordinate of parameter ``name`` (see the module docstring)."""
-    engine = _engine(sampler, derive_seed(seed, "define-by-run", name))
-    return float(engine.random_at(index, 1)[0, 0])
+    return float(_engine(sampler, seed, name).random_at(index, 1)[0, 0])
 
 
 class Suggestions:
