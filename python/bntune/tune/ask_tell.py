@@ -57,6 +57,7 @@ class AskTell:
             params, unit = space.from_unit(u), dict(zip(space.names, u, strict=True))
             suggest = Suggestions(sampler.name, log.seed, seq, space)
         record = log.new_trial(params, unit, stream, seq)
+        record._defines = space is None
         log.save(started=[record])
         prune = None
         if pruner is not None:

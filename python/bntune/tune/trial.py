@@ -55,6 +55,8 @@ class FrozenTrial:
     #: "exploit", ...), "epoch" and the values
     events: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _study: Any = field(default=None, repr=False)
+    #: the trial chooses its params as it runs (define by run): they are stored when it ends
+    _defines: bool = field(default=False, repr=False)
 
     @classmethod
     def running(

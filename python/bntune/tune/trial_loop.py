@@ -202,9 +202,9 @@ def run_design(
     ready: list[TrialTask] = []  # started with the last result (in the driver)
     uncaught: list[str] = []
     inline = pool.inline
-    # in the driver the next trial is stored with the last result, unless a check between
-    # trials could stop the run (it would have started already)
-    prefetch = inline and stopped is None and after_trial is None
+    # in the driver the next trial is stored with the last result (a stop is checked before
+    # it is made), unless callbacks must see the result first (one of them may stop the run)
+    prefetch = inline and after_trial is None
 
     def more() -> bool:
         return bool(queue) and not uncaught and (stopped is None or not stopped())
@@ -222,6 +222,7 @@ def run_design(
             params, suggest = space.from_unit(u), declared
             unit = dict(zip(space.names, u, strict=True))
         record = log.new_trial(params, unit, design.stream, seq, design.round)
+        record._defines = space is None
         records[record.number] = record
         history = None
         if pruner is not None:

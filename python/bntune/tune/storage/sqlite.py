@@ -401,19 +401,13 @@ class SQLiteStorage(Storage):
         conn = self.connection
         with self._transaction():
             for record in finished:
-                conn.execute(
-                    _FINISH_TRIAL,
-                    (
-                        record.state,
-                        record.value,
-                        record.error,
-                        record.finished,
-                        int(record.rerun),
-                        _dumps(record.params),
-                        _dumps(record.unit),
-                        record._id,
-                    ),
-                )
+                done = (record.state, record.value, record.error, record.finished,
+                        int(record.rerun))  # fmt: skip
+                if record._defines:
+                    chosen = (_dumps(record.params), _dumps(record.unit))
+                    conn.execute(_FINISH_TRIAL, (*done, *chosen, record._id))
+                else:
+                    conn.execute(_FINISH, (*done, record._id))
                 if record.curve:
                     conn.executemany(_CURVE, _curve_rows(record._id, record.curve.items()))
             for record in started:
