@@ -279,7 +279,7 @@ fn bad_arguments_are_refused_before_writing() {
 
 #[test]
 fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
-    use super::kernels::{NormCols, RowNorm};
+    use super::norm::{NormCols, RowNorm};
     fn check<T: Element>(tol: f64) {
         let len = 203;
         let x: Vec<T> = noise(len + 8, 21)
