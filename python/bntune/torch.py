@@ -79,6 +79,18 @@ def _from_rows(y: np.ndarray, shape: torch.Size, channels_last: bool) -> Tensor:
     return out
 
 
+_threads = [0]
+
+
+def _share_torchs_threads() -> None:
+    """Runs bntune's kernels on as many threads as torch's (one check per call, a resize only
+    when torch's count changed): more threads than cores would fight torch's own pool."""
+    n = torch.get_num_threads()
+    if n != _threads[0]:
+        _core.set_num_threads(n)
+        _threads[0] = n
+
+
 def _view(t: Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().numpy()
 
@@ -199,6 +211,7 @@ def batch_norm(
         return torch_f.batch_norm(
             input, running_mean, running_var, weight, bias, training, momentum, eps
         )
+    _share_torchs_threads()
     if torch.is_grad_enabled() and (
         input.requires_grad
         or (weight is not None and weight.requires_grad)
