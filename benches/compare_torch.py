@@ -13,8 +13,10 @@ ratios, not the times, are the figures to quote, and only when the load stayed l
   conv step a 3-block conv net (conv-BN-ReLU-pool) on 32x32 inputs, batch 128: forward,
             cross-entropy, backward, SGD step; torch's model vs the same after convert(model)
   MLP step  the same for an (N, C) MLP, Linear-BN-ReLU x 3, batch 256, width 1024
+  coexist   one BN forward+backward right after a torch conv and after a pause, bntune on
+            torch's thread count and on one thread
 
-Run: python benches/compare_torch.py [--quick] [--rounds R] [--part op|step|all]
+Run: python benches/compare_torch.py [--quick] [--rounds R] [--part op|step|coexist|all]
 """
 
 from __future__ import annotations
@@ -195,6 +197,52 @@ def step_rows(rounds):
     return rows
 
 
+def coexist_rows(rounds):
+    """One BN forward+backward timed right after a torch conv (whose OpenMP workers are still
+    spinning) and after a 20 ms pause (alone), bntune on torch's thread count and on one."""
+    torch.manual_seed(0)
+    shape = (128, 32, 32, 32)
+    x, g = torch.randn(shape), torch.randn(shape)
+    conv, conv_in = nn.Conv2d(32, 32, 3, padding=1), torch.randn(shape)
+    layers = {"torch": nn.BatchNorm2d(32), "bntune": bt.BatchNorm2d(32)}
+    torch_threads = torch.get_num_threads()
+
+    def bn_after(layer, before, threads):
+        def run():
+            if bntune.get_num_threads() != threads:
+                bntune.set_num_threads(threads)
+            bt._threads[0] = threads  # keep bntune.torch from resetting it
+            before()
+            xr = x.detach().requires_grad_()
+            t0 = time.perf_counter()
+            layer(xr).backward(g)
+            return time.perf_counter() - t0
+
+        return run
+
+    def conv_op():
+        with torch.no_grad():
+            conv(conv_in)
+
+    def pause():
+        time.sleep(0.02)
+
+    cases = {"torch after conv": bn_after(layers["torch"], conv_op, torch_threads)}
+    cases["torch alone"] = bn_after(layers["torch"], pause, torch_threads)
+    for threads in sorted({torch_threads, 1}, reverse=True):
+        cases[f"bntune/{threads}t after conv"] = bn_after(layers["bntune"], conv_op, threads)
+        cases[f"bntune/{threads}t alone"] = bn_after(layers["bntune"], pause, threads)
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(rounds):
+        for k, fn in cases.items():
+            times[k].append(fn())
+    bntune.set_num_threads(torch_threads)
+    bt._threads[0] = torch_threads
+    print(f"\nBN {shape} forward+backward after a conv / alone  ({load()})")
+    for k, v in times.items():
+        print(f"  {k:<24} {statistics.median(v) * 1e3:8.3f} ms")
+
+
 def print_rows(title, rows):
     print(f"\n{title}")
     print(f"{'':<10} {'torch ms':>10} {'bntune ms':>10} {'torch/bntune':>13}")
@@ -206,7 +254,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and shapes")
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--part", choices=["op", "step", "all"], default="all")
+    parser.add_argument("--part", choices=["op", "step", "coexist", "all"], default="all")
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
     args = parser.parse_args()
     rounds = args.rounds or (5 if args.quick else 15)
@@ -224,6 +272,8 @@ def main() -> None:
             for shape in shapes:
                 title = f"{tuple(shape)} {str(dtype).removeprefix('torch.')}  ({load()})"
                 print_rows(title, op_rows(shape, dtype, rounds))
+    if args.part in ("coexist", "all"):
+        coexist_rows(rounds)
     if args.part in ("step", "all"):
         print_rows(f"training steps, float32  ({load()})", step_rows(rounds))
     print(f"\n{load()}")

@@ -111,9 +111,10 @@ class _BatchNormFunction(torch.autograd.Function):
         eps: float,
     ) -> Tensor:
         rows, channels_last = _as_rows(x)
+        xn, wn = rows.detach().numpy(), _view(weight)
         y, mean, invstd = _core.batch_norm_forward(
-            rows.detach().numpy(),
-            _view(weight),
+            xn,
+            wn,
             _view(bias),
             _view(running_mean),
             _view(running_var),
@@ -122,37 +123,37 @@ class _BatchNormFunction(torch.autograd.Function):
             eps,
             None,
         )
-        ctx.save_for_backward(x, rows, weight, bias)
-        ctx.stats = (mean, invstd, training, eps, channels_last)
+        # x for torch's checks that it was not modified in place (and for double backward);
+        # the kernels' views of x and the weight ride along, not to be made again.
+        ctx.save_for_backward(x, weight, bias)
+        ctx.kept = (xn, wn, mean, invstd, training, eps, channels_last)
         ctx.set_materialize_grads(False)
         return _from_rows(y, x.shape, channels_last)
 
     @staticmethod
     def backward(ctx: Any, dy: Tensor | None) -> tuple[Tensor | None, ...]:
-        x, rows, weight, bias = ctx.saved_tensors
-        mean, invstd, training, eps, channels_last = ctx.stats
-        none = (None,) * 5
+        x, weight, bias = ctx.saved_tensors
+        xn, wn, mean, invstd, training, eps, channels_last = ctx.kept
         if dy is None:
-            return (None, None, None, *none)
+            return (None,) * 8
         if torch.is_grad_enabled():
             # create_graph=True: the gradient must itself be differentiable, so it is
             # computed by torch's formula from the saved inputs and statistics.
-            return (*_torch_grads(dy, x, weight, bias, mean, invstd, training, eps), *none)
+            grads = _torch_grads(dy, x, weight, bias, mean, invstd, training, eps)
+            return (*grads, None, None, None, None, None)
         dx, dgamma, dbeta = _core.batch_norm_backward(
-            _like_rows(dy, channels_last).numpy(),
-            rows.detach().numpy(),
-            _view(weight),
-            mean,
-            invstd,
-            training,
-            None,
+            _like_rows(dy, channels_last).numpy(), xn, wn, mean, invstd, training, None
         )
         need = ctx.needs_input_grad
         return (
             _from_rows(dx, x.shape, channels_last) if need[0] else None,
             torch.from_numpy(dgamma) if weight is not None and need[1] else None,
             torch.from_numpy(dbeta) if bias is not None and need[2] else None,
-            *none,
+            None,
+            None,
+            None,
+            None,
+            None,
         )
 
 
