@@ -377,3 +377,26 @@ def test_a_channel_of_1e7_plus_noise(record_property):
     assert errs["bntune"][0] < 1e-6
     assert errs["bntune"][1] < 1e-5
     assert errs["bntune"][2] < 1e-6
+
+
+def test_new_parameter_data_is_seen():
+    torch.manual_seed(8)
+    layer = bt.BatchNorm1d(3)
+    x = torch.randn(6, 3)
+    layer(x)
+    layer.weight.data = torch.full((3,), 2.0)
+    with torch.no_grad():
+        layer.bias.fill_(1.0)  # in place: the same memory
+    want = nn.functional.batch_norm(x, None, None, layer.weight, layer.bias, True)
+    assert torch.allclose(layer(x), want, atol=1e-6)
+    layer.double()
+    assert torch.allclose(layer(x.double()), want.double(), atol=1e-6)
+
+
+def test_views_of_dropped_layers_are_dropped():
+    before = len(bt._VIEWS)
+    layer = bt.BatchNorm1d(3)
+    layer(torch.randn(6, 3))
+    assert len(bt._VIEWS) == before + 4
+    del layer
+    assert len(bt._VIEWS) == before

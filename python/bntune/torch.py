@@ -20,6 +20,7 @@ view, and the running statistics are updated in place.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -38,14 +39,13 @@ from bntune import _core
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm", "convert"]
 
 _DTYPES = (torch.float32, torch.float64)
-_CPU = torch.device("cpu")
 
 
 def _runs_here(x: Tensor, *others: Tensor | None) -> bool:
     """Whether bntune's kernels take this call: CPU float32/float64 tensors of one dtype."""
-    if x.device != _CPU or x.dtype not in _DTYPES or x.dim() < 2 or x.numel() == 0:
+    if not x.is_cpu or x.dtype not in _DTYPES or x.dim() < 2 or x.numel() == 0:
         return False
-    return all(t is None or (t.device == _CPU and t.dtype == x.dtype) for t in others)
+    return all(t is None or (t.is_cpu and t.dtype == x.dtype) for t in others)
 
 
 def _as_rows(x: Tensor) -> tuple[Tensor, bool]:
@@ -91,8 +91,23 @@ def _share_torchs_threads() -> None:
         _threads[0] = n
 
 
-def _view(t: Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().numpy()
+# numpy views of the per-channel tensors (weights, biases, running statistics), which live as
+# long as their layer: making a view costs about 3 us, finding it here a few hundred ns. An
+# entry is keyed by the tensor's id, checked against its data pointer (which `.data = ...`,
+# `.to()` or `set_()` change), and dropped when the tensor is.
+_VIEWS: dict[int, tuple[weakref.ref, int, np.ndarray]] = {}
+
+
+def _param_view(t: Tensor | None) -> np.ndarray | None:
+    if t is None:
+        return None
+    key, ptr = id(t), t.data_ptr()
+    hit = _VIEWS.get(key)
+    if hit is not None and hit[0]() is t and hit[1] == ptr:
+        return hit[2]
+    view = t.detach().numpy()
+    _VIEWS[key] = (weakref.ref(t, lambda _, key=key: _VIEWS.pop(key, None)), ptr, view)
+    return view
 
 
 class _BatchNormFunction(torch.autograd.Function):
@@ -111,13 +126,13 @@ class _BatchNormFunction(torch.autograd.Function):
         eps: float,
     ) -> Tensor:
         rows, channels_last = _as_rows(x)
-        xn, wn = rows.detach().numpy(), _view(weight)
+        xn, wn = rows.detach().numpy(), _param_view(weight)
         y, mean, invstd = _core.batch_norm_forward(
             xn,
             wn,
-            _view(bias),
-            _view(running_mean),
-            _view(running_var),
+            _param_view(bias),
+            _param_view(running_mean),
+            _param_view(running_var),
             training,
             momentum,
             eps,
@@ -203,7 +218,12 @@ def batch_norm(
     are updated in place with the unbiased batch variance, as torch does. Inputs bntune does not
     run (see the module doc) go to torch's own function.
     """
-    if not _runs_here(input, running_mean, running_var, weight, bias) or momentum is None:
+    if (
+        not _runs_here(input, running_mean, running_var, weight, bias)
+        or momentum is None
+        or (running_mean is not None and not running_mean.is_contiguous())
+        or (running_var is not None and not running_var.is_contiguous())
+    ):
         return torch_f.batch_norm(
             input, running_mean, running_var, weight, bias, training, momentum, eps
         )
@@ -224,10 +244,10 @@ def batch_norm(
     rows, channels_last = _as_rows(input)
     y, _, _ = _core.batch_norm_forward(
         rows.detach().numpy(),
-        _view(weight),
-        _view(bias),
-        _view(running_mean),
-        _view(running_var),
+        _param_view(weight),
+        _param_view(bias),
+        _param_view(running_mean),
+        _param_view(running_var),
         training,
         momentum,
         eps,
