@@ -20,8 +20,7 @@ pub const PIECE_LEN: usize = 4096;
 const PIECE_BYTES: usize = 256 << 10;
 
 /// Pieces per group: a group of rows is one task of an (N, C) input (about 1 MiB of input), so
-/// there are enough tasks to share between threads and few partial results to combine. Inputs
-/// of fewer than 8 pieces are cut into two groups, so that two threads can share them.
+/// there are enough tasks to share between threads and few partial results to combine.
 const PIECES_PER_GROUP: usize = 4;
 
 /// Outputs of at least this many bytes are written with non-temporal stores: they cannot stay
@@ -90,12 +89,7 @@ impl RowGroups {
     /// small next to the input even when rows are long.
     pub fn new(n: usize, c: usize, elem_bytes: usize, arrays: usize) -> RowGroups {
         let piece = (PIECE_BYTES / (c * elem_bytes * arrays).max(1)).max(1);
-        let count = n.div_ceil(piece);
-        // An input of 2 to 8 pieces still makes two tasks, so both threads share it.
-        let pieces = PIECES_PER_GROUP
-            .min(count.div_ceil(2))
-            .max(count.div_ceil(MAX_GROUPS))
-            .max(1);
+        let pieces = PIECES_PER_GROUP.max(n.div_ceil(piece).div_ceil(MAX_GROUPS));
         RowGroups {
             piece,
             group: piece * pieces,
@@ -167,8 +161,6 @@ mod tests {
         let wide = RowGroups::new(1000, 1 << 20, 8, 2);
         assert_eq!(wide.piece, 1);
         assert!(wide.count(1000) <= MAX_GROUPS);
-        let small = RowGroups::new(256, 1024, 4, 1);
-        assert_eq!((small.piece, small.group, small.count(256)), (64, 128, 2));
         let long = RowGroups::new(1 << 20, 16, 4, 1);
         assert!(long.count(1 << 20) <= MAX_GROUPS);
         assert_eq!(long.group % long.piece, 0);
