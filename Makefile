@@ -8,6 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 export CARGO_TERM_COLOR ?= never
+# extras `make test` installs; CI adds torch (`make test EXTRAS=test,torch`)
+EXTRAS ?= test
 
 .PHONY: help venv demo test test-rust test-python lint fmt bench build sdist wheel-check dev clean
 
@@ -31,8 +33,8 @@ demo: $(PY) ## install bntune with its demo extra into .venv, then run `bntune d
 	$(VENV)/bin/bntune demo
 
 test: $(PY) ## install bntune with its test extra into .venv, then run cargo test and pytest
-	@echo "make test: $(BUILD_NOTE) with the test extra…"
-	$(call PIP_INSTALL,'.[test]')
+	@echo "make test: $(BUILD_NOTE) with the extras $(EXTRAS)…"
+	$(call PIP_INSTALL,'.[$(EXTRAS)]')
 	$(MAKE) --no-print-directory test-rust test-python
 
 test-rust: ## cargo test of the pure Rust core (no Python needed)

@@ -6,9 +6,10 @@
 //! Inference (the statistics are constants): the same dgamma and dbeta, dx = dy·gamma·invstd.
 
 use super::blocks::{self, Passes};
-use super::kernels::{Element, Kernels};
+use super::kernels::Element;
 use super::layout::Layout;
 use super::plan::{self, Shared};
+use super::table::Kernels;
 use crate::error::Result;
 use crate::simd::Backend;
 

@@ -6,11 +6,13 @@
 //! mean into one float32 shift, x·(gamma·invstd) + (beta − mean·gamma·invstd)).
 
 use super::blocks::{self, Passes};
-use super::kernels::{Element, Kernels, NormCols, RowNorm};
+use super::kernels::Element;
 use super::layout::Layout;
+use super::norm::{NormCols, RowNorm};
 use super::params::{Affine, Stats, check_eps, check_trainable};
 use super::plan::{self, Shared};
 use super::stats::{self, ColumnMoments, Moments};
+use super::table::Kernels;
 use crate::error::Result;
 use crate::simd::Backend;
 

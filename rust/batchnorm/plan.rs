@@ -35,7 +35,8 @@ pub fn streams(bytes: usize) -> bool {
 /// The most row groups an (N, C) input is cut into.
 pub const MAX_GROUPS: usize = 64;
 
-/// Runs `count` tasks, in the pool when `parallel`, and returns their results in task order.
+/// Runs `count` tasks, in the pool when `parallel` (and the pool has more than one thread),
+/// and returns their results in task order.
 ///
 /// Each task ends with a store fence, so what it wrote with streaming (non-temporal) stores is
 /// visible to every thread once the call returns; the streaming loops themselves do not fence.
@@ -49,7 +50,9 @@ pub fn map_tasks<R: Send>(
         store_fence();
         result
     };
-    if parallel {
+    // With one thread the calling thread runs the tasks itself: handing them to the pool's
+    // one worker would only add a wake-up (which costs most when other threads hold the cores).
+    if parallel && threads::num_threads()? > 1 {
         threads::install(|| (0..count).into_par_iter().map(fenced).collect())
     } else {
         Ok((0..count).map(fenced).collect())

@@ -1,7 +1,7 @@
 //! The portable reference path of every inner loop: plain f64 arithmetic, four independent
 //! accumulators in the reductions so they pipeline. The AVX2 path computes the same formulas.
 
-use super::kernels::{NormCols, RowNorm};
+use super::norm::{NormCols, RowNorm};
 use super::real::Real;
 
 /// Σ x.
@@ -152,7 +152,7 @@ pub fn block_sq_dev_cols<T: Real>(x: &[T], c: usize, mean: &[f64], acc: &mut [f6
 }
 
 /// With d = x[row][j] − pivot[j]: acc_d[j] += Σ_rows d and acc_sq[j] += Σ_rows d², for a
-/// block of whole rows of `c` values (the one-pass shifted form of [`super::stats::SHIFT_LOSS`]).
+/// block of whole rows of `c` values (the one-pass shifted form of [`super::shifted::SHIFT_LOSS`]).
 pub fn block_shifted_cols<T: Real>(
     x: &[T],
     c: usize,

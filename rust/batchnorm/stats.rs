@@ -2,33 +2,16 @@
 //!
 //! A channel is cut into pieces small enough to stay in L1 (fixed by the shape, see
 //! [`super::plan`]). Each piece is summed, then its squared deviations about its own mean are
-//! summed (the two-pass form, never E\[x²\] − E\[x\]²), or, where the check of [`SHIFT_LOSS`]
-//! shows it equally exact, both sums come from one pass about a value of the data (the AVX2
+//! summed (the two-pass form, never E\[x²\] − E\[x\]²), or, where the check of
+//! [`SHIFT_LOSS`](super::shifted::SHIFT_LOSS) shows it equally exact, both sums come from one pass about a value of the data (the AVX2
 //! row loop, about the row's first value; the column loops, about the block's first row).
 //! Pieces merge by Chan et al.'s pairwise update (exact in exact arithmetic, stable in floating
 //! point), in piece order, so the result does not depend on which thread computed which piece.
 
-use super::kernels::Kernels;
 use super::plan::PIECE_LEN;
 use super::real::Real;
-
-/// The one-pass shifted form may cost at most this factor of M2's precision: with d = x − p for
-/// a pivot p inside the data (a row's first value, or a column's value in a block's first row),
-/// M2 = Σd² − (Σd)²/n is kept only when M2 ≥ Σd²/16, i.e. when at most 4 bits cancelled. Its
-/// rounding is then a few ulps of Σd² ≤ 16·M2, the order of the two-pass sum's own; otherwise
-/// the two-pass loops decide. Reading each value once instead of twice halves the float32
-/// widening work of a row.
-pub const SHIFT_LOSS: f64 = 1.0 / 16.0;
-
-/// (Σx, M2) of `count` values from their sums about a pivot p, Σd and Σd² with d = x − p:
-/// Σx = count·p + Σd and M2 = Σd² − (Σd)²/count, or `None` where the [`SHIFT_LOSS`] check
-/// fails (too much cancelled, or anything non-finite: NaN fails the comparison too, so such
-/// values keep the two-pass IEEE semantics).
-pub fn from_shifted_sums(count: f64, pivot: f64, sum_d: f64, sum_sq: f64) -> Option<(f64, f64)> {
-    let m2 = sum_sq - sum_d * (sum_d / count);
-    let sum = count * pivot + sum_d;
-    (m2 >= sum_sq * SHIFT_LOSS && sum.is_finite()).then_some((sum, m2))
-}
+use super::shifted::from_shifted_sums;
+use super::table::Kernels;
 
 /// Count, Σx and Σ(x − mean)² of the values seen so far.
 ///
@@ -101,8 +84,8 @@ impl ColumnMoments {
     }
 
     /// Moments of `block`, whole rows of `c` values, in one pass about its first row (see
-    /// [`SHIFT_LOSS`]); `None` if a column would lose too much to cancellation, or is not
-    /// finite, and must be taken by [`ColumnMoments::two_pass`] instead.
+    /// [`SHIFT_LOSS`](super::shifted::SHIFT_LOSS)); `None` if a column would lose too much to
+    /// cancellation, or is not finite, and must be taken by [`ColumnMoments::two_pass`] instead.
     pub fn one_pass<T: Real>(k: &Kernels<T>, block: &[T], c: usize) -> Option<ColumnMoments> {
         if c == 0 {
             return None;

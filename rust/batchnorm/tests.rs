@@ -280,7 +280,7 @@ fn bad_arguments_are_refused_before_writing() {
 
 #[test]
 fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
-    use super::kernels::{NormCols, RowNorm};
+    use super::norm::{NormCols, RowNorm};
     fn check<T: Element>(tol: f64) {
         let len = 203;
         let x: Vec<T> = noise(len + 8, 21)
@@ -349,4 +349,57 @@ fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
     }
     check::<f32>(4e-7);
     check::<f64>(1e-15);
+}
+
+/// The Python binding hands these kernels uninitialised outputs, so each must write every
+/// element: run them on NaN-filled outputs (including outputs large enough to be streamed) and
+/// check that nothing NaN is left.
+#[test]
+fn out_is_fully_written() {
+    fn check<T: Element>(big: &[&[usize]]) {
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+            for (si, shape) in SHAPES.iter().chain(big).enumerate() {
+                let len: usize = shape.iter().product();
+                let c = shape[1];
+                let x: Vec<T> = noise(len, 600 + si as u64)
+                    .into_iter()
+                    .map(T::from_f64)
+                    .collect();
+                let dy: Vec<T> = noise(len, 700 + si as u64)
+                    .into_iter()
+                    .map(T::from_f64)
+                    .collect();
+                let gamma = noise(c, 800 + si as u64);
+                let affine = Affine {
+                    gamma: Some(&gamma),
+                    beta: None,
+                };
+                let unwritten = |out: &[T]| out.iter().filter(|v| v.to_f64().is_nan()).count();
+                let mut y = vec![T::from_f64(f64::NAN); len];
+                let stats = forward_train(backend, &x, shape, affine, 1e-5, &mut y).unwrap();
+                assert_eq!(unwritten(&y), 0, "forward_train {backend:?} {shape:?}");
+                let mut y = vec![T::from_f64(f64::NAN); len];
+                let (ones, zeros) = (vec![1.0; c], vec![0.0; c]);
+                forward_infer(backend, &x, shape, affine, &zeros, &ones, 1e-5, &mut y).unwrap();
+                assert_eq!(unwritten(&y), 0, "forward_infer {backend:?} {shape:?}");
+                for training in [true, false] {
+                    let mut dx = vec![T::from_f64(f64::NAN); len];
+                    let saved = Saved {
+                        mean: &stats.mean,
+                        invstd: &stats.invstd,
+                    };
+                    let g = Some(gamma.as_slice());
+                    backward(backend, &dy, &x, shape, g, saved, training, &mut dx).unwrap();
+                    assert_eq!(
+                        unwritten(&dx),
+                        0,
+                        "backward {backend:?} {shape:?} {training}"
+                    );
+                }
+            }
+        }
+    }
+    // The streamed shapes only for float32, which has loops of its own; f64's are generic.
+    check::<f32>(&[&[2, 3, 400_000], &[40_000, 64]]);
+    check::<f64>(&[]);
 }

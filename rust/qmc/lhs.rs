@@ -300,8 +300,8 @@ impl Columns {
         strata: S,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if crate::simd::backend() == crate::simd::Backend::Avx2Fma {
-            // SAFETY: the backend is only Avx2Fma on CPUs that support AVX2.
+        if crate::simd::backend().runs_avx2_fma() {
+            // SAFETY: `runs_avx2_fma` checked that this CPU has AVX2.
             unsafe { self.write_avx2(t0, rows, strata) };
             return;
         }

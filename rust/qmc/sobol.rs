@@ -330,9 +330,9 @@ impl Sobol {
         let mut q: Vec<u32> = wide.iter().map(|&x| x as u32).collect();
         let scale = scale_f64(self.bits);
         #[cfg(target_arch = "x86_64")]
-        if crate::simd::backend() == crate::simd::Backend::Avx2Fma {
+        if crate::simd::backend().runs_avx2_fma() {
             let mut index = index;
-            // SAFETY: the backend is only Avx2Fma on CPUs that support AVX2, and `v` is padded
+            // SAFETY: `runs_avx2_fma` checked that this CPU has AVX2, and `v` is padded
             // (see `narrow_directions`).
             let done = unsafe {
                 match T::as_floats(chunk) {

@@ -45,6 +45,13 @@ impl Backend {
         }
     }
 
+    /// Whether code handed this backend takes its AVX2+FMA path: it asks for it and this CPU
+    /// has it. The one test in front of every call into `#[target_feature(enable = "avx2,fma")]`
+    /// code, in `batchnorm` and `qmc` alike, so each such call has the same SAFETY argument.
+    pub fn runs_avx2_fma(self) -> bool {
+        self == Backend::Avx2Fma && self.is_supported()
+    }
+
     /// Parses a `BNTUNE_SIMD` value (case-insensitive; `avx2` is accepted for `avx2+fma`).
     /// `None` for `auto`, an empty value or a name this build does not know.
     pub fn parse(request: &str) -> Option<Backend> {
@@ -101,6 +108,15 @@ mod tests {
         assert_eq!(resolve(None, |b| b == Backend::Scalar), Backend::Scalar);
         assert_eq!(resolve(Some("auto"), |_| true), Backend::Avx2Fma);
         assert_eq!(resolve(Some(""), |_| true), Backend::Avx2Fma);
+    }
+
+    #[test]
+    fn only_a_supported_avx2_backend_runs_avx2() {
+        assert!(!Backend::Scalar.runs_avx2_fma());
+        assert_eq!(
+            Backend::Avx2Fma.runs_avx2_fma(),
+            Backend::Avx2Fma.is_supported()
+        );
     }
 
     #[test]

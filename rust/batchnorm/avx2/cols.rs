@@ -6,7 +6,7 @@ use std::arch::x86_64::{
 };
 
 use super::{param4, put4, put8};
-use crate::batchnorm::kernels::NormCols;
+use crate::batchnorm::norm::NormCols;
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
 use crate::simd::avx2::{Lanes, aligned_head};

@@ -12,8 +12,8 @@ mod rows;
 
 use std::arch::x86_64::{__m256, __m256d, _mm256_loadu_pd, _mm256_storeu_ps, _mm256_stream_ps};
 
-use super::kernels::Kernels;
 use super::real::Real;
+use super::table::Kernels;
 use crate::simd::avx2::Lanes;
 use cols::{
     affine_cols, affine_cols_f32, block_dy_dot_cols, block_shifted_cols, block_sq_dev_cols,
@@ -54,7 +54,7 @@ pub unsafe fn table<T: Real + Lanes>(stream: bool) -> Kernels<T> {
 }
 
 /// The AVX2 table for float32: the generic one, with the normalise passes in 8 float32 lanes
-/// (see [`NormCols`]).
+/// (see [`NormCols`](crate::batchnorm::norm::NormCols)).
 ///
 /// # Safety
 /// The CPU supports AVX2 and FMA.

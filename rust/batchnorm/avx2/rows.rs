@@ -6,10 +6,10 @@ use std::arch::x86_64::{
 };
 
 use super::{put4, put8};
-use crate::batchnorm::kernels::RowNorm;
+use crate::batchnorm::norm::RowNorm;
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
-use crate::batchnorm::stats::from_shifted_sums;
+use crate::batchnorm::shifted::from_shifted_sums;
 use crate::simd::avx2::{Lanes, aligned_head, hsum};
 
 // The safe wrappers in this file are handed out only by `super::table`, whose caller vouched

@@ -1,0 +1,317 @@
+"""bntune's exact batch norm for PyTorch models on the CPU (``pip install 'bntune[torch]'``).
+
+``BatchNorm1d``, ``BatchNorm2d`` and ``BatchNorm3d`` are drop-in replacements of torch's: they
+*are* torch's classes (subclasses with no state of their own), so constructor arguments,
+parameters, buffers, ``state_dict`` keys, ``num_batches_tracked``, ``momentum=None``, eval mode,
+``track_running_stats=False`` and ``affine=False`` behave as in torch. Only the arithmetic
+changes: statistics in float64, x - mean formed in float64 (see :mod:`bntune.functional`).
+
+:func:`batch_norm` has ``torch.nn.functional.batch_norm``'s signature; :func:`convert` swaps
+every torch batch-norm layer of a model for bntune's in place (``convert(model, back=True)``
+undoes it).
+
+bntune runs float32 and float64 CPU tensors. Anything else (CUDA tensors, half and bfloat16,
+tensors of mixed dtypes or devices) is handed to torch's own ``batch_norm``, so the answer is
+never wrong, only not bntune's. Gradients of gradients (``create_graph=True``) are computed by
+torch's formula from the saved inputs. The tensors are shared with the kernels, not copied:
+a contiguous input (or a channels-last one, read as an (N·H·W, C) matrix) is passed as a numpy
+view, and the running statistics are updated in place.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+
+try:
+    import torch
+    from torch import Tensor, nn
+    from torch.nn import functional as torch_f
+except ImportError as exc:  # pragma: no cover - exercised only without torch
+    raise ImportError(
+        "bntune.torch needs PyTorch: pip install 'bntune[torch]' (or install torch)"
+    ) from exc
+
+from bntune import _core
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm", "convert"]
+
+_DTYPES = (torch.float32, torch.float64)
+
+
+def _runs_here(x: Tensor, *others: Tensor | None) -> bool:
+    """Whether bntune's kernels take this call: CPU float32/float64 tensors of one dtype."""
+    if not x.is_cpu or x.dtype not in _DTYPES or x.dim() < 2 or x.numel() == 0:
+        return False
+    return all(t is None or (t.is_cpu and t.dtype == x.dtype) for t in others)
+
+
+def _as_rows(x: Tensor) -> tuple[Tensor, bool]:
+    """x as a tensor whose memory the kernels can read, and whether it is channels-last.
+
+    A contiguous (N, C, *S) tensor is read as it is. A channels-last one (C innermost in memory)
+    is read without a copy as the (N·S, C) matrix it is in memory, whose per-column statistics
+    are the per-channel ones. Any other layout is copied once to contiguous.
+    """
+    if x.is_contiguous():
+        return x, False
+    if x.dim() > 2:
+        last = x.movedim(1, -1)
+        if last.is_contiguous():
+            return last.reshape(-1, x.shape[1]), True
+    return x.contiguous(), False
+
+
+def _like_rows(t: Tensor, channels_last: bool) -> Tensor:
+    """`t` (x's shape) laid out as :func:`_as_rows` laid out x, copying only if it differs."""
+    if channels_last:
+        return t.movedim(1, -1).contiguous().reshape(-1, t.shape[1])
+    return t.contiguous()
+
+
+def _from_rows(y: np.ndarray, shape: torch.Size, channels_last: bool) -> Tensor:
+    """The kernel's output as a tensor of x's shape (and x's memory format)."""
+    out = torch.from_numpy(y)
+    if channels_last:
+        return out.view(shape[0], *shape[2:], shape[1]).movedim(-1, 1)
+    return out
+
+
+_threads = [0]
+
+
+def _share_torchs_threads() -> None:
+    """Runs bntune's kernels on as many threads as torch's (one check per call, a resize only
+    when torch's count changed): more threads than cores would fight torch's own pool."""
+    n = torch.get_num_threads()
+    if n != _threads[0]:
+        _core.set_num_threads(n)
+        _threads[0] = n
+
+
+# numpy views of the per-channel tensors (weights, biases, running statistics), which live as
+# long as their layer: making a view costs about 3 us, finding it here a few hundred ns. An
+# entry is keyed by the tensor's id, checked against its data pointer (which `.data = ...`,
+# `.to()` or `set_()` change), and dropped when the tensor is.
+_VIEWS: dict[int, tuple[weakref.ref, int, np.ndarray]] = {}
+
+
+def _param_view(t: Tensor | None) -> np.ndarray | None:
+    if t is None:
+        return None
+    key, ptr = id(t), t.data_ptr()
+    hit = _VIEWS.get(key)
+    if hit is not None and hit[0]() is t and hit[1] == ptr:
+        return hit[2]
+    view = t.detach().numpy()
+    _VIEWS[key] = (weakref.ref(t, lambda _, key=key: _VIEWS.pop(key, None)), ptr, view)
+    return view
+
+
+class _BatchNormFunction(torch.autograd.Function):
+    """Forward and backward each one call into the Rust kernels."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        running_mean: Tensor | None,
+        running_var: Tensor | None,
+        training: bool,
+        momentum: float,
+        eps: float,
+    ) -> Tensor:
+        rows, channels_last = _as_rows(x)
+        xn, wn = rows.detach().numpy(), _param_view(weight)
+        y, mean, invstd = _core.batch_norm_forward(
+            xn,
+            wn,
+            _param_view(bias),
+            _param_view(running_mean),
+            _param_view(running_var),
+            training,
+            momentum,
+            eps,
+            None,
+        )
+        # x for torch's checks that it was not modified in place (and for double backward);
+        # the kernels' views of x and the weight ride along, not to be made again.
+        ctx.save_for_backward(x, weight, bias)
+        ctx.kept = (xn, wn, mean, invstd, training, eps, channels_last)
+        ctx.set_materialize_grads(False)
+        return _from_rows(y, x.shape, channels_last)
+
+    @staticmethod
+    def backward(ctx: Any, dy: Tensor | None) -> tuple[Tensor | None, ...]:
+        x, weight, bias = ctx.saved_tensors
+        xn, wn, mean, invstd, training, eps, channels_last = ctx.kept
+        if dy is None:
+            return (None,) * 8
+        if torch.is_grad_enabled():
+            # create_graph=True: the gradient must itself be differentiable, so it is
+            # computed by torch's formula from the saved inputs and statistics.
+            grads = _torch_grads(dy, x, weight, bias, mean, invstd, training, eps)
+            return (*grads, None, None, None, None, None)
+        dx, dgamma, dbeta = _core.batch_norm_backward(
+            _like_rows(dy, channels_last).numpy(), xn, wn, mean, invstd, training, None
+        )
+        need = ctx.needs_input_grad
+        return (
+            _from_rows(dx, x.shape, channels_last) if need[0] else None,
+            torch.from_numpy(dgamma) if weight is not None and need[1] else None,
+            torch.from_numpy(dbeta) if bias is not None and need[2] else None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+def _torch_grads(
+    dy: Tensor,
+    x: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    mean: np.ndarray,
+    invstd: np.ndarray,
+    training: bool,
+    eps: float,
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """Differentiable gradients of batch norm, by torch's ops (for double backward)."""
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    with torch.enable_grad():
+        if training:
+            y = torch_f.batch_norm(x, None, None, weight, bias, True, 0.0, eps)
+        else:
+            m = torch.from_numpy(mean).to(x.dtype).view(shape)
+            s = torch.from_numpy(invstd).to(x.dtype).view(shape)
+            y = (x - m) * s
+            if weight is not None:
+                y = y * weight.view(shape)
+            if bias is not None:
+                y = y + bias.view(shape)
+        inputs = [t for t in (x, weight, bias) if t is not None and t.requires_grad]
+        grads = iter(torch.autograd.grad(y, inputs, dy, create_graph=True, allow_unused=True))
+    return tuple(  # type: ignore[return-value]
+        next(grads) if t is not None and t.requires_grad else None for t in (x, weight, bias)
+    )
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """``torch.nn.functional.batch_norm`` computed by bntune's kernels.
+
+    Same arguments and result; in training, ``running_mean`` and ``running_var`` (when given)
+    are updated in place with the unbiased batch variance, as torch does. Inputs bntune does not
+    run (see the module doc) go to torch's own function.
+    """
+    if (
+        not _runs_here(input, running_mean, running_var, weight, bias)
+        or momentum is None
+        or (running_mean is not None and not running_mean.is_contiguous())
+        or (running_var is not None and not running_var.is_contiguous())
+    ):
+        return torch_f.batch_norm(
+            input, running_mean, running_var, weight, bias, training, momentum, eps
+        )
+    if not training and (running_mean is None or running_var is None):
+        # torch's own message for the same mistake
+        return torch_f.batch_norm(
+            input, running_mean, running_var, weight, bias, training, momentum, eps
+        )
+    _share_torchs_threads()
+    if torch.is_grad_enabled() and (
+        input.requires_grad
+        or (weight is not None and weight.requires_grad)
+        or (bias is not None and bias.requires_grad)
+    ):
+        return _BatchNormFunction.apply(
+            input, weight, bias, running_mean, running_var, training, momentum, eps
+        )
+    rows, channels_last = _as_rows(input)
+    y, _, _ = _core.batch_norm_forward(
+        rows.detach().numpy(),
+        _param_view(weight),
+        _param_view(bias),
+        _param_view(running_mean),
+        _param_view(running_var),
+        training,
+        momentum,
+        eps,
+        None,
+    )
+    return _from_rows(y, input.shape, channels_last)
+
+
+class _BntuneBatchNorm:
+    """The forward pass shared by the three layers (torch's, with bntune's functional)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        bn: nn.modules.batchnorm._BatchNorm = self  # type: ignore[assignment]
+        bn._check_input_dim(input)
+        factor = 0.0 if bn.momentum is None else bn.momentum
+        if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+            if bn.momentum is None:  # a cumulative moving average
+                factor = 1.0 / float(bn.num_batches_tracked)
+        # Without running statistics, eval mode normalises with the batch's (as torch does).
+        use_batch = bn.training or (bn.running_mean is None and bn.running_var is None)
+        keep = not bn.training or bn.track_running_stats
+        return batch_norm(
+            input,
+            bn.running_mean if keep else None,
+            bn.running_var if keep else None,
+            bn.weight,
+            bn.bias,
+            use_batch,
+            factor,
+            bn.eps,
+        )
+
+
+class BatchNorm1d(_BntuneBatchNorm, nn.BatchNorm1d):
+    """``torch.nn.BatchNorm1d`` with bntune's kernels on (N, C) or (N, C, L) input."""
+
+
+class BatchNorm2d(_BntuneBatchNorm, nn.BatchNorm2d):
+    """``torch.nn.BatchNorm2d`` with bntune's kernels on (N, C, H, W) input."""
+
+
+class BatchNorm3d(_BntuneBatchNorm, nn.BatchNorm3d):
+    """``torch.nn.BatchNorm3d`` with bntune's kernels on (N, C, D, H, W) input."""
+
+
+_SWAPS: dict[type, type] = {
+    nn.BatchNorm1d: BatchNorm1d,
+    nn.BatchNorm2d: BatchNorm2d,
+    nn.BatchNorm3d: BatchNorm3d,
+}
+
+
+def convert(model: nn.Module, *, back: bool = False) -> nn.Module:
+    """Makes every ``nn.BatchNorm1d/2d/3d`` of ``model`` (itself included) bntune's, in place.
+
+    Each layer keeps its identity, parameters, buffers and hooks: only its class changes, so
+    optimizers built before the call keep working. ``back=True`` turns bntune's layers back
+    into torch's. Subclasses of torch's layers (``SyncBatchNorm``, lazy or user-defined ones)
+    are left alone. Returns ``model``.
+    """
+    swaps = {v: k for k, v in _SWAPS.items()} if back else _SWAPS
+    for module in model.modules():
+        new = swaps.get(type(module))
+        if new is not None:
+            module.__class__ = new
+    return model
