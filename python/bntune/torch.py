@@ -127,16 +127,9 @@ class _BatchNormFunction(torch.autograd.Function):
     ) -> Tensor:
         rows, channels_last = _as_rows(x)
         xn, wn = rows.detach().numpy(), _param_view(weight)
+        stats = _param_view(running_mean), _param_view(running_var)
         y, mean, invstd = _core.batch_norm_forward(
-            xn,
-            wn,
-            _param_view(bias),
-            _param_view(running_mean),
-            _param_view(running_var),
-            training,
-            momentum,
-            eps,
-            None,
+            xn, wn, _param_view(bias), *stats, training, momentum, eps, None
         )
         # x for torch's checks that it was not modified in place (and for double backward);
         # the kernels' views of x and the weight ride along, not to be made again.
@@ -242,16 +235,10 @@ def batch_norm(
             input, weight, bias, running_mean, running_var, training, momentum, eps
         )
     rows, channels_last = _as_rows(input)
+    params = _param_view(weight), _param_view(bias)
+    stats = _param_view(running_mean), _param_view(running_var)
     y, _, _ = _core.batch_norm_forward(
-        rows.detach().numpy(),
-        _param_view(weight),
-        _param_view(bias),
-        _param_view(running_mean),
-        _param_view(running_var),
-        training,
-        momentum,
-        eps,
-        None,
+        rows.detach().numpy(), *params, *stats, training, momentum, eps, None
     )
     return _from_rows(y, input.shape, channels_last)
 

@@ -207,13 +207,9 @@ def fit(
                 model.zero_grad()
                 loss = loss_fn(model.forward(X[batch]), y[batch])
                 if not math.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"training diverged: loss {loss} at epoch {epoch}, mini-batch {index}",
-                        epoch=epoch,
-                        batch=index,
-                        loss=loss,
-                        curve=curve,
-                    )
+                    where = f"loss {loss} at epoch {epoch}, mini-batch {index}"
+                    raise TrainingDiverged(f"training diverged: {where}", epoch=epoch,
+                                           batch=index, loss=loss, curve=curve)  # fmt: skip
                 model.backward_params(loss_fn.backward())
                 optimizer.step()
                 total += loss * (hi - lo)
@@ -221,12 +217,9 @@ def fit(
             if X_dev is not None:
                 dev_loss, dev_accuracy = evaluate(model, loss_fn, X_dev, y_dev)
                 if not math.isfinite(dev_loss):
-                    raise TrainingDiverged(
-                        f"training diverged: dev loss {dev_loss} after epoch {epoch}",
-                        epoch=epoch,
-                        loss=dev_loss,
-                        curve=curve,
-                    )
+                    where = f"dev loss {dev_loss} after epoch {epoch}"
+                    raise TrainingDiverged(f"training diverged: {where}", epoch=epoch,
+                                           loss=dev_loss, curve=curve)  # fmt: skip
             record = EpochRecord(
                 epoch=epoch,
                 train_loss=total / n,

@@ -18,13 +18,9 @@ class _WeightedMomentum(Optimizer):
     buffers = ("v",)
 
     def __init__(
-        self,
-        params: Iterable[Parameter] | Module,
-        lr: float,
-        beta: float = 0.9,
-        *,
+        self, params: Iterable[Parameter] | Module, lr: float, beta: float = 0.9, *,
         weight_decay: float = 0.0,
-    ) -> None:
+    ) -> None:  # fmt: skip
         super().__init__(params, lr=lr, beta=beta, weight_decay=weight_decay)
 
 

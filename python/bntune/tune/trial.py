@@ -8,16 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bntune.tune.dimensions import (
-    Choice,
-    Dimension,
-    IntLogUniform,
-    IntUniform,
-    LogUniform,
-    OneMinusLogUniform,
-    Stepped,
-    Uniform,
-)
+from bntune.tune import dimensions as dims
+from bntune.tune.dimensions import Dimension
 from bntune.tune.errors import Pruned, TrialUsageError
 
 if TYPE_CHECKING:
@@ -131,10 +123,10 @@ class Trial:
         if log and step is not None:
             raise TrialUsageError(f"suggest_float({name!r}): give log=True or step, not both")
         if log:
-            return self._value("suggest_float", name, LogUniform, low, high)
+            return self._value("suggest_float", name, dims.LogUniform, low, high)
         if step is not None:
-            return float(self._value("suggest_float", name, Stepped, low, high, step))
-        return self._value("suggest_float", name, Uniform, low, high)
+            return float(self._value("suggest_float", name, dims.Stepped, low, high, step))
+        return self._value("suggest_float", name, dims.Uniform, low, high)
 
     def suggest_int(
         self, name: str, low: int, high: int, *, log: bool = False, step: int = 1
@@ -144,19 +136,19 @@ class Trial:
         if log and step != 1:
             raise TrialUsageError(f"suggest_int({name!r}): give log=True or step, not both")
         if log:
-            return self._value("suggest_int", name, IntLogUniform, low, high)
+            return self._value("suggest_int", name, dims.IntLogUniform, low, high)
         if step != 1:
-            return self._value("suggest_int", name, Stepped, low, high, step)
-        return self._value("suggest_int", name, IntUniform, low, high)
+            return self._value("suggest_int", name, dims.Stepped, low, high, step)
+        return self._value("suggest_int", name, dims.IntUniform, low, high)
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
         """One of ``choices``, each equally likely."""
-        return self._value("suggest_categorical", name, Choice, choices)
+        return self._value("suggest_categorical", name, dims.Choice, choices)
 
     def suggest_one_minus_log(self, name: str, low: float, high: float) -> float:
         """A value in ``[low, high]`` below 1 whose ``1 - value`` is on a log scale: the scale of
         momentum and Adam's betas (0.9, 0.99 and 0.999 equally likely decades)."""
-        return self._value("suggest_one_minus_log", name, OneMinusLogUniform, low, high)
+        return self._value("suggest_one_minus_log", name, dims.OneMinusLogUniform, low, high)
 
     def _value(self, call: str, name: str, kind: type[Dimension], *args: Any) -> Any:
         if not isinstance(name, str) or not name:

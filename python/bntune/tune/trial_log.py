@@ -21,6 +21,9 @@ from bntune.tune.pruners import CurveHistory
 from bntune.tune.storage import Finish, Progress, Storage
 from bntune.tune.trial import FrozenTrial
 
+#: a trial's hyperparameters by name
+Params = dict[str, Any]
+
 #: The error of a trial whose driver died while it ran.
 INTERRUPTED = "interrupted: the driver process died while the trial was running"
 
@@ -150,12 +153,7 @@ class TrialLog:
     # ---- trials of a design --------------------------------------------------------------
 
     def new_trial(
-        self,
-        params: dict[str, Any],
-        unit: Mapping[str, float],
-        stream: str,
-        seq: int,
-        round_: int = 1,
+        self, params: Params, unit: Mapping[str, float], stream: str, seq: int, round_: int = 1
     ) -> FrozenTrial:
         """The record of a trial with the study's next number (not stored yet: see
         :meth:`save`)."""
