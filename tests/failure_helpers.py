@@ -58,3 +58,10 @@ def conditional_net(trial) -> float:
         momentum = trial.suggest_float("momentum", 0.0, 0.99, step=0.01)
         penalty = abs(momentum - 0.9)
     return (math.log10(lr) + 3.0) ** 2 + sum(abs(u - 64) for u in units) / 64 + penalty
+
+
+def with_user_attrs(trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    trial.set_user_attr("accuracy", 1.0 - x)
+    trial.set_user_attr("note", f"trial {trial.number}")
+    return x

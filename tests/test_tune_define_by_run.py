@@ -297,3 +297,32 @@ def test_ask_with_a_declared_space_and_tell_states():
         study.tell(study.ask(space), state="done")
     with pytest.raises(ValueError, match="ask: sampler='grid' designs for a budget"):
         study.ask(space, sampler="grid")
+
+
+# ---- user attributes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_user_attributes_are_stored_with_the_trial(tmp_path, workers):
+    from failure_helpers import with_user_attrs
+
+    study = tune.Study("s", storage=tmp_path / "s.db", seed=0)
+    study.optimize(with_user_attrs, n_trials=4, n_workers=workers)
+    for t in study.trials:
+        assert t.user_attrs == {"accuracy": 1.0 - t.params["x"], "note": f"trial {t.number}"}
+    with tune.Study("s", storage=tmp_path / "s.db", read_only=True) as reopened:
+        assert [t.user_attrs for t in reopened.trials] == [t.user_attrs for t in study.trials]
+        frame = reopened.trials_dataframe()
+        assert list(frame["user_attrs_note"]) == [f"trial {k}" for k in range(4)]
+    trial = study.ask()
+    trial.set_user_attr("told", [1, 2])
+    assert study.tell(trial, 0.5).user_attrs == {"told": [1, 2]}
+
+
+def test_a_user_attribute_that_json_cannot_store_is_refused():
+    def objective(trial):
+        trial.set_user_attr("model", object())
+        return 1.0
+
+    with pytest.raises(tune.TrialUsageError, match=r"set_user_attr\('model'\): .*JSON"):
+        tune.Study("s").optimize(objective, n_trials=2)

@@ -90,6 +90,7 @@ class AskTell:
         else:
             record.state, record.value, record.error = judge(value)
         record.curve = live.curve
+        record.user_attrs = dict(live.user_attrs)
         record.finished = time.time()
         if entry.suggest.space is None:
             record.params, record.unit = live.params, dict(live.unit)

@@ -228,13 +228,15 @@ class Study:
                 "finished": t.finished,
             }
             record.update({f"params_{k}": v for k, v in t.params.items()})
+            record.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items()})
             records.append(record)
         return records
 
     def trials_dataframe(self) -> Any:
         """The trials as a pandas DataFrame: number, state, value, round, error, started,
-        finished, duration (seconds) and ``params_<name>`` per hyperparameter (absent where a
-        trial did not use it). Needs pandas (ImportError naming it otherwise)."""
+        finished, duration (seconds), ``params_<name>`` per hyperparameter (absent where a trial
+        did not use it) and ``user_attrs_<key>`` per user attribute. Needs pandas (ImportError
+        naming it otherwise)."""
         try:
             import pandas as pd
         except ImportError:

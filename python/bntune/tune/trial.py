@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +48,8 @@ class FrozenTrial:
     #: "exploit", ...), "epoch" and the values
     events: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _study: Any = field(default=None, repr=False)
+    #: what the objective recorded with ``trial.set_user_attr`` (JSON values)
+    user_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
     #: the trial chooses its params as it runs (define by run): they are stored when it ends
     _defines: bool = field(default=False, repr=False)
 
@@ -94,7 +97,7 @@ class Trial:
     by run), optionally call ``trial.report(step, value)`` as training goes, return the
     objective's value."""
 
-    __slots__ = ("_prune", "_suggest", "curve", "number", "params", "round", "unit")
+    __slots__ = ("_prune", "_suggest", "curve", "number", "params", "round", "unit", "user_attrs")
 
     def __init__(
         self,
@@ -110,8 +113,23 @@ class Trial:
         self.round = round
         self.curve: dict[int, float] = {}
         self.unit: dict[str, float] = {} if unit is None else unit
+        self.user_attrs: dict[str, Any] = {}
         self._prune = prune
         self._suggest = suggest
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Records ``value`` (anything JSON can store) under ``key`` with the trial: stored with
+        its result, on ``FrozenTrial.user_attrs`` and in ``study.trials_dataframe()``."""
+        if not isinstance(key, str) or not key:
+            raise TrialUsageError(f"set_user_attr: key must be a non-empty string, got {key!r}")
+        try:
+            json.dumps(value, allow_nan=True)
+        except (TypeError, ValueError) as err:
+            raise TrialUsageError(
+                f"set_user_attr({key!r}): the value must be JSON-serialisable, got {value!r} "
+                f"({err})"
+            ) from None
+        self.user_attrs[key] = value
 
     # ---- define by run (see bntune.tune.suggest) -----------------------------------------
 

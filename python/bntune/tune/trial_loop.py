@@ -85,6 +85,8 @@ class TrialOutcome:
     params: dict[str, Any] | None = None
     unit: dict[str, float] | None = None
     dims: dict[str, list[Any]] | None = None
+    #: what the objective recorded with ``trial.set_user_attr``
+    user_attrs: dict[str, Any] | None = None
 
 
 def judge(value: object) -> tuple[str, float | None, str | None]:
@@ -145,6 +147,8 @@ def _defined(task: TrialTask, live: Trial, out: TrialOutcome) -> TrialOutcome:
     it only from here)."""
     if task.suggest is not None and task.suggest.space is None:
         out.params, out.unit, out.dims = live.params, live.unit, task.suggest.dims
+    if live.user_attrs:
+        out.user_attrs = live.user_attrs
     return out
 
 
@@ -249,6 +253,8 @@ def run_design(
         record.rerun = out.uncaught
         if out.params is not None:
             record.params, record.unit = out.params, dict(out.unit or {})
+        if out.user_attrs:
+            record.user_attrs = dict(out.user_attrs)
         started = []
         if prefetch and not out.uncaught and more():
             ready.append(make())

@@ -3,12 +3,12 @@
 Tables: ``bntune_meta`` (application and schema version), ``studies``, ``leases``, ``trials``
 (number, params, value, state, round, timestamps, error text), ``curves`` (learning-curve points),
 ``checkpoints`` (for resumable training), ``trial_events`` (what the trainable modes did to a
-trial: parameter changes, rollbacks, exploits) and ``boxes`` (coarse-to-fine rounds). This module
-is the one place that defines them.
+trial: parameter changes, rollbacks, exploits), ``trial_attrs`` (the user attributes a trial set)
+and ``boxes`` (coarse-to-fine rounds). This module is the one place that defines them.
 
 Schema versions: ``PRAGMA user_version`` (and ``schema_version`` in ``bntune_meta``) counts
 changes an older bntune could not read; a newer file is refused. Tables added within a version
-(``trial_events`` came after the first files of version 1: the modes created it on first use)
+(``trial_events`` and ``trial_attrs`` came after the first files of version 1)
 are created by the first driver that opens an older file; a read-only view of such a file reads
 them as empty.
 
@@ -90,6 +90,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     data BLOB,
     created REAL NOT NULL,
     PRIMARY KEY (trial_id, step)
+);
+CREATE TABLE IF NOT EXISTS trial_attrs (
+    trial_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (trial_id, key)
 );
 CREATE TABLE IF NOT EXISTS trial_events (
     trial_id INTEGER NOT NULL,
@@ -288,6 +294,7 @@ _FINISH_TRIAL = (
 )
 _CURVE = "INSERT OR REPLACE INTO curves (trial_id, step, value) VALUES (?, ?, ?)"
 _EVENT = "INSERT INTO trial_events (trial_id, seq, event) VALUES (?, ?, ?)"
+_ATTR = "INSERT OR REPLACE INTO trial_attrs (trial_id, key, value) VALUES (?, ?, ?)"
 _PUT_CHECKPOINT = (
     "INSERT OR REPLACE INTO checkpoints (trial_id, step, path, data, created) "
     "VALUES (?, ?, NULL, ?, ?)"
@@ -315,7 +322,9 @@ class SQLiteStorage(Storage):
         self.read_only = bool(read_only)
         self.durability = durability
         self.connection = connect(self.path, durability, read_only=read_only)
-        self._has_events = not read_only or "trial_events" in table_names(self.connection)
+        tables = table_names(self.connection)
+        self._has_events = not read_only or "trial_events" in tables
+        self._has_attrs = not read_only or "trial_attrs" in tables
 
     def _transaction(self, *, immediate: bool = False) -> contextlib.AbstractContextManager:
         return transaction(self.connection, immediate=immediate)
@@ -388,6 +397,15 @@ class SQLiteStorage(Storage):
                 trial = by_id.get(trial_id)
                 if trial is not None:
                     trial.events.append(json.loads(text))
+        if self._has_attrs:
+            for trial_id, key, text in conn.execute(
+                "SELECT a.trial_id, a.key, a.value FROM trial_attrs a JOIN trials t "
+                "ON t.id = a.trial_id WHERE t.study_id = ? ORDER BY a.trial_id, a.key",
+                (study_id,),
+            ):
+                trial = by_id.get(trial_id)
+                if trial is not None:
+                    trial.user_attrs[key] = json.loads(text)
         return trials
 
     def mark_interrupted(self, study_id: int, error: str, now: float) -> None:
@@ -408,6 +426,9 @@ class SQLiteStorage(Storage):
                     conn.execute(_FINISH_TRIAL, (*done, *chosen, record._id))
                 else:
                     conn.execute(_FINISH, (*done, record._id))
+                if record.user_attrs:
+                    attrs = [(record._id, k, _dumps(v)) for k, v in record.user_attrs.items()]
+                    conn.executemany(_ATTR, attrs)
                 if record.curve:
                     conn.executemany(_CURVE, _curve_rows(record._id, record.curve.items()))
             for record in started:
