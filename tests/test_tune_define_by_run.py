@@ -326,3 +326,54 @@ def test_a_user_attribute_that_json_cannot_store_is_refused():
 
     with pytest.raises(tune.TrialUsageError, match=r"set_user_attr\('model'\): .*JSON"):
         tune.Study("s").optimize(objective, n_trials=2)
+
+
+# ---- enqueue and add_trial --------------------------------------------------------------------
+
+
+def test_enqueued_configurations_run_first_without_taking_design_places(tmp_path):
+    study = tune.Study("s", storage=tmp_path / "s.db", seed=2)
+    study.enqueue({"lr": 1e-3, "n_layers": 2, "optimizer": "adam"})
+    study.enqueue({"lr": 0.05})
+    study.optimize(conditional_net, n_trials=4)
+    first, second, *rest = study.trials
+    assert (first.params["lr"], first.params["n_layers"], first.params["optimizer"]) == (
+        1e-3, 2, "adam")  # fmt: skip
+    assert "beta2" in first.params  # the branch's parameter, drawn as usual
+    assert second.params["lr"] == 0.05
+    reference = tune.Study("ref", seed=2)
+    reference.optimize(conditional_net, n_trials=4)
+    assert [t.params for t in rest] == [t.params for t in reference.trials]
+    study.optimize(conditional_net, n_trials=4)  # nothing left to run: the queue ran once
+    assert len(study.trials) == 6
+
+
+def test_an_enqueued_value_off_its_distribution_is_refused():
+    study = tune.Study("s", seed=0)
+    study.enqueue({"lr": -1.0})
+    with pytest.raises(tune.TrialUsageError, match=r"enqueued lr=-1.0 is not a value of"):
+        study.optimize(conditional_net, n_trials=2)
+
+
+def test_enqueue_with_a_declared_space_and_ask():
+    space = tune.Space(x=tune.Uniform(0.0, 1.0), k=tune.Fixed(3))
+    study = tune.Study("s", seed=0)
+    study.enqueue({"x": 0.25})
+    trial = study.ask(space)
+    assert trial.params == {"x": 0.25, "k": 3}
+    study.tell(trial, 0.25)
+    assert study.ask(space).params == space.sample(1, seed=0)[0]
+
+
+def test_added_trials_inform_the_zoom_and_the_best():
+    space = tune.Space(x=tune.Uniform(0.0, 1.0))
+    study = tune.Study("s", seed=0)
+    added = study.add_trial({"x": 0.9}, -5.0, space=space)
+    assert (added.state, added.value, added.unit) == ("complete", -5.0, {"x": 0.9})
+    assert study.best_params == {"x": 0.9}
+    study.coarse_to_fine(lambda t: (t.params["x"] - 0.9) ** 2, space, rounds=2,
+                         trials_per_round=4, top=0.25)  # fmt: skip
+    low, high = study.boxes[2]["x"]
+    assert low <= 0.9 <= high  # the imported result pulled the second box toward it
+    with pytest.raises(tune.TrialUsageError, match="miss 'x'"):
+        study.add_trial({"y": 1.0}, 0.0, space=space)

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bntune.tune import enqueue
+from bntune.tune.enqueue import ENQUEUED
 from bntune.tune.errors import TrialUsageError
 from bntune.tune.pruners import Pruner
 from bntune.tune.samplers import Sampler
@@ -45,6 +47,10 @@ class AskTell:
         self, space: Space | None, sampler: Sampler, stream: str, pruner: Pruner | None
     ) -> Trial:
         log = self.log
+        waiting = {a.record.seq for a in self.asked.values() if a.record.stream == ENQUEUED}
+        for seq, given in enqueue.pending(log):
+            if seq not in waiting:
+                return self._ask_enqueued(space, sampler, seq, given, pruner)
         outstanding = {a.record.seq for a in self.asked.values() if a.record.stream == stream}
         candidates = log.pending(stream, log.next_number + len(outstanding) + 1)
         seq = next(i for i in candidates if i not in outstanding)
@@ -56,7 +62,33 @@ class AskTell:
             u = sampler.points(space.coordinate_dims, log.seed, seq, 1, seq + 1).tolist()[0]
             params, unit = space.from_unit(u), dict(zip(space.names, u, strict=True))
             suggest = Suggestions(sampler.name, log.seed, seq, space)
-        record = log.new_trial(params, unit, stream, seq)
+        return self._start(log.new_trial(params, unit, stream, seq), space, suggest, pruner)
+
+    def _ask_enqueued(
+        self,
+        space: Space | None,
+        sampler: Sampler,
+        seq: int,
+        given: dict[str, Any],
+        pruner: Pruner | None,
+    ) -> Trial:
+        log = self.log
+        if space is None:
+            index = enqueue.SPARE_INDEX + seq
+            suggest = Suggestions(sampler.name, log.seed, index, None, log.suggested, given)
+            params: dict[str, Any] = {}
+            unit: dict[str, float] = {}
+        else:
+            unit = enqueue.declared_unit(space, given)
+            fixed = {n: space[n].from_unit(0.0) for n in space if n not in unit}
+            params, suggest = {**fixed, **given}, Suggestions(sampler.name, log.seed, seq, space)
+        return self._start(log.new_trial(params, unit, ENQUEUED, seq), space, suggest, pruner)
+
+    def _start(
+        self, record: FrozenTrial, space: Space | None, suggest: Suggestions, pruner: Pruner | None
+    ) -> Trial:
+        log = self.log
+        params = record.params
         record._defines = space is None
         log.save(started=[record])
         prune = None
@@ -66,7 +98,7 @@ class AskTell:
             def prune(step: int, value: float) -> bool:
                 return pruner.should_prune(step, value, history, minimize)
 
-        trial = Trial(record.number, params, 1, prune, suggest, unit if space is None else None)
+        trial = Trial(record.number, params, 1, prune, suggest, {} if space is None else None)
         self.asked[record.number] = Asked(record, trial, suggest)
         return trial
 

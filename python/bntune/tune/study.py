@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bntune.tune import caviar as caviar_mode
-from bntune.tune import coarse_to_fine, failures, panda, pbt, suggest
+from bntune.tune import coarse_to_fine, enqueue, failures, panda, pbt, suggest
 from bntune.tune.ask_tell import AskTell
 from bntune.tune.checks import exception_classes, positive_int
 from bntune.tune.errors import StudyReadOnly
@@ -335,8 +335,8 @@ class Study:
                     "in the driver cannot be interrupted"
                 )
             run_design(self._log, objective, design, pool, catch=catch, pruner=self.pruner,
-                       trial_timeout=trial_timeout, stopped=stopped,
-                       after_trial=after_trial)  # fmt: skip
+                       trial_timeout=trial_timeout, stopped=stopped, after_trial=after_trial,
+                       enqueued=enqueue.pending(self._log))  # fmt: skip
         failures.check(self._log.since(since))
 
     def ask(self, space: Space | None = None, *, sampler: str | Sampler = "sobol") -> Trial:
@@ -367,6 +367,24 @@ class Study:
         already or never asked."""
         self._check_writable()
         return self._ask_tell.tell(trial, value, state)
+
+    def enqueue(self, params: dict[str, Any]) -> None:
+        """Runs ``params`` (name -> value) as the next trial of :meth:`optimize` or :meth:`ask`,
+        before the design's points (whose places it does not take). Define-by-run trials draw
+        the parameters left out; with a declared space give every sampled one. Kept with the
+        study until it has run. See :mod:`bntune.tune.enqueue`."""
+        self._check_writable()
+        enqueue.enqueue(self._log, params)
+
+    def add_trial(
+        self, params: dict[str, Any], value: float, *, space: Space | None = None
+    ) -> FrozenTrial:
+        """Stores a result obtained elsewhere as a complete trial; with the ``space`` it was
+        drawn from it also counts for coarse-to-fine's boxes and the importance ranking."""
+        self._check_writable()
+        if space is not None and not isinstance(space, Space):
+            raise TypeError(f"add_trial: space must be a tune.Space or None, got {space!r}")
+        return enqueue.add_trial(self._log, params, value, space)
 
     def stop(self) -> None:
         """Starts no more trials in the running ``optimize`` (from a callback, or from another

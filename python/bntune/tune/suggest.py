@@ -55,7 +55,7 @@ class Suggestions:
     """What one trial's ``suggest_*`` calls return, and the distributions they used (``dims``:
     name -> ``Dimension.describe()``). ``known`` are the distributions the study used before."""
 
-    __slots__ = ("dims", "index", "known", "sampler", "seed", "space")
+    __slots__ = ("dims", "given", "index", "known", "sampler", "seed", "space")
 
     def __init__(
         self,
@@ -64,6 +64,7 @@ class Suggestions:
         index: int,
         space: Space | None = None,
         known: dict[str, list[Any]] | None = None,
+        given: dict[str, Any] | None = None,
     ) -> None:
         self.sampler = sampler
         self.seed = seed
@@ -71,6 +72,8 @@ class Suggestions:
         self.space = space
         self.known = {} if known is None else known
         self.dims: dict[str, list[Any]] = {}
+        #: values fixed in advance (an enqueued configuration): returned instead of drawn
+        self.given = {} if given is None else given
 
     def value(
         self, params: dict[str, Any], unit: dict[str, float], name: str, dim: Dimension
@@ -98,8 +101,18 @@ class Suggestions:
             )
         if name in params:
             return params[name]
-        u = coordinate(self.sampler, self.seed, name, self.index)
-        value = dim.from_unit(u)
+        if name in self.given:
+            value = self.given[name]
+            try:
+                u = dim.to_unit(value)
+            except (TypeError, ValueError, KeyError) as err:
+                raise TrialUsageError(f"suggest: enqueued {name}={value!r} is not a value of "
+                                      f"{dim!r}: {err}") from None  # fmt: skip
+            if not 0.0 <= u <= 1.0:
+                raise TrialUsageError(f"suggest: enqueued {name}={value!r} lies outside {dim!r}")
+        else:
+            u = coordinate(self.sampler, self.seed, name, self.index)
+            value = dim.from_unit(u)
         params[name] = value
         unit[name] = u
         self.dims[name] = described

@@ -19,10 +19,11 @@ import copy
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bntune.tune import enqueue
 from bntune.tune.boxes import into_box
 from bntune.tune.checks import traceback_text
 from bntune.tune.errors import Pruned, TrialUsageError
@@ -177,10 +178,12 @@ def run_design(
     trial_timeout: float | None = None,
     stopped: Callable[[], bool] | None = None,
     after_trial: Callable[[FrozenTrial], None] | None = None,
+    enqueued: Sequence[tuple[int, dict[str, Any]]] = (),
 ) -> None:
     """Runs the points of ``design`` that ``log`` has not done yet, in index order. No new
     trial starts once ``stopped()`` is true (the trials in flight finish and are stored);
-    ``after_trial`` sees each finished trial once it is stored."""
+    ``after_trial`` sees each finished trial once it is stored. The ``enqueued``
+    configurations (index, params) run first (see :mod:`bntune.tune.enqueue`)."""
     space = design.space
     if space is not None and not isinstance(space, Space):
         raise TypeError(f"space must be a tune.Space or None, got {space!r}")
@@ -191,17 +194,18 @@ def run_design(
     dims = [] if space is None else space.coordinate_dims
     size = design.n_total if space is None else sampler.size(dims, design.n_total)
     pending = log.pending(design.stream, size, retry_failed=design.retry_failed)
-    if not pending:
+    if not pending and not enqueued:
         return
-    first = pending[0]
+    first = pending[0] if pending else 0
     rows: list[list[float]] = []
-    if space is not None:
+    if space is not None and pending:
         points = sampler.points(dims, design.seed, first, pending[-1] - first + 1, design.n_total)
         if design.box is not None:
             points = into_box(space, design.box, points)
         rows = points.tolist()  # Python floats: cheaper to map and to encode than numpy's
     declared = None if space is None else Suggestions(sampler.name, design.seed, 0, space)
-    queue = deque(pending)
+    queue: deque[int] = deque(pending)
+    known_first: deque[tuple[int, dict[str, Any]]] = deque(enqueued)
     records: dict[int, FrozenTrial] = {}
     ready: list[TrialTask] = []  # started with the last result (in the driver)
     uncaught: list[str] = []
@@ -211,9 +215,12 @@ def run_design(
     prefetch = inline and after_trial is None
 
     def more() -> bool:
-        return bool(queue) and not uncaught and (stopped is None or not stopped())
+        left = bool(queue) or bool(known_first)
+        return left and not uncaught and (stopped is None or not stopped())
 
     def make() -> TrialTask:
+        if known_first:
+            return make_enqueued(*known_first.popleft())
         seq = queue.popleft()
         if space is None:
             # define by run: the trial asks; a worker gets a snapshot of what the study knows
@@ -226,6 +233,24 @@ def run_design(
             params, suggest = space.from_unit(u), declared
             unit = dict(zip(space.names, u, strict=True))
         record = log.new_trial(params, unit, design.stream, seq, design.round)
+        return task_for(record, params, suggest, seq)
+
+    def make_enqueued(seq: int, given: dict[str, Any]) -> TrialTask:
+        if space is None:
+            params: dict[str, Any] = {}
+            known = log.suggested if inline else dict(log.suggested)
+            index = enqueue.SPARE_INDEX + seq
+            suggest = Suggestions(sampler.name, design.seed, index, None, known, given)
+            unit: dict[str, float] = {}
+        else:
+            unit = enqueue.declared_unit(space, given)
+            fixed = {n: space[n].from_unit(0.0) for n in space if n not in unit}
+            params, suggest = {**fixed, **given}, declared
+        return task_for(log.new_trial(params, unit, enqueue.ENQUEUED, seq), params, suggest, seq)
+
+    def task_for(
+        record: FrozenTrial, params: dict[str, Any], suggest: Suggestions | None, seq: int
+    ) -> TrialTask:
         record._defines = space is None
         records[record.number] = record
         history = None
