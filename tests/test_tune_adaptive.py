@@ -95,9 +95,7 @@ def test_spread_weights_are_the_spreads_over_their_geometric_mean_kept_in_half_t
 
 def test_the_box_is_centred_on_the_incumbent_with_sides_length_times_weight():
     space = tune.Space(x=tune.Uniform(0, 1), y=tune.Uniform(0, 1), c=tune.Choice(["a", "b"]))
-    units = np.array(
-        [[0.9, 0.05, 0.25], [0.45, 0.3, 0.75], [0.5, 0.5, 0.25], [0.55, 0.7, 0.75]]
-    )
+    units = np.array([[0.9, 0.05, 0.25], [0.45, 0.3, 0.75], [0.5, 0.5, 0.25], [0.55, 0.7, 0.75]])
     ys = np.array([9.0, 1.0, 0.0, 2.0])
     # top 3 (max(3, 4 // 5)): x spread 1 : y spread 4 -> weights 0.5, 2; length 0.8 -> sides
     # 0.4 and min(1, 1.6) = 1 around the incumbent (0.5, 0.5); every option of c

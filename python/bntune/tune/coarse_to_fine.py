@@ -26,6 +26,7 @@ trial records its round and the boxes are stored: ``study.boxes``.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,9 +162,12 @@ def _run_adaptive(
     stored = storage.boxes(study_id, run_key)
     tau_fail = trust_region.failures_allowed(space.d, zoom.trials_per_round)
     region = trust_region.Region()
-    units: list[list[float]] = []
-    ys: list[float] = []
-    rounds_of: list[int] = []
+    # the complete trials' unit points and minimised values in (round, seq) order, and where
+    # each round starts in them
+    units = np.empty((0, space.d))
+    ys = np.empty(0)
+    starts: dict[int, int] = {}
+    run_start, completed = log.next_number, False
     for r in range(1, zoom.rounds + 1):
         stream = f"{run_key}:r{r}"
         seed = derive_seed(log.seed, stream)
@@ -171,8 +175,7 @@ def _run_adaptive(
         if region.restarting:
             box = full_box(space)
         else:
-            first = next(i for i, k in enumerate(rounds_of) if k >= region.since)
-            u, y = np.array(units[first:]), np.array(ys[first:])
+            u, y = units[starts[region.since] :], ys[starts[region.since] :]
             box = stored[r] if r in stored else trust_region.region_box(space, region, u, y)
             rows = trust_region.place(space, box, u, y, zoom.sampler, seed, zoom.trials_per_round)
             sampler, design_box = trust_region.Planned(rows), box
@@ -180,23 +183,33 @@ def _run_adaptive(
             storage.put_box(study_id, run_key, r, box)
         design = Design(space, sampler, stream, seed, zoom.trials_per_round, r, design_box,
                         retry_failed)  # fmt: skip
+        # a round that starts afresh has its trials at the end of the log (in number order)
+        fresh = len(log.pending(stream, zoom.trials_per_round)) == zoom.trials_per_round
+        first_number = log.next_number
         run_design(log, objective, design, pool, catch=catch, pruner=pruner)
-        values = []
-        for t in _first_results(log, stream):
-            units.append([t.unit[name] for name in space.names])
-            ys.append(t.value if log.minimize else -t.value)  # type: ignore[operator]
-            rounds_of.append(r)
-            values.append(ys[-1])
-        region = trust_region.after_round(region, values, r, tau_fail)
-        if after_round is not None:
+        if fresh:
+            at = bisect.bisect_left(log.trials, first_number, key=lambda t: t.number)
+            done = _first_results(log.trials[at:], stream)
+        else:
+            done = _first_results(log.trials, stream)
+        sign = 1.0 if log.minimize else -1.0
+        starts[r] = len(ys)
+        if done:
+            units = np.vstack([units, [[t.unit[name] for name in space.names] for t in done]])
+            ys = np.concatenate([ys, [sign * t.value for t in done]])  # type: ignore[operator]
+        region = trust_region.after_round(region, ys[starts[r] :].tolist(), r, tau_fail)
+        completed = completed or any(t.number >= run_start for t in done)
+        # the callback stops a run whose trials all failed alike; once one of this call's
+        # trials has completed it never can, so its cost (a pass over the log) is spared
+        if after_round is not None and not completed:
             after_round()
 
 
-def _first_results(log: TrialLog, stream: str) -> list[FrozenTrial]:
+def _first_results(trials: list[FrozenTrial], stream: str) -> list[FrozenTrial]:
     """The complete trials of design ``stream`` that its first run of each point gave (a point
     run again by ``retry_failed`` does not change what later rounds decided), in seq order."""
     first: dict[int, FrozenTrial] = {}
-    for t in log.trials:
+    for t in trials:
         mine = t.stream == stream and not t.rerun and t.state != "running"
         if mine and (t.seq not in first or t.number < first[t.seq].number):
             first[t.seq] = t
