@@ -2,19 +2,22 @@
 
     python benches/compare_tuners.py              # both parts, a few minutes
     python benches/compare_tuners.py overhead     # only the per-trial overhead
-    python benches/compare_tuners.py quality --seeds 200 --optuna-seeds 30
+    python benches/compare_tuners.py quality --seeds 30          # the suite, 30 seeds
 
 Overhead: a trivial objective, so what is timed is the tuner (sampling, bookkeeping, storage).
 bntune with SQLite at the default durability (WAL, synchronous=NORMAL), with durability="full",
 and in memory; Optuna's RandomSampler with its SQLite storage and in memory (if installed).
 Contenders run interleaved, several times; medians are printed. Flatness: per-trial time of the
-first 1000 trials of fresh studies and of trials 7001-10000 of a big one, timed alternately.
+first 1000 trials of fresh studies and of trials 7001-10000 of a big one, timed alternately;
+and coarse_to_fine(method="adaptive") over 10,000 trials, its first and last 1000.
 
-Quality: median simple regret (best value found minus the known optimum) over many seeds with a
-bootstrap 90% interval, at equal budget: coarse_to_fine 4 rounds x 15 trials (its defaults) vs
-random search and Sobol with 60 trials on Hartmann-6, Branin and a function whose optimum lies
-deep on log scales; random vs grid with 64 trials on a 6-D function where 2 dimensions matter.
-Optuna's TPE and QMC samplers beside, on fewer seeds (they are slower).
+Quality: median simple regret (best value found minus the known minimum) at budgets of 30, 60
+and 120 trials over the same seeds for every contender, on a fixed suite (SUITE below: Branin,
+Hartmann-3 and -6, Rosenbrock-4, Styblinski-Tang-6, Ackley-5 on their standard domains, two
+basins with the deeper one narrow, a curved valley across two log-scaled rates plus a dummy,
+and an optimum deep on log and 1 - beta scales): random search, Optuna's default TPE, the fixed
+zoom and the adaptive coarse-to-fine, with their ratios side by side. The digits MLP is not in
+the suite: 30 seeds x 450 trainings per seed do not fit a benchmark run (see the README).
 """
 
 from __future__ import annotations
@@ -81,6 +84,24 @@ def bntune_growth(
     return statistics.median(small_times), statistics.median(big_times)
 
 
+def adaptive_growth(storage: str | None, n: int = 10_000, per: int = 5) -> tuple[float, float]:
+    """Seconds per trial of coarse_to_fine(method="adaptive") with ``per`` trials a round, over
+    the first and the last 1000 of ``n`` trials (gaps between objective calls: the tuner's time,
+    box, model and bookkeeping included, the trivial objective's negligible)."""
+    stamps: list[float] = []
+
+    def objective(trial) -> float:
+        stamps.append(time.perf_counter())
+        return (math.log10(trial.params["lr"]) + 2.0) ** 2 + trial.params["hidden"] / 1e3
+
+    study = tune.Study("adaptive", storage=storage, seed=0)
+    study.coarse_to_fine(objective, _overhead_space(), rounds=n // per, trials_per_round=per,
+                         method="adaptive")  # fmt: skip
+    study.close()
+    k = 1000
+    return (stamps[k] - stamps[0]) / k, (stamps[-1] - stamps[-k - 1]) / k
+
+
 def optuna_per_trial(storage: str | None, n: int) -> float:
     import optuna
 
@@ -143,6 +164,12 @@ def overhead(repeats: int, n: int, optuna_sqlite_n: int) -> None:
             )
         else:
             print("  optuna not installed: peer not measured")
+        for name, storage in (("memory", None), ("sqlite", f"{tmp}/adaptive.db")):
+            first, last = adaptive_growth(storage)
+            print(
+                f"  coarse_to_fine(method='adaptive'), 5 trials a round, {name}: trials 1-1000 "
+                f"{first * 1e3:.3f} ms/trial, trials 9001-10000 {last * 1e3:.3f} ms/trial"
+            )
         first, last = bntune_growth(tmp)
         print(
             f"  growth, sqlite normal: first trials of a study {first * 1e3:.3f} ms/trial, "
