@@ -338,8 +338,8 @@ SUITE: dict[str, tuple[tune.Space, Callable[[dict], float], float]] = {
 }
 
 BUDGETS = (30, 60, 120)
-#: adaptive coarse-to-fine's rounds x trials per round at each budget (5 trials a round)
-ADAPTIVE_ROUNDS = {30: (6, 5), 60: (12, 5), 120: (24, 5)}
+#: adaptive coarse-to-fine's rounds x trials per round at each budget (3 trials a round)
+ADAPTIVE_ROUNDS = {30: (10, 3), 60: (20, 3), 120: (40, 3)}
 #: the fixed zoom at each budget, as its default 4 rounds where the budget allows
 ZOOM_ROUNDS = {30: (3, 10), 60: (4, 15), 120: (4, 30)}
 

@@ -43,7 +43,7 @@ from bntune.tune.trial_loop import Design, run_design
 __all__ = ["METHODS", "PAD", "Zoom", "full_box", "into_box", "next_box", "run"]
 
 #: the ways of deciding the boxes; the first is the default
-METHODS = ("zoom", "adaptive")
+METHODS = ("adaptive", "zoom")
 
 if TYPE_CHECKING:
     from bntune.tune.executors import WorkPool

@@ -1,6 +1,6 @@
-"""coarse_to_fine(method="adaptive"): the trust-region rule against hand-computed values, the
-same configurations for 1 and 2 workers and after a resume mid-round, and the boxes stored,
-shown and plotted being the ones the trials were sampled from."""
+"""coarse_to_fine's adaptive method (the default): the trust-region rule against hand-computed
+values, the same configurations for 1 and 2 workers and after a resume mid-round, and the boxes
+stored, shown and plotted being the ones the trials were sampled from."""
 
 from __future__ import annotations
 
@@ -221,3 +221,17 @@ def test_the_zoom_knobs_are_refused_by_the_adaptive_method():
     with pytest.raises(ValueError, match="method must be one of"):
         study.coarse_to_fine(valley, SPACE, rounds=2, trials_per_round=4, method="turbo")
     assert study.trials == []
+
+
+def test_adaptive_is_the_default_and_the_zoom_stays_reachable():
+    default, adaptive = tune.Study("d", seed=4), tune.Study("a", seed=4)
+    default.coarse_to_fine(valley, SPACE, rounds=3, trials_per_round=4)
+    adaptive.coarse_to_fine(valley, SPACE, rounds=3, trials_per_round=4, method="adaptive")
+    assert _configurations(default) == _configurations(adaptive)
+    assert default.boxes == adaptive.boxes
+    with pytest.raises(ValueError, match="pass method='zoom'"):
+        default.coarse_to_fine(valley, SPACE, rounds=3, trials_per_round=4, shrink=0.5)
+    zoom = tune.Study("z", seed=4)
+    zoom.coarse_to_fine(valley, SPACE, rounds=3, trials_per_round=4, top=0.25, method="zoom")
+    assert {t.stream.split(":")[0] for t in zoom.trials} == {"c2f"}
+    assert {t.stream.split(":")[0] for t in default.trials} == {"c2f-adaptive"}
