@@ -436,6 +436,9 @@ def quality(seeds: int, first_seed: int, problems: list[str]) -> None:
                   f"{_ratio(med['zoom'], tpe):8.2f}  {took:.0f} s")  # fmt: skip
             if ad_rnd > 1.0 or (b >= 60 and ad_tpe > 1.0):
                 misses.append(f"{problem}@{b}")
+        if problem == "two_basins3":  # the wide basin's floor is regret 0.4
+            found = {m: (v < 0.39).sum(axis=0).tolist() for m, v in per.items()}
+            print(f"{'':12s} seeds that found the narrow deep basin at {BUDGETS}: {found}")
     print("targets (adaptive <= 1.0x TPE at 60 and 120, <= 1.0x random at every budget) "
           f"missed: {', '.join(misses) or 'none'}")  # fmt: skip
 
