@@ -84,7 +84,7 @@ def bntune_growth(
     return statistics.median(small_times), statistics.median(big_times)
 
 
-def adaptive_growth(storage: str | None, n: int = 10_000, per: int = 5) -> tuple[float, float]:
+def adaptive_growth(storage: str | None, n: int = 10_000, per: int = 3) -> tuple[float, float]:
     """Seconds per trial of coarse_to_fine(method="adaptive") with ``per`` trials a round, over
     the first and the last 1000 of ``n`` trials (gaps between objective calls: the tuner's time,
     box, model and bookkeeping included, the trivial objective's negligible)."""
@@ -167,7 +167,7 @@ def overhead(repeats: int, n: int, optuna_sqlite_n: int) -> None:
         for name, storage in (("memory", None), ("sqlite", f"{tmp}/adaptive.db")):
             first, last = adaptive_growth(storage)
             print(
-                f"  coarse_to_fine(method='adaptive'), 5 trials a round, {name}: trials 1-1000 "
+                f"  coarse_to_fine(method='adaptive'), 3 trials a round, {name}: trials 1-1000 "
                 f"{first * 1e3:.3f} ms/trial, trials 9001-10000 {last * 1e3:.3f} ms/trial"
             )
         first, last = bntune_growth(tmp)

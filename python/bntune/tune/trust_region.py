@@ -20,8 +20,14 @@ Optimization", NeurIPS 2019), on each hyperparameter's own unit scale:
   fill the box; a Gaussian process (Matérn 5/2, inputs scaled by the box's sides, outputs
   turned into normal scores of their ranks, length scale chosen from a short list by the
   marginal likelihood) is fitted to the ``NEIGHBOURS`` trials of the region nearest the
-  incumbent; each trial of the round is the lowest point of one joint posterior draw over the
-  candidates (Thompson sampling), never the same candidate twice.
+  incumbent; each trial of the round is the lowest point of one joint posterior draw
+  (Thompson sampling) over the ``FINALISTS`` candidates with the lowest mean - 2 sd, never the
+  same candidate twice. A round's points are thus candidates of its box: every trial lies in
+  the box stored for its round, which is the box the plots draw.
+* Categorical dimensions enter the model as their options' cell centres in unit space.
+
+Small rounds adapt best (the benchmark uses 3 trials a round); a round still ends only when all
+its trials have, so more workers than trials per round sit idle.
 
 Every decision depends only on stored results, read in (round, seq) order, and on seeds derived
 from the study's seed: trial k's configuration is the same for any number of workers and after
