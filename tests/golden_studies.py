@@ -99,7 +99,9 @@ def _pruned(study: tune.Study) -> None:
 
 def _c2f(workers: int) -> Callable[[tune.Study], None]:
     def run(study: tune.Study) -> None:
-        study.coarse_to_fine(bowl, SPACE, rounds=3, trials_per_round=6, top=0.2, n_workers=workers)
+        study.coarse_to_fine(
+            bowl, SPACE, rounds=3, trials_per_round=6, top=0.2, method="zoom", n_workers=workers
+        )
 
     return run
 

@@ -1,4 +1,5 @@
-"""Coarse to fine: the box rule by hand, and zooming in on a known optimum."""
+"""Coarse to fine, method="zoom": the box rule by hand, and zooming in on a known optimum
+(the adaptive method: test_tune_trust_region.py)."""
 
 import itertools
 import math
@@ -50,7 +51,7 @@ def test_boxes_shrink_around_the_known_optimum_also_on_log_scales():
         return (trial.params["x"] - 0.3) ** 2 + (math.log10(trial.params["lr"]) + 5) ** 2 / 36
 
     study = tune.Study("c2f", seed=4)
-    study.coarse_to_fine(f, space, rounds=4, trials_per_round=16)
+    study.coarse_to_fine(f, space, rounds=4, trials_per_round=16, method="zoom")
     boxes = study.boxes
     assert sorted(boxes) == [1, 2, 3, 4]
     optimum = {"x": 0.3, "lr": 1 / 6}
@@ -82,7 +83,7 @@ def test_categorical_dimensions_keep_the_best_options():
         return penalty[trial.params["act"]] + trial.params["x"]
 
     study = tune.Study("cat", seed=2)
-    study.coarse_to_fine(f, space, rounds=3, trials_per_round=16, top=0.1)
+    study.coarse_to_fine(f, space, rounds=3, trials_per_round=16, top=0.1, method="zoom")
     assert study.boxes[1]["act"] == [0, 1, 2, 3]
     assert study.boxes[2]["act"] == [1]  # the top 2 of 16 are "b" trials with small x
     assert {t.params["act"] for t in study.trials if t.round > 1} == {"b"}
@@ -101,14 +102,14 @@ def test_coarse_to_fine_resumes_with_its_stored_boxes(tmp_path):
         return (trial.params["x"] - 0.7) ** 2 + (trial.params["y"] - 0.2) ** 2
 
     with tune.Study("c", storage=path, seed=9) as study, pytest.raises(KeyboardInterrupt):
-        study.coarse_to_fine(f, space, rounds=3, trials_per_round=12)
+        study.coarse_to_fine(f, space, rounds=3, trials_per_round=12, method="zoom")
     with tune.Study("c", storage=path) as study:
-        study.coarse_to_fine(f, space, rounds=3, trials_per_round=12)
+        study.coarse_to_fine(f, space, rounds=3, trials_per_round=12, method="zoom")
         resumed = study.trials
         boxes = study.boxes
     calls["n"] = -(10**9)
     clean = tune.Study("c", seed=9)
-    clean.coarse_to_fine(f, space, rounds=3, trials_per_round=12)
+    clean.coarse_to_fine(f, space, rounds=3, trials_per_round=12, method="zoom")
     assert boxes == clean.boxes
     done = sorted((t.round, t.seq, t.value) for t in resumed if t.state == "complete")
     assert done == sorted((t.round, t.seq, t.value) for t in clean.trials)
@@ -119,8 +120,12 @@ def test_bad_arguments():
     study = tune.Study("c")
     space = tune.Space(x=tune.Uniform(0, 1))
     with pytest.raises(ValueError, match="top"):
-        study.coarse_to_fine(lambda t: 0.0, space, rounds=2, trials_per_round=4, top=0.0)
+        study.coarse_to_fine(
+            lambda t: 0.0, space, rounds=2, trials_per_round=4, top=0.0, method="zoom"
+        )
     with pytest.raises(ValueError, match="shrink"):
-        study.coarse_to_fine(lambda t: 0.0, space, rounds=2, trials_per_round=4, shrink=2.0)
+        study.coarse_to_fine(
+            lambda t: 0.0, space, rounds=2, trials_per_round=4, shrink=2.0, method="zoom"
+        )
     with pytest.raises(ValueError, match="rounds"):
         study.coarse_to_fine(lambda t: 0.0, space, rounds=0, trials_per_round=4)

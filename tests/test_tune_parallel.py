@@ -53,7 +53,13 @@ def test_parallel_coarse_to_fine_zooms_exactly_as_a_serial_run():
     for workers in (1, 2):
         study = tune.Study(f"c2f-{workers}", seed=3)
         study.coarse_to_fine(
-            quadratic_objective, space, rounds=3, trials_per_round=6, top=0.2, n_workers=workers
+            quadratic_objective,
+            space,
+            rounds=3,
+            trials_per_round=6,
+            top=0.2,
+            method="zoom",
+            n_workers=workers,
         )
         runs[workers] = study
     serial, parallel = runs[1], runs[2]

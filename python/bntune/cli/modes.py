@@ -41,7 +41,8 @@ def space_centre(space: tune.Space) -> dict[str, Any]:
 
 def _coarse_to_fine(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:
     study.coarse_to_fine(objective, space, rounds=r.rounds, trials_per_round=r.trials,
-                         top=r.top, shrink=r.shrink, sampler=r.sampler, n_workers=r.workers,
+                         top=r.top, shrink=r.shrink, method="zoom", sampler=r.sampler,
+                         n_workers=r.workers,
                          retry_failed=r.retry_failed)  # fmt: skip
 
 

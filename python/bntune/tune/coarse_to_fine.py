@@ -1,6 +1,11 @@
 """Coarse to fine: search the whole box, zoom into the region of the best points, repeat.
 
-Round 1 samples the whole unit cube. Each later round:
+Two methods decide the boxes. ``method="adaptive"`` is a trust region whose box grows after
+rounds that improve, shrinks after rounds that do not, restarts from the whole cube when it
+collapses, and places its points with a small local model: see :mod:`bntune.tune.trust_region`.
+``method="zoom"`` is the fixed rule below (its knobs ``top`` and ``shrink`` belong to it alone).
+
+Zoom: round 1 samples the whole unit cube. Each later round:
 
 1. takes the best ``top`` fraction (default 0.05, at least one trial) of all complete trials of
    the run so far — with 15 trials per round that is the best 1, then 2, then 3 trials;
@@ -21,17 +26,24 @@ trial records its round and the boxes are stored: ``study.boxes``.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from bntune.tune import trust_region
 from bntune.tune.boxes import PAD, full_box, into_box, next_box
 from bntune.tune.samplers import Sampler, derive_seed
 from bntune.tune.space import Space
 from bntune.tune.trial_loop import Design, run_design
 
-__all__ = ["PAD", "Zoom", "full_box", "into_box", "next_box", "run"]
+__all__ = ["METHODS", "PAD", "Zoom", "full_box", "into_box", "next_box", "run"]
+
+#: the ways of deciding the boxes; the first is the default
+METHODS = ("adaptive", "zoom")
 
 if TYPE_CHECKING:
     from bntune.tune.executors import WorkPool
@@ -46,15 +58,31 @@ class Zoom:
 
     rounds: int
     trials_per_round: int
-    top: float
-    shrink: float
+    top: float | None
+    shrink: float | None
     sampler: Sampler
+    method: str = METHODS[0]
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.top, int | float) and 0.0 < self.top <= 1.0):
-            raise ValueError(f"top must be a fraction in (0, 1], got {self.top!r}")
-        if not (isinstance(self.shrink, int | float) and 0.0 < self.shrink <= 1.0):
-            raise ValueError(f"shrink must be a fraction in (0, 1], got {self.shrink!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method == "adaptive":
+            given = [k for k in ("top", "shrink") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(
+                    f"{' and '.join(given)} set the boxes of method='zoom'; method='adaptive' "
+                    f"sizes its boxes from the results (see bntune.tune.trust_region): "
+                    f"drop {' and '.join(given)} or pass method='zoom'"
+                )
+        else:
+            if self.top is None:
+                object.__setattr__(self, "top", 0.05)
+            if self.shrink is None:
+                object.__setattr__(self, "shrink", 0.5)
+            if not (isinstance(self.top, int | float) and 0.0 < self.top <= 1.0):
+                raise ValueError(f"top must be a fraction in (0, 1], got {self.top!r}")
+            if not (isinstance(self.shrink, int | float) and 0.0 < self.shrink <= 1.0):
+                raise ValueError(f"shrink must be a fraction in (0, 1], got {self.shrink!r}")
         if not self.sampler.zoomable:
             raise ValueError(
                 f"coarse_to_fine samples boxes with a fresh stream; use sobol, halton, "
@@ -64,6 +92,8 @@ class Zoom:
     def key(self, space: Space) -> str:
         """The run's name in the study: its boxes and streams are stored under it."""
         s = self
+        if s.method == "adaptive":
+            return f"c2f-adaptive:{s.sampler.name}:{s.trials_per_round}:{space.key}"
         return f"c2f:{s.sampler.name}:{s.trials_per_round}:{s.top}:{s.shrink}:{space.key}"
 
 
@@ -82,6 +112,10 @@ def run(
     """The rounds of ``study.coarse_to_fine`` (arguments checked there), ``after_round`` called
     after each. Each round's trials run on ``pool``; a round ends when all its trials have, so
     the next box (and so every configuration) is the same for any number of workers."""
+    if zoom.method == "adaptive":
+        _run_adaptive(log, objective, space, zoom, pool, catch=catch, pruner=pruner,
+                      retry_failed=retry_failed, after_round=after_round)  # fmt: skip
+        return
     run_key = zoom.key(space)
     storage, study_id = log.storage, log.study_id
     stored = storage.boxes(study_id, run_key)
@@ -91,7 +125,8 @@ def run(
             box = stored[r]
         else:
             if r > 1:
-                box = next_box(space, box, _best(log, run_key, zoom.top), shrink=zoom.shrink)
+                top, shrink = float(zoom.top), float(zoom.shrink)  # type: ignore[arg-type]
+                box = next_box(space, box, _best(log, run_key, top), shrink=shrink)
             storage.put_box(study_id, run_key, r, box)
         stream = f"{run_key}:r{r}"
         seed = derive_seed(log.seed, stream)
@@ -106,3 +141,76 @@ def _best(log: TrialLog, run_key: str, top: float) -> list[FrozenTrial]:
     done = [t for t in log.of_stream(run_key + ":r") if t.state == "complete"]
     done.sort(key=lambda t: t.value if log.minimize else -t.value)  # type: ignore[operator]
     return done[: max(1, math.ceil(top * len(done)))] if done else []
+
+
+def _run_adaptive(
+    log: TrialLog,
+    objective: Callable[[Trial], float],
+    space: Space,
+    zoom: Zoom,
+    pool: WorkPool,
+    *,
+    catch: tuple[type[BaseException], ...],
+    pruner: Pruner | None,
+    retry_failed: bool,
+    after_round: Callable[[], None] | None,
+) -> None:
+    """The rounds of method="adaptive": the region's state is replayed from each finished
+    round's results (read back in seq order), so a resumed run decides as an unbroken one."""
+    run_key = zoom.key(space)
+    storage, study_id = log.storage, log.study_id
+    stored = storage.boxes(study_id, run_key)
+    tau_fail = trust_region.failures_allowed(space.d, zoom.trials_per_round)
+    region = trust_region.Region()
+    # the complete trials' unit points and minimised values in (round, seq) order, and where
+    # each round starts in them
+    units = np.empty((0, space.d))
+    ys = np.empty(0)
+    starts: dict[int, int] = {}
+    run_start, completed = log.next_number, False
+    for r in range(1, zoom.rounds + 1):
+        stream = f"{run_key}:r{r}"
+        seed = derive_seed(log.seed, stream)
+        sampler, design_box = zoom.sampler, None
+        if region.restarting:
+            box = full_box(space)
+        else:
+            u, y = units[starts[region.since] :], ys[starts[region.since] :]
+            box = stored[r] if r in stored else trust_region.region_box(space, region, u, y)
+            rows = trust_region.place(space, box, u, y, zoom.sampler, seed, zoom.trials_per_round)
+            sampler, design_box = trust_region.Planned(rows), box
+        if r not in stored:
+            storage.put_box(study_id, run_key, r, box)
+        design = Design(space, sampler, stream, seed, zoom.trials_per_round, r, design_box,
+                        retry_failed)  # fmt: skip
+        # a round that starts afresh has its trials at the end of the log (in number order)
+        fresh = len(log.pending(stream, zoom.trials_per_round)) == zoom.trials_per_round
+        first_number = log.next_number
+        run_design(log, objective, design, pool, catch=catch, pruner=pruner)
+        if fresh:
+            at = bisect.bisect_left(log.trials, first_number, key=lambda t: t.number)
+            done = _first_results(log.trials[at:], stream)
+        else:
+            done = _first_results(log.trials, stream)
+        sign = 1.0 if log.minimize else -1.0
+        starts[r] = len(ys)
+        if done:
+            units = np.vstack([units, [[t.unit[name] for name in space.names] for t in done]])
+            ys = np.concatenate([ys, [sign * t.value for t in done]])  # type: ignore[operator]
+        region = trust_region.after_round(region, ys[starts[r] :].tolist(), r, tau_fail)
+        completed = completed or any(t.number >= run_start for t in done)
+        # the callback stops a run whose trials all failed alike; once one of this call's
+        # trials has completed it never can, so its cost (a pass over the log) is spared
+        if after_round is not None and not completed:
+            after_round()
+
+
+def _first_results(trials: list[FrozenTrial], stream: str) -> list[FrozenTrial]:
+    """The complete trials of design ``stream`` that its first run of each point gave (a point
+    run again by ``retry_failed`` does not change what later rounds decided), in seq order."""
+    first: dict[int, FrozenTrial] = {}
+    for t in trials:
+        mine = t.stream == stream and not t.rerun and t.state != "running"
+        if mine and (t.seq not in first or t.number < first[t.seq].number):
+            first[t.seq] = t
+    return [first[k] for k in sorted(first) if first[k].state == "complete"]

@@ -428,18 +428,24 @@ class Study:
         *,
         rounds: int,
         trials_per_round: int,
-        top: float = 0.05,
-        shrink: float = 0.5,
+        top: float | None = None,
+        shrink: float | None = None,
         sampler: str | Sampler = "sobol",
         catch: Catch = (Exception,),
         n_workers: int | None = None,
         executor: Any = None,
         retry_failed: bool = False,
+        method: str = coarse_to_fine.METHODS[0],
     ) -> None:
         """Coarse-to-fine search: ``rounds`` rounds of ``trials_per_round`` trials, each in a box
-        zoomed around the best trials so far: ``top`` is the fraction of the best trials the
-        next box covers, ``shrink`` the least width of a box relative to the previous one. See
-        :mod:`bntune.tune.coarse_to_fine` for the box rule and its defaults.
+        on each hyperparameter's own scale. ``method="adaptive"`` (default) centres each box on
+        the best trial, grows it after rounds that improve, shrinks it after rounds that do not,
+        restarts from the whole space when it collapses, and places the points with a small
+        local model (:mod:`bntune.tune.trust_region`; small rounds adapt best, e.g. 3-5
+        trials). ``method="zoom"`` is the fixed rule: ``top`` is the fraction of the best
+        trials the next box covers (default 0.05), ``shrink`` the least width of a box relative
+        to the previous one (default 0.5); the adaptive method refuses both. See
+        :mod:`bntune.tune.coarse_to_fine`.
 
         ``n_workers`` and ``executor`` work as in :meth:`optimize`: each round's trials run in
         parallel, and the next round starts when they have all finished, so the boxes and every
@@ -453,7 +459,7 @@ class Study:
         catch = exception_classes(catch)
         if not isinstance(space, Space):
             raise TypeError(f"space must be a tune.Space, got {space!r}")
-        zoom = coarse_to_fine.Zoom(rounds, trials_per_round, top, shrink, design_sampler)
+        zoom = coarse_to_fine.Zoom(rounds, trials_per_round, top, shrink, design_sampler, method)
         since = self._log.next_number
 
         def after_round() -> None:

@@ -1,0 +1,229 @@
+"""Adaptive coarse to fine: one box per round, decided from the evidence like a trust region.
+
+The rule follows TuRBO-1 (Eriksson et al., "Scalable Global Optimization via Local Bayesian
+Optimization", NeurIPS 2019), on each hyperparameter's own unit scale:
+
+* Round 1 samples the whole unit cube with the study's sampler.
+* Each later round samples one box (``study.boxes[r]``), centred on the incumbent: the best
+  complete trial since the region (re)started. Its side in numeric dimension i is
+  ``length * w_i`` (at most 1), clipped to [0, 1]: ``w_i`` is the spread (standard deviation in
+  unit space) of the best ``max(3, n // 5)`` trials of the region along i, divided by the
+  geometric mean of the spreads and kept in [1/2, 2], so the box is longer where the good
+  trials disagree and its volume is set by ``length`` alone. Categorical dimensions keep
+  every option.
+* ``length`` starts at 0.8. A round whose best trial improves the region's best by more than
+  1e-3 of its size is a success, any other round a failure. After 3 successes in a row the
+  length doubles (at most 1.6); after ``ceil(max(4, d) / trials_per_round)`` failures in a row
+  it halves. When it falls below 2**-7 the region restarts: the next round samples the whole
+  cube again, and the region's trials are those from that round on.
+* A cheap local model places the points: ``CANDIDATES`` points of a fresh stream of the sampler
+  fill the box; a Gaussian process (Matérn 5/2, inputs scaled by the box's sides, outputs
+  turned into normal scores of their ranks, length scale chosen from a short list by the
+  marginal likelihood) is fitted to the ``NEIGHBOURS`` trials of the region nearest the
+  incumbent; each trial of the round is the lowest point of one joint posterior draw
+  (Thompson sampling) over the ``FINALISTS`` candidates with the lowest mean - 2 sd, never the
+  same candidate twice. A round's points are thus candidates of its box: every trial lies in
+  the box stored for its round, which is the box the plots draw.
+* Categorical dimensions enter the model as their options' cell centres in unit space.
+
+Small rounds adapt best (the benchmark uses 3 trials a round); a round still ends only when all
+its trials have, so more workers than trials per round sit idle.
+
+Every decision depends only on stored results, read in (round, seq) order, and on seeds derived
+from the study's seed: trial k's configuration is the same for any number of workers and after
+a resume. The state (length, counters, the region's start) is replayed from the stored rounds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from statistics import NormalDist
+
+import numpy as np
+
+from bntune.tune.boxes import full_box, into_box
+from bntune.tune.dimensions import Choice
+from bntune.tune.samplers import Sampler, derive_seed
+from bntune.tune.space import Space
+from bntune.tune.storage import Box
+
+LENGTH_INIT = 0.8
+LENGTH_MIN = 2.0**-7
+LENGTH_MAX = 1.6
+SUCCESSES = 3
+#: a round improves the region's best if it beats it by more than this fraction of its size
+IMPROVEMENT = 1e-3
+WEIGHT_RANGE = (0.5, 2.0)
+CANDIDATES = 256
+NEIGHBOURS = 64
+FINALISTS = 64
+#: length scales tried, in units of the box's side
+LENGTH_SCALES = (0.1, 0.2, 0.4, 0.8, 1.6)
+NOISE = 1e-4
+
+
+@dataclass(frozen=True)
+class Region:
+    """The trust region's state before a round."""
+
+    length: float = LENGTH_INIT
+    successes: int = 0
+    failures: int = 0
+    #: the round the region started in: its trials are those of this round and later
+    since: int = 1
+    #: the region's best (minimised) value so far; inf before its first complete trial
+    best: float = math.inf
+
+    @property
+    def restarting(self) -> bool:
+        """Whether the next round samples the whole cube (the region's first round)."""
+        return math.isinf(self.best)
+
+
+def failures_allowed(d: int, trials_per_round: int) -> int:
+    """Failed rounds in a row that halve the length (TuRBO's ``ceil(max(4, d) / q)``)."""
+    return math.ceil(max(4, d) / trials_per_round)
+
+
+def after_round(region: Region, values: Sequence[float], r: int, tau_fail: int) -> Region:
+    """The region after round ``r`` whose complete trials gave (minimised) ``values``."""
+    best = min(values) if values else math.inf
+    if region.restarting:
+        return replace(region, best=best)
+    if best < region.best - IMPROVEMENT * abs(region.best):
+        successes, failures = region.successes + 1, 0
+    else:
+        successes, failures = 0, region.failures + 1
+    length = region.length
+    if successes == SUCCESSES:
+        length, successes = min(2.0 * length, LENGTH_MAX), 0
+    elif failures == tau_fail:
+        length, failures = length / 2.0, 0
+    if length < LENGTH_MIN:
+        return Region(since=r + 1)
+    return Region(length, successes, failures, region.since, min(best, region.best))
+
+
+def spread_weights(top: np.ndarray) -> np.ndarray:
+    """Per-dimension weights of the box's sides from the ``top`` trials' unit points (rows):
+    standard deviations over their geometric mean, kept in ``WEIGHT_RANGE``."""
+    spread = np.maximum(top.std(axis=0), 1e-6)
+    weights = spread / math.exp(float(np.mean(np.log(spread))))
+    return np.clip(weights, *WEIGHT_RANGE)
+
+
+def region_box(space: Space, region: Region, units: np.ndarray, ys: np.ndarray) -> Box:
+    """The box of a round from the region's trials (``units`` rows in coordinate order, ``ys``
+    minimised values, both in (round, seq) order)."""
+    box = full_box(space)
+    numeric = [j for j, n in enumerate(space.names) if not isinstance(space[n], Choice)]
+    if not numeric or len(ys) == 0:
+        return box
+    order = np.argsort(ys, kind="stable")
+    centre = units[order[0]]
+    top = units[order[: max(3, len(ys) // 5)]][:, numeric]
+    weights = spread_weights(top)
+    for w, j in zip(weights, numeric, strict=True):
+        half = 0.5 * min(1.0, region.length * float(w))
+        box[space.names[j]] = [max(0.0, float(centre[j]) - half), min(1.0, float(centre[j]) + half)]
+    return box
+
+
+class Planned(Sampler):
+    """A design fixed in advance: the rows of a round the model chose (box coordinates)."""
+
+    name = "planned"
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+
+    def _points(self, d: int, seed: int, start: int, n: int, n_total: int) -> np.ndarray:
+        return self.rows[start : start + n]
+
+
+def _normal_scores(ys: np.ndarray) -> np.ndarray:
+    ranks = np.argsort(np.argsort(ys, kind="stable"), kind="stable")
+    inv = NormalDist().inv_cdf
+    n = len(ys)
+    return np.array([inv((k + 0.5) / n) for k in ranks])
+
+
+def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+
+
+def _matern52(sq_dist: np.ndarray, scale: float) -> np.ndarray:
+    r = np.sqrt(5.0 * sq_dist) / scale
+    return (1.0 + r + r * r / 3.0) * np.exp(-r)
+
+
+def place(
+    space: Space,
+    box: Box,
+    units: np.ndarray,
+    ys: np.ndarray,
+    sampler: Sampler,
+    seed: int,
+    n: int,
+) -> np.ndarray:
+    """``n`` rows in box coordinates (for ``into_box``) chosen by Thompson sampling of a Gaussian
+    process fitted to the region's trials (``units``, minimised ``ys``) near the incumbent."""
+    dims = space.coordinate_dims
+    n_cand = max(CANDIDATES, 2 * n)
+    cand = sampler.points(dims, derive_seed(seed, "candidates"), 0, n_cand, n_cand)
+    cand_unit = into_box(space, box, cand)
+    numeric = [not isinstance(space[name], Choice) for name in space.names]
+    lo = np.array(
+        [box[name][0] if num else 0.0 for name, num in zip(space.names, numeric, strict=True)]
+    )
+    side = np.array([box[name][1] - box[name][0] if num else 1.0
+                     for name, num in zip(space.names, numeric, strict=True)])  # fmt: skip
+    side = np.maximum(side, 1e-9)
+    centre = units[int(np.argmin(ys))]
+    near = np.argsort(np.abs((units - centre) / side).max(axis=1), kind="stable")[:NEIGHBOURS]
+    x = (units[near] - lo) / side
+    y = _normal_scores(ys[near])
+    xc = (cand_unit - lo) / side
+    d_xx, d_xc = _sq_dist(x, x), _sq_dist(x, xc)
+    best = None
+    for scale in LENGTH_SCALES:
+        k = _matern52(d_xx, scale) + NOISE * np.eye(len(x))
+        try:
+            chol = np.linalg.cholesky(k)
+        except np.linalg.LinAlgError:
+            continue
+        alpha = np.linalg.solve(k, y)
+        evidence = -0.5 * float(y @ alpha) - float(np.log(np.diag(chol)).sum())
+        if best is None or evidence > best[0]:
+            best = (evidence, scale, k, alpha)
+    rng = np.random.default_rng(derive_seed(seed, "thompson"))
+    if best is None:  # no model: the first n candidates, a plain design of the box
+        return cand[:n]
+    _, scale, k, alpha = best
+    ks = _matern52(d_xc, scale)
+    mean = ks.T @ alpha
+    solved = np.linalg.solve(k, ks)
+    sd = np.sqrt(np.maximum(1.0 - (ks * solved).sum(0), 1e-12))
+    # the joint draw is over the candidates a draw could plausibly make lowest: the FINALISTS
+    # with the lowest mean - 2 sd (a cheap cut: the draw's cost grows as their number cubed)
+    keep = np.sort(np.argsort(mean - 2.0 * sd, kind="stable")[: max(FINALISTS, n)])
+    xk = xc[keep]
+    cov = _matern52(_sq_dist(xk, xk), scale) - ks[:, keep].T @ solved[:, keep]
+    cov += 1e-6 * np.eye(len(keep))
+    mean = mean[keep]
+    cand = cand[keep]
+    try:
+        root = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        eigval, eigvec = np.linalg.eigh(cov)
+        root = eigvec * np.sqrt(np.maximum(eigval, 0.0))
+    draws = mean[:, None] + root @ rng.standard_normal((len(keep), n))
+    chosen: list[int] = []
+    for j in range(n):
+        for i in np.argsort(draws[:, j], kind="stable"):
+            if int(i) not in chosen:
+                chosen.append(int(i))
+                break
+    return cand[chosen]
