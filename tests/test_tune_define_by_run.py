@@ -372,8 +372,9 @@ def test_added_trials_inform_the_zoom_and_the_best():
     assert (added.state, added.value, added.unit) == ("complete", -5.0, {"x": 0.9})
     assert study.best_params == {"x": 0.9}
     study.coarse_to_fine(lambda t: (t.params["x"] - 0.9) ** 2, space, rounds=2,
-                         trials_per_round=4, top=0.25)  # fmt: skip
-    low, high = study.boxes[2]["x"]
-    assert low <= 0.9 <= high  # the imported result pulled the second box toward it
+                         trials_per_round=4, method="zoom", top=0.1, shrink=0.1)  # fmt: skip
+    # the zoom's best trial is the imported one (value -5): the second box is [0.9, 0.9] padded
+    # by 0.1 of the first box's width on each side (boxes.PAD), wider than shrink's 0.1
+    assert study.boxes[2]["x"] == pytest.approx([0.8, 1.0])
     with pytest.raises(tune.TrialUsageError, match="miss 'x'"):
         study.add_trial({"y": 1.0}, 0.0, space=space)

@@ -36,6 +36,7 @@ import numpy as np
 
 from bntune.tune import trust_region
 from bntune.tune.boxes import PAD, full_box, into_box, next_box
+from bntune.tune.enqueue import ADDED
 from bntune.tune.samplers import Sampler, derive_seed
 from bntune.tune.space import Space
 from bntune.tune.trial_loop import Design, run_design
@@ -126,7 +127,7 @@ def run(
         else:
             if r > 1:
                 top, shrink = float(zoom.top), float(zoom.shrink)  # type: ignore[arg-type]
-                box = next_box(space, box, _best(log, run_key, top), shrink=shrink)
+                box = next_box(space, box, _best(log, run_key, top, space), shrink=shrink)
             storage.put_box(study_id, run_key, r, box)
         stream = f"{run_key}:r{r}"
         seed = derive_seed(log.seed, stream)
@@ -137,8 +138,10 @@ def run(
             after_round()
 
 
-def _best(log: TrialLog, run_key: str, top: float) -> list[FrozenTrial]:
-    done = [t for t in log.of_stream(run_key + ":r") if t.state == "complete"]
+def _best(log: TrialLog, run_key: str, top: float, space: Space) -> list[FrozenTrial]:
+    # the run's trials, and results added with the space's coordinates (study.add_trial)
+    added = [t for t in log.of_stream(ADDED) if set(space.names) <= set(t.unit)]
+    done = [t for t in [*log.of_stream(run_key + ":r"), *added] if t.state == "complete"]
     done.sort(key=lambda t: t.value if log.minimize else -t.value)  # type: ignore[operator]
     return done[: max(1, math.ceil(top * len(done)))] if done else []
 

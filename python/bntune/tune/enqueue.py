@@ -6,7 +6,8 @@ the design's points, as trials of their own stream, so they never take a design 
 trial k of the design keeps its configuration. In a define-by-run study a parameter the
 configuration leaves out is drawn as usual; with a declared space every sampled parameter must be
 given. Added trials are stored complete; with a space their unit coordinates are computed, so
-they count for coarse-to-fine's boxes and the importance ranking like any other.
+they count for the importance ranking and for coarse-to-fine's zoom rule (``method="zoom"``)
+like any other (the adaptive method learns from its own run's trials).
 """
 
 from __future__ import annotations

@@ -380,7 +380,7 @@ class Study:
         self, params: dict[str, Any], value: float, *, space: Space | None = None
     ) -> FrozenTrial:
         """Stores a result obtained elsewhere as a complete trial; with the ``space`` it was
-        drawn from it also counts for coarse-to-fine's boxes and the importance ranking."""
+        drawn from it also counts for the importance ranking and coarse-to-fine's zoom rule."""
         self._check_writable()
         if space is not None and not isinstance(space, Space):
             raise TypeError(f"add_trial: space must be a tune.Space or None, got {space!r}")
