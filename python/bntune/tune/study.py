@@ -18,7 +18,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bntune.tune import caviar as caviar_mode
-from bntune.tune import coarse_to_fine, enqueue, failures, panda, pbt, suggest
+from bntune.tune import (
+    coarse_to_fine,
+    enqueue,
+    failures,
+    panda,
+    pbt,
+    records,
+    run_control,
+    suggest,
+)
 from bntune.tune.ask_tell import AskTell
 from bntune.tune.checks import exception_classes, positive_int
 from bntune.tune.errors import StudyReadOnly
@@ -208,45 +217,19 @@ class Study:
     def to_records(self) -> Any:
         """One dict per trial (number, state, value, round, error, started, finished, and
         ``params_<name>`` per hyperparameter); a pandas DataFrame when pandas is installed."""
-        records = self._records()
+        rows = records.rows(self._log.trials)
         try:
             import pandas as pd
         except ImportError:
-            return records
-        return pd.DataFrame.from_records(records)
-
-    def _records(self) -> list[dict[str, Any]]:
-        records = []
-        for t in self._log.trials:
-            record: dict[str, Any] = {
-                "number": t.number,
-                "state": t.state,
-                "value": t.value,
-                "round": t.round,
-                "error": t.error,
-                "started": t.started,
-                "finished": t.finished,
-            }
-            record.update({f"params_{k}": v for k, v in t.params.items()})
-            record.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items()})
-            records.append(record)
-        return records
+            return rows
+        return pd.DataFrame.from_records(rows)
 
     def trials_dataframe(self) -> Any:
         """The trials as a pandas DataFrame: number, state, value, round, error, started,
         finished, duration (seconds), ``params_<name>`` per hyperparameter (absent where a trial
         did not use it) and ``user_attrs_<key>`` per user attribute. Needs pandas (ImportError
         naming it otherwise)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError(
-                "trials_dataframe needs pandas, which is not installed: pip install pandas "
-                "(study.to_records() gives the same rows as dicts without it)"
-            ) from None
-        frame = pd.DataFrame.from_records(self._records())
-        frame["duration"] = frame["finished"] - frame["started"]
-        return frame
+        return records.dataframe(self._log.trials)
 
     def importance(self, *, degree: int | None = None) -> dict[str, float]:
         """Which hyperparameters mattered: name -> first-order share of the objective's variance
@@ -322,8 +305,8 @@ class Study:
             isinstance(trial_timeout, int | float) and trial_timeout > 0
         ):
             raise ValueError(f"trial_timeout must be > 0 seconds or None, got {trial_timeout!r}")
-        stopped = self._stop_check(timeout)
-        after_trial = self._callbacks(callbacks)
+        stopped = run_control.stop_check(self._stop, timeout)
+        after_trial = run_control.after_each_trial(self, callbacks)
         design = Design(
             space, design_sampler, stream, self.seed, n_trials, retry_failed=retry_failed
         )
@@ -390,36 +373,6 @@ class Study:
         """Starts no more trials in the running ``optimize`` (from a callback, or from another
         thread); the trials in flight finish and are stored."""
         self._stop.set()
-
-    def _stop_check(self, timeout: float | None) -> Callable[[], bool] | None:
-        """What ``optimize`` asks before each trial: :meth:`stop` called, ``timeout`` passed."""
-        if timeout is not None and not (
-            isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0
-        ):
-            raise ValueError(f"timeout must be > 0 seconds or None, got {timeout!r}")
-        self._stop.clear()
-        if timeout is None:
-            return self._stop.is_set
-        deadline = time.monotonic() + timeout
-        return lambda: self._stop.is_set() or time.monotonic() >= deadline
-
-    def _callbacks(
-        self, callbacks: Sequence[Callable[[Study, FrozenTrial], None]]
-    ) -> Callable[[FrozenTrial], None] | None:
-        if callable(callbacks):
-            callbacks = [callbacks]  # type: ignore[list-item]
-        callbacks = list(callbacks)
-        for c in callbacks:
-            if not callable(c):
-                raise TypeError(f"callbacks must be callables callback(study, trial), got {c!r}")
-        if not callbacks:
-            return None
-
-        def after_trial(trial: FrozenTrial) -> None:
-            for callback in callbacks:
-                callback(self, trial)
-
-        return after_trial
 
     def coarse_to_fine(
         self,
