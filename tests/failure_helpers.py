@@ -65,3 +65,11 @@ def with_user_attrs(trial) -> float:
     trial.set_user_attr("accuracy", 1.0 - x)
     trial.set_user_attr("note", f"trial {trial.number}")
     return x
+
+
+def two_objectives(trial) -> tuple[float, float]:
+    """Error falls and cost rises with the model's size: a true trade-off."""
+    width = trial.suggest_int("width", 1, 64, log=True)
+    lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    error = 1.0 / width + (math.log10(lr) + 2.0) ** 2 / 10
+    return error, float(width)

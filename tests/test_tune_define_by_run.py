@@ -378,3 +378,78 @@ def test_added_trials_inform_the_zoom_and_the_best():
     assert study.boxes[2]["x"] == pytest.approx([0.8, 1.0])
     with pytest.raises(tune.TrialUsageError, match="miss 'x'"):
         study.add_trial({"y": 1.0}, 0.0, space=space)
+
+
+# ---- several objectives --------------------------------------------------------------------
+
+
+def _front_by_hand(points):
+    """Indices of the points no other point dominates (minimise both), checked pairwise."""
+    keep = []
+    for i, (a0, a1) in enumerate(points):
+        beaten = any(
+            b0 <= a0 and b1 <= a1 and (b0 < a0 or b1 < a1)
+            for j, (b0, b1) in enumerate(points) if j != i
+        )  # fmt: skip
+        if not beaten:
+            keep.append(i)
+    return keep
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_several_objectives_give_the_pareto_front(tmp_path, workers):
+    from failure_helpers import two_objectives
+
+    study = tune.Study("s", storage=tmp_path / "s.db", seed=0,
+                       directions=["minimize", "minimize"])  # fmt: skip
+    study.optimize(two_objectives, n_trials=24, n_workers=workers)
+    points = [tuple(t.values) for t in study.trials]
+    assert all(t.value is None and len(t.values) == 2 for t in study.trials)
+    expected = [study.trials[i].number for i in _front_by_hand(points)]
+    assert [t.number for t in study.best_trials] == expected
+    with tune.Study("s", storage=tmp_path / "s.db", read_only=True) as stored:
+        assert [t.values for t in stored.trials] == [list(p) for p in points]
+        assert stored.directions == ["minimize", "minimize"]
+    with pytest.raises(ValueError, match=r"no single best trial; study\.best_trials"):
+        _ = study.best_trial
+
+
+def test_a_maximised_objective_turns_the_front():
+    study = tune.Study("s", seed=0, directions=["minimize", "maximize"])
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.params["x"]), n_trials=8)
+    # more x is worse for the first and better for the second: nothing dominates
+    assert len(study.best_trials) == 8
+
+
+def test_several_objectives_bad_use_is_named():
+    study = tune.Study("s", seed=0, directions=["minimize", "minimize"])
+    with pytest.raises(tune.AllTrialsFailed, match="returned 3 values; the study has 2"):
+        study.optimize(lambda t: (1.0, 2.0, 3.0), n_trials=2)
+    single = tune.Study("t", seed=0)
+    with pytest.raises(tune.AllTrialsFailed, match=r"returned 2 values .* has one objective"):
+        single.optimize(lambda t: (1.0, 2.0), n_trials=2)
+    with pytest.raises(ValueError, match="directions must be a list of two or more"):
+        tune.Study("u", directions=["minimize"])
+    with pytest.raises(ValueError, match="not both"):
+        tune.Study("u", direction="minimize", directions=["minimize", "maximize"])
+    with pytest.raises(ValueError, match="a pruner judges one objective"):
+        tune.Study("u", directions=["minimize", "minimize"], pruner=tune.MedianStopping())
+    with pytest.raises(ValueError, match="importance works on one objective"):
+        study.importance()
+
+
+def test_ask_tell_and_the_zoom_with_several_objectives():
+    space = tune.Space(x=tune.Uniform(0.0, 1.0))
+    study = tune.Study("s", seed=0, directions=["minimize", "minimize"])
+    trial = study.ask(space)
+    assert study.tell(trial, (0.5, 0.25)).values == [0.5, 0.25]
+    with pytest.raises(ValueError, match="method='zoom'"):
+        study.coarse_to_fine(lambda t: (t.params["x"], 1 - t.params["x"]), space, rounds=2,
+                             trials_per_round=4)  # fmt: skip
+    # the zoom around the front: |x - 0.3| and |x - 0.35| pull the second box to x near 0.3
+    study.coarse_to_fine(lambda t: (abs(t.params["x"] - 0.3), abs(t.params["x"] - 0.35)), space,
+                         rounds=2, trials_per_round=8, method="zoom", top=0.25,
+                         shrink=0.2)  # fmt: skip
+    low, high = study.boxes[2]["x"]
+    assert low < 0.3 < high
+    assert high - low < 0.6

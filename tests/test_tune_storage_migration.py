@@ -167,6 +167,6 @@ def test_a_new_file_has_every_table_from_the_start(tmp_path):
     path = tmp_path / "new.db"
     tune.Study("new", storage=path, seed=0).close()
     expected = {"bntune_meta", "studies", "leases", "trials", "curves", "checkpoints",
-                "trial_events", "trial_attrs", "boxes"}  # fmt: skip
+                "trial_events", "trial_values", "trial_attrs", "boxes"}  # fmt: skip
     assert set(_tables(path)) == expected
     assert _user_version(path) == 1

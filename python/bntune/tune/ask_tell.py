@@ -16,6 +16,7 @@ from typing import Any
 from bntune.tune import enqueue
 from bntune.tune.enqueue import ENQUEUED
 from bntune.tune.errors import TrialUsageError
+from bntune.tune.objectives import judge_values
 from bntune.tune.pruners import Pruner
 from bntune.tune.samplers import Sampler
 from bntune.tune.space import Space
@@ -119,6 +120,8 @@ class AskTell:
             record.state, record.value, record.error = "pruned", pruned, None
         elif state == "failed":
             record.state, record.value, record.error = "failed", None, "told failed"
+        elif len(self.log.directions) > 1:
+            record.state, record.values, record.error = judge_values(value, self.log.directions)
         else:
             record.state, record.value, record.error = judge(value)
         record.curve = live.curve

@@ -9,7 +9,8 @@ from bntune.tune.trial import FrozenTrial
 
 
 def rows(trials: Sequence[FrozenTrial]) -> list[dict[str, Any]]:
-    """One dict per trial: number, state, value, round, error, started, finished,
+    """One dict per trial: number, state, value (``values_<i>`` per objective when there are
+    several), round, error, started, finished,
     ``params_<name>`` per hyperparameter it used and ``user_attrs_<key>`` per user attribute."""
     out = []
     for t in trials:
@@ -22,6 +23,8 @@ def rows(trials: Sequence[FrozenTrial]) -> list[dict[str, Any]]:
             "started": t.started,
             "finished": t.finished,
         }
+        if t.values is not None:
+            row.update({f"values_{i}": v for i, v in enumerate(t.values)})
         row.update({f"params_{k}": v for k, v in t.params.items()})
         row.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items()})
         out.append(row)

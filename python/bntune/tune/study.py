@@ -22,6 +22,7 @@ from bntune.tune import (
     coarse_to_fine,
     enqueue,
     failures,
+    objectives,
     panda,
     pbt,
     records,
@@ -95,13 +96,13 @@ class Study:
         durability: str = "normal",
         lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
         read_only: bool = False,
+        directions: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"Study: name must be a non-empty string, got {name!r}")
-        if direction not in (None, "minimize", "maximize"):
-            raise ValueError(
-                f"Study: direction must be 'minimize', 'maximize' or None, got {direction!r}"
-            )
+        direction = objectives.stored_direction(direction, directions)
+        if pruner is not None and direction is not None and "," in direction:
+            raise ValueError("Study: a pruner judges one objective; this study has several")
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
         ):
@@ -138,6 +139,8 @@ class Study:
                 store.mark_interrupted(study_id, INTERRUPTED, time.time())
             self._log = TrialLog(store, study_id, name, self.direction, self.seed)
             self._log.load(driver_gone=driver_gone)
+            #: one per objective: ["minimize"], or several
+            self.directions = list(self._log.directions)
         except BaseException:
             if self._lease is not None:
                 self._lease.release()
@@ -165,6 +168,13 @@ class Study:
             )
         return study_id, stored_direction, stored_seed
 
+    def _one_objective(self, what: str) -> None:
+        if len(self.directions) > 1:
+            raise ValueError(
+                f"{what} works on one objective; study {self.name!r} has "
+                f"{len(self.directions)} (directions={self.directions})"
+            )
+
     def _check_writable(self) -> None:
         """Running trials writes the study: a read-only view may not (it holds no lease)."""
         if self.read_only:
@@ -190,11 +200,23 @@ class Study:
 
     @property
     def best_trial(self) -> FrozenTrial:
-        """The complete trial with the best value; ValueError while there is none."""
+        """The complete trial with the best value; ValueError while there is none (and for a
+        study with several objectives: see :attr:`best_trials`)."""
+        if len(self.directions) > 1:
+            raise ValueError(
+                f"Study {self.name!r} has {len(self.directions)} objectives: there is no single "
+                f"best trial; study.best_trials is the Pareto front"
+            )
         best = self._log.best
         if best is None:
             raise ValueError(f"Study {self.name!r} has no complete trial yet")
         return best
+
+    @property
+    def best_trials(self) -> list[FrozenTrial]:
+        """The Pareto front: the complete trials no other complete trial dominates (for one
+        objective, the best trials, ties included), in order of number."""
+        return objectives.pareto_front(self._log.trials, self.directions)
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -237,6 +259,7 @@ class Study:
         what no single hyperparameter explains). Estimated from every complete trial of the
         latest space by an additive polynomial fit of ``degree`` (default: up to 3, as the
         trials allow). See :mod:`bntune.tune.importance` for the formula."""
+        self._one_objective("importance")
         return study_importance(self._log.trials, self.name, degree=degree)
 
     # ---- running -------------------------------------------------------------------------
@@ -413,6 +436,11 @@ class Study:
         if not isinstance(space, Space):
             raise TypeError(f"space must be a tune.Space, got {space!r}")
         zoom = coarse_to_fine.Zoom(rounds, trials_per_round, top, shrink, design_sampler, method)
+        if len(self.directions) > 1 and zoom.method != "zoom":
+            raise ValueError(
+                f"coarse_to_fine: method={zoom.method!r} follows one objective; with several "
+                f"use method='zoom' (it zooms around the best ranks of the Pareto sorting)"
+            )
         since = self._log.next_number
 
         def after_round() -> None:
@@ -446,6 +474,7 @@ class Study:
         (None: the cores; 1: in this process). Returns the population's trials. See
         :mod:`bntune.tune.caviar`."""
         self._check_writable()
+        self._one_objective("caviar")
         job = Population.checked("caviar", trainable, space, population, epochs)
         plan = as_scheduler(scheduler)
         with WorkPool(n_workers, executor) as pool:
@@ -468,6 +497,7 @@ class Study:
         continues that babysat trial from its last checkpoint (or ``from_step``). Returns the
         trial; ``trial.events`` lists the changes and rollbacks. See :mod:`bntune.tune.panda`."""
         self._check_writable()
+        self._one_objective("babysit")
         trial = panda.babysit(
             self._log, trainable, params, epochs=epochs, policy=policy, resume=resume,
             from_step=from_step,
@@ -490,6 +520,7 @@ class Study:
         checkpoint of the top quarter and perturbs its mutable hyperparameters. See
         :mod:`bntune.tune.pbt`."""
         self._check_writable()
+        self._one_objective("pbt")
         job = Population.checked("pbt", trainable, space, population, epochs)
         interval = positive_int("pbt: interval", interval)
         with WorkPool(n_workers, executor) as pool:

@@ -48,6 +48,8 @@ class FrozenTrial:
     #: "exploit", ...), "epoch" and the values
     events: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _study: Any = field(default=None, repr=False)
+    #: a study with several objectives: one value per direction (``value`` stays None)
+    values: list[float] | None = field(default=None, repr=False)
     #: what the objective recorded with ``trial.set_user_attr`` (JSON values)
     user_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
     #: the trial chooses its params as it runs (define by run): they are stored when it ends

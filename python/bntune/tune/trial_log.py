@@ -43,6 +43,8 @@ class TrialLog:
         self.study_id = study_id
         self.name = name
         self.direction = direction
+        #: one per objective ("minimize" or "maximize")
+        self.directions = direction.split(",")
         self.minimize = direction == "minimize"
         self.seed = seed
         self.trials: list[FrozenTrial] = []
@@ -111,7 +113,8 @@ class TrialLog:
             largest[0] = max(largest[0], trial.seq)
         if trial.state == "complete":
             self.history.add(trial.curve)
-            if self.best is None or self.better(trial.value, self.best.value):
+            single = len(self.directions) == 1  # several objectives: no single best
+            if single and (self.best is None or self.better(trial.value, self.best.value)):
                 self.best = trial
 
     def _forget(self, gone: Sequence[FrozenTrial]) -> None:

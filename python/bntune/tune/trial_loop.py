@@ -28,6 +28,7 @@ from bntune.tune.boxes import into_box
 from bntune.tune.checks import traceback_text
 from bntune.tune.errors import Pruned, TrialUsageError
 from bntune.tune.executors import WorkPool, run_all
+from bntune.tune.objectives import judge_values
 from bntune.tune.pruners import CurveHistory, Pruner
 from bntune.tune.samplers import Sampler
 from bntune.tune.space import Space
@@ -69,6 +70,8 @@ class TrialTask:
     limit_threads: bool
     order: int
     suggest: Suggestions | None = None
+    #: a study with several objectives: their directions (None: one objective)
+    directions: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -88,11 +91,22 @@ class TrialOutcome:
     dims: dict[str, list[Any]] | None = None
     #: what the objective recorded with ``trial.set_user_attr``
     user_attrs: dict[str, Any] | None = None
+    #: several objectives: the values (``value`` is None)
+    values: list[float] | None = None
 
 
 def judge(value: object) -> tuple[str, float | None, str | None]:
     """(state, value, error) of a trial whose objective returned ``value``."""
     # anything float() accepts through __float__ (numpy scalars, 0-d arrays, tensors), not str
+    if isinstance(value, list | tuple):
+        return (
+            "failed",
+            None,
+            (
+                f"objective returned {len(value)} values {value!r}; the study has one objective "
+                f"(Study(directions=[...]) for several)"
+            ),
+        )
     if isinstance(value, bool) or not hasattr(value, "__float__"):
         return "failed", None, f"objective returned {value!r}, not a real number"
     try:
@@ -133,7 +147,14 @@ def _outcome_on_worker(task: TrialTask, live: Trial) -> TrialOutcome:
     except Exception as e:  # recorded; re-raised by the driver if not in catch
         uncaught = not isinstance(e, task.catch) or isinstance(e, TrialUsageError)
         return TrialOutcome("failed", None, traceback_text(e), live.curve, uncaught)
-    return TrialOutcome(*judge(value), live.curve)
+    return _judged(task, value, live)
+
+
+def _judged(task: TrialTask, value: object, live: Trial) -> TrialOutcome:
+    if task.directions is None:
+        return TrialOutcome(*judge(value), live.curve)
+    state, values, error = judge_values(value, task.directions)
+    return TrialOutcome(state, None, error, live.curve, values=values)
 
 
 def run_trial_here(task: TrialTask) -> TrialOutcome:
@@ -164,7 +185,7 @@ def _outcome_here(task: TrialTask, live: Trial) -> TrialOutcome:
         return TrialOutcome("failed", None, traceback_text(e), live.curve)
     except BaseException as e:
         return TrialOutcome("failed", None, traceback_text(e), live.curve, True, e)
-    return TrialOutcome(*judge(value), live.curve)
+    return _judged(task, value, live)
 
 
 def run_design(
@@ -210,6 +231,7 @@ def run_design(
     ready: list[TrialTask] = []  # started with the last result (in the driver)
     uncaught: list[str] = []
     inline = pool.inline
+    directions = log.directions if len(log.directions) > 1 else None
     # in the driver the next trial is stored with the last result (a stop is checked before
     # it is made), unless callbacks must see the result first (one of them may stop the run)
     prefetch = inline and after_trial is None
@@ -258,7 +280,8 @@ def run_design(
             # in the driver the live curves; a worker gets a snapshot (the driver adds to them)
             history = log.history if inline else copy.deepcopy(log.history)
         return TrialTask(objective, record.number, params, design.round, pruner, history,
-                         log.minimize, catch, pool.limit_threads, seq, suggest)  # fmt: skip
+                         log.minimize, catch, pool.limit_threads, seq, suggest,
+                         directions)  # fmt: skip
 
     def next_tasks(free: int) -> list[TrialTask]:
         tasks = ready[:free]
@@ -280,6 +303,7 @@ def run_design(
             record.params, record.unit = out.params, dict(out.unit or {})
         if out.user_attrs:
             record.user_attrs = dict(out.user_attrs)
+        record.values = out.values
         started = []
         if prefetch and not out.uncaught and more():
             ready.append(make())

@@ -3,12 +3,13 @@
 Tables: ``bntune_meta`` (application and schema version), ``studies``, ``leases``, ``trials``
 (number, params, value, state, round, timestamps, error text), ``curves`` (learning-curve points),
 ``checkpoints`` (for resumable training), ``trial_events`` (what the trainable modes did to a
-trial: parameter changes, rollbacks, exploits), ``trial_attrs`` (the user attributes a trial set)
+trial: parameter changes, rollbacks, exploits), ``trial_values`` (a trial's values when the study
+has several objectives), ``trial_attrs`` (the user attributes a trial set)
 and ``boxes`` (coarse-to-fine rounds). This module is the one place that defines them.
 
 Schema versions: ``PRAGMA user_version`` (and ``schema_version`` in ``bntune_meta``) counts
 changes an older bntune could not read; a newer file is refused. Tables added within a version
-(``trial_events`` and ``trial_attrs`` came after the first files of version 1)
+(``trial_events``, ``trial_values`` and ``trial_attrs`` came after the first files of version 1)
 are created by the first driver that opens an older file; a read-only view of such a file reads
 them as empty.
 
@@ -90,6 +91,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     data BLOB,
     created REAL NOT NULL,
     PRIMARY KEY (trial_id, step)
+);
+CREATE TABLE IF NOT EXISTS trial_values (
+    trial_id INTEGER NOT NULL,
+    objective INTEGER NOT NULL,
+    value REAL,
+    PRIMARY KEY (trial_id, objective)
 );
 CREATE TABLE IF NOT EXISTS trial_attrs (
     trial_id INTEGER NOT NULL,
@@ -295,6 +302,7 @@ _FINISH_TRIAL = (
 _CURVE = "INSERT OR REPLACE INTO curves (trial_id, step, value) VALUES (?, ?, ?)"
 _EVENT = "INSERT INTO trial_events (trial_id, seq, event) VALUES (?, ?, ?)"
 _ATTR = "INSERT OR REPLACE INTO trial_attrs (trial_id, key, value) VALUES (?, ?, ?)"
+_VALUE = "INSERT OR REPLACE INTO trial_values (trial_id, objective, value) VALUES (?, ?, ?)"
 _PUT_CHECKPOINT = (
     "INSERT OR REPLACE INTO checkpoints (trial_id, step, path, data, created) "
     "VALUES (?, ?, NULL, ?, ?)"
@@ -325,6 +333,7 @@ class SQLiteStorage(Storage):
         tables = table_names(self.connection)
         self._has_events = not read_only or "trial_events" in tables
         self._has_attrs = not read_only or "trial_attrs" in tables
+        self._has_values = not read_only or "trial_values" in tables
 
     def _transaction(self, *, immediate: bool = False) -> contextlib.AbstractContextManager:
         return transaction(self.connection, immediate=immediate)
@@ -406,6 +415,15 @@ class SQLiteStorage(Storage):
                 trial = by_id.get(trial_id)
                 if trial is not None:
                     trial.user_attrs[key] = json.loads(text)
+        if self._has_values:
+            for trial_id, _, value in conn.execute(
+                "SELECT v.trial_id, v.objective, v.value FROM trial_values v JOIN trials t "
+                "ON t.id = v.trial_id WHERE t.study_id = ? ORDER BY v.trial_id, v.objective",
+                (study_id,),
+            ):
+                trial = by_id.get(trial_id)
+                if trial is not None:
+                    trial.values = [*(trial.values or []), float(value)]
         return trials
 
     def mark_interrupted(self, study_id: int, error: str, now: float) -> None:
@@ -429,6 +447,9 @@ class SQLiteStorage(Storage):
                 if record.user_attrs:
                     attrs = [(record._id, k, _dumps(v)) for k, v in record.user_attrs.items()]
                     conn.executemany(_ATTR, attrs)
+                if record.values is not None:
+                    values = [(record._id, i, v) for i, v in enumerate(record.values)]
+                    conn.executemany(_VALUE, values)
                 if record.curve:
                     conn.executemany(_CURVE, _curve_rows(record._id, record.curve.items()))
             for record in started:
