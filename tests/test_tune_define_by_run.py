@@ -453,3 +453,26 @@ def test_ask_tell_and_the_zoom_with_several_objectives():
     low, high = study.boxes[2]["x"]
     assert low < 0.3 < high
     assert high - low < 0.6
+
+
+def test_the_front_is_drawn_and_shown(tmp_path):
+    pytest.importorskip("matplotlib")
+    from bntune import plots
+    from bntune.cli.report import summary
+    from failure_helpers import two_objectives
+
+    study = tune.Study("s", seed=0, directions=["minimize", "minimize"])
+    study.optimize(two_objectives, n_trials=16)
+    fig = plots.pareto_front_figure(study)
+    ax = fig.axes[0]
+    everything, front = (c.get_offsets() for c in ax.collections)
+    assert len(everything) == 16
+    front_values = sorted(tuple(t.values) for t in study.best_trials)
+    assert sorted(map(tuple, np.asarray(front))) == front_values
+    written = plots.plot_study(study, tmp_path)
+    assert [p.name for p in written] == ["pareto_front.png"]
+    lines = summary(study).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Pareto front"))
+    assert lines[at].startswith(f"Pareto front ({len(study.best_trials)} trials")
+    shown = [int(line.split()[0]) for line in lines[at + 2 :]]
+    assert shown == [t.number for t in study.best_trials]

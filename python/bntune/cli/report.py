@@ -120,6 +120,8 @@ def summary(
 ) -> str:
     """Everything ``bntune show`` prints."""
     title = f"study {study.name!r} ({study.direction}, seed {study.seed})"
+    if len(study.directions) > 1:
+        return f"{title}\n{counts_text(study)}\n\n{pareto_text(study)}"
     return "\n\n".join(
         [
             f"{title}\n{counts_text(study)}",
@@ -128,6 +130,25 @@ def summary(
             importance_text(study),
         ]
     )
+
+
+def pareto_text(study: tune.Study) -> str:
+    """A study with several objectives: its Pareto front as a table (trial, values, params)."""
+    front = study.best_trials
+    if not front:
+        return "no complete trial yet"
+    names = sorted({k for t in front for k in t.params})
+    header = ["trial", *[f"obj {i} ({d[:3]})" for i, d in enumerate(study.directions)], *names]
+    rows = [
+        [str(t.number), *[format_value(v) for v in t.values or []],
+         *[format_value(t.params[n]) if n in t.params else "-" for n in names]]
+        for t in front
+    ]  # fmt: skip
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True))
+             for r in [header, *rows]]  # fmt: skip
+    intro = f"Pareto front ({len(front)} trials no other complete trial beats in every objective):"
+    return "\n".join([intro, *lines])
 
 
 def failures_exit_code(study: tune.Study, command: str) -> int:

@@ -6,6 +6,7 @@
   hyperparameter on its own scale (a log axis for log dimensions, a 1 - beta axis for betas),
   coloured by coarse-to-fine round, with each round's box;
 - :func:`importance_bars` (``importance``): the importance ranking;
+- :func:`pareto_front` (``pareto``): a study with several objectives, its front;
 - :func:`panda_timeline` (``panda``): a babysat trial's metric per epoch with its learning rate
   and rollbacks;
 - :func:`plot_study`: all of them into a directory.
@@ -24,6 +25,7 @@ from bntune.plots.curves import learning_curves, learning_curves_figure
 from bntune.plots.importance import importance_bars, importance_figure
 from bntune.plots.panda import panda_timeline, panda_timeline_figure
 from bntune.plots.params import objective_vs_params, objective_vs_params_figure, plotted_params
+from bntune.plots.pareto import pareto_front, pareto_front_figure
 
 __all__ = [
     "importance_bars",
@@ -34,6 +36,8 @@ __all__ = [
     "objective_vs_params_figure",
     "panda_timeline",
     "panda_timeline_figure",
+    "pareto_front",
+    "pareto_front_figure",
     "plot_study",
     "plotted_params",
 ]
@@ -49,9 +53,15 @@ def plot_study(
     """Writes into ``out``: ``curves.png`` (when trials reported curves), ``panda_timeline.png``
     (of the latest babysat trial, if any), ``objective_vs_params.png`` (with two trials or more
     and a sampled hyperparameter; with no complete trial it says so) and ``importance.png``
-    (when there are enough complete trials for a ranking); returns the paths written."""
+    (when there are enough complete trials for a ranking); for a study with several objectives
+    ``pareto_front.png`` instead of the last two; returns the paths written."""
     out = Path(out)
     written = []
+    if len(study.directions) > 1:
+        if any(t.curve for t in study.trials):
+            written.append(learning_curves(study, out / "curves.png", metric=objective))
+        written.append(pareto_front(study, out / "pareto_front.png"))
+        return written
     if any(t.curve for t in study.trials):
         written.append(learning_curves(study, out / "curves.png", metric=objective))
     babysat = [t for t in study.trials if t.events and t.curve]
