@@ -12,19 +12,9 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from bntune.tune.storage.base import Box, Progress, Records, Storage
 from bntune.tune.trial import FrozenTrial
-
-
-@dataclass
-class _Row:
-    """A stored trial: the caller's record, and its checkpoints by step."""
-
-    study_id: int
-    trial: FrozenTrial
-    checkpoints: dict[int, bytes] = field(default_factory=dict)
 
 
 class InMemoryStorage(Storage):
@@ -32,7 +22,9 @@ class InMemoryStorage(Storage):
 
     def __init__(self) -> None:
         self._studies: list[tuple[int, str, str, int]] = []  # (id, name, direction, seed)
-        self._rows: dict[int, _Row] = {}
+        # trial id -> (study id, the caller's record); checkpoints by trial id, then step
+        self._rows: dict[int, tuple[int, FrozenTrial]] = {}
+        self._checkpoints: dict[int, dict[int, bytes]] = {}
         self._boxes: dict[tuple[int, str], dict[int, Box]] = {}
         self._box_order: list[tuple[int, str]] = []
         self._meta: dict[str, str] = {}
@@ -60,22 +52,21 @@ class InMemoryStorage(Storage):
 
     # ---- trials --------------------------------------------------------------------------
 
-    def _of(self, study_id: int) -> list[_Row]:
-        rows = [r for r in self._rows.values() if r.study_id == study_id]
-        rows.sort(key=lambda r: r.trial.number)
-        return rows
+    def _of(self, study_id: int) -> list[FrozenTrial]:
+        trials = [t for s, t in self._rows.values() if s == study_id]
+        trials.sort(key=lambda t: t.number)
+        return trials
 
     def load_trials(self, study_id: int) -> list[FrozenTrial]:
         out = []
-        for row in self._of(study_id):
-            trial = copy.deepcopy(row.trial)
+        for stored in self._of(study_id):
+            trial = copy.deepcopy(stored)
             trial._study = None
             out.append(trial)
         return out
 
     def mark_interrupted(self, study_id: int, error: str, now: float) -> None:
-        for row in self._of(study_id):
-            t = row.trial
+        for t in self._of(study_id):
             if t.state == "running":
                 t.state, t.rerun, t.finished, t.error = "failed", True, now, error
 
@@ -83,20 +74,22 @@ class InMemoryStorage(Storage):
         # a finished record is already the stored one: nothing to copy
         for record in started:
             record._id = len(self._rows) + 1
-            self._rows[record._id] = _Row(study_id, record)
+            self._rows[record._id] = (study_id, record)
 
     def save_progress(self, record: FrozenTrial, progress: Progress) -> None:
         # the record takes the curve points, events and end from its caller
         if progress.checkpoint is not None:
-            row = self._rows[record._id]
+            stored = self._checkpoints.setdefault(record._id, {})
             step, data = progress.checkpoint
             if not progress.keep_checkpoints:
-                row.checkpoints = {s: d for s, d in row.checkpoints.items() if s >= step}
-            row.checkpoints[int(step)] = bytes(data)
+                stored = self._checkpoints[record._id] = {
+                    s: d for s, d in stored.items() if s >= step
+                }
+            stored[int(step)] = bytes(data)
 
     def set_running(self, trial_ids: Iterable[int], *, clear_value: bool) -> None:
         for trial_id in trial_ids:
-            t = self._rows[trial_id].trial
+            t = self._rows[trial_id][1]
             t.state, t.error, t.finished, t.rerun = "running", None, None, False
             if clear_value:
                 t.value = None
@@ -104,13 +97,13 @@ class InMemoryStorage(Storage):
     # ---- checkpoints ---------------------------------------------------------------------
 
     def checkpoint(self, trial_id: int, step: int | None = None) -> tuple[int, bytes] | None:
-        stored = self._rows[trial_id].checkpoints if trial_id in self._rows else {}
+        stored = self._checkpoints.get(trial_id, {})
         if step is None:
             step = max(stored, default=None)
         return None if step not in stored else (int(step), stored[step])
 
     def checkpoint_steps(self, trial_id: int) -> list[int]:
-        return sorted(self._rows[trial_id].checkpoints) if trial_id in self._rows else []
+        return sorted(self._checkpoints.get(trial_id, {}))
 
     # ---- coarse-to-fine boxes ------------------------------------------------------------
 
@@ -141,7 +134,7 @@ class InMemoryStorage(Storage):
     # ---- a watcher's summary -------------------------------------------------------------
 
     def progress(self, study_id: int, *, unit: str, minimize: bool) -> tuple[int, float | None]:
-        trials = [r.trial for r in self._of(study_id)]
+        trials = self._of(study_id)
         if unit == "trial":
             count = sum(t.state != "running" for t in trials)
         else:
