@@ -15,8 +15,14 @@ in parallel, ``study.babysit(trainable, params, epochs=20)`` watches one (panda 
 best model home. Work runs on a local process pool (``n_workers``) or any
 ``concurrent.futures.Executor`` (``executor=``, e.g. Dask's ``client.get_executor()``).
 
+Define by run, as Optuna scripts are written: ``study.optimize(objective, n_trials=50)`` with
+``trial.suggest_float("lr", 1e-5, 1e-1, log=True)``, ``suggest_int``, ``suggest_categorical``
+and ``suggest_one_minus_log`` inside the objective; ``study.ask()`` / ``study.tell(trial, value)``
+for a loop of your own; ``Study(directions=[...])`` for several objectives (``best_trials``).
+
 ``tune.Study(name, storage=path, read_only=True)`` reads a study without its lease, while a
 driver runs it; ``study.importance()`` ranks the hyperparameters by first-order variance share.
+See ``docs/architecture.md`` for how the tuner is built.
 """
 
 from bntune.mlp.trainable import MLPTrainable
@@ -29,6 +35,7 @@ from bntune.tune.dimensions import (
     IntUniform,
     LogUniform,
     OneMinusLogUniform,
+    Stepped,
     Uniform,
 )
 from bntune.tune.errors import (
@@ -43,7 +50,7 @@ from bntune.tune.executors import InlineExecutor, process_pool
 from bntune.tune.failures import FailedTrialsWarning
 from bntune.tune.importance import first_order_shares
 from bntune.tune.panda import BabysitView, DefaultPolicy, Rollback, SetParams, Stop
-from bntune.tune.pruners import MedianStopping
+from bntune.tune.pruners import MedianStopping, Pruner
 from bntune.tune.samplers import SAMPLERS
 from bntune.tune.schedulers import ASHA, SuccessiveHalving
 from bntune.tune.space import Space, default_space
@@ -71,9 +78,11 @@ __all__ = [
     "MedianStopping",
     "OneMinusLogUniform",
     "Pruned",
+    "Pruner",
     "Rollback",
     "SetParams",
     "Space",
+    "Stepped",
     "Stop",
     "StorageError",
     "Study",
