@@ -476,3 +476,57 @@ def test_the_front_is_drawn_and_shown(tmp_path):
     assert lines[at].startswith(f"Pareto front ({len(study.best_trials)} trials")
     shown = [int(line.split()[0]) for line in lines[at + 2 :]]
     assert shown == [t.number for t in study.best_trials]
+
+
+# ---- coarse-to-fine over a define-by-run study ---------------------------------------------
+
+
+def _branchy(trial):
+    """Branch "a" is always better; its x is best near 0.2. Branch "b" has a y of its own."""
+    branch = trial.suggest_categorical("branch", ["a", "b"])
+    x = trial.suggest_float("x", 0.0, 1.0)
+    if branch == "a":
+        return (x - 0.2) ** 2
+    y = trial.suggest_float("y", 0.0, 1.0)
+    return 10.0 + y
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_define_by_run_coarse_to_fine_zooms_active_parameters_only(tmp_path, workers):
+    study = tune.Study("s", storage=tmp_path / "s.db", seed=3)
+    study.coarse_to_fine(_branchy, rounds=3, trials_per_round=8, method="zoom", top=0.25,
+                         shrink=0.3, n_workers=workers)  # fmt: skip
+    boxes = study.boxes
+    assert set(boxes) == {1, 2, 3}
+    assert boxes[1] == {}  # round 1: the whole range of everything
+    # the best trials are all branch "a": only it is kept, x zooms toward 0.2, and y (absent
+    # from every one of them) keeps its whole range
+    for r in (2, 3):
+        assert boxes[r]["branch"] == [0]
+        assert boxes[r]["y"] == [0.0, 1.0]
+        low, high = boxes[r]["x"]
+        assert high - low < 1.0
+    for t in study.trials:
+        if t.round > 1:
+            assert t.params["branch"] == "a"
+            assert "y" not in t.params
+            low, high = boxes[t.round]["x"]
+            assert low <= t.unit["x"] <= high
+    # round 2's box covers round 1's best x (the zoom rule's definition)
+    round1 = min((t for t in study.trials if t.round == 1), key=lambda t: t.value)
+    assert boxes[2]["x"][0] <= round1.unit["x"] <= boxes[2]["x"][1]
+
+
+def test_define_by_run_coarse_to_fine_is_the_same_for_one_and_two_workers(tmp_path):
+    runs = []
+    for workers in (1, 2):
+        study = tune.Study("s", storage=tmp_path / f"{workers}.db", seed=9)
+        study.coarse_to_fine(conditional_net, rounds=3, trials_per_round=6, method="zoom",
+                             top=0.2, shrink=0.5, n_workers=workers)  # fmt: skip
+        runs.append(([t.params for t in study.trials], study.boxes))
+    assert runs[0] == runs[1]
+
+
+def test_define_by_run_coarse_to_fine_needs_the_zoom_rule():
+    with pytest.raises(ValueError, match="method='zoom'"):
+        tune.Study("s").coarse_to_fine(_branchy, rounds=2, trials_per_round=4)

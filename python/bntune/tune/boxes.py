@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bntune.tune.dimensions import Choice
+from bntune.tune.dimensions import Choice, Dimension
 from bntune.tune.space import Space
 from bntune.tune.storage import Box
 
@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 PAD = 0.1
 
 
+def full_entry(dim: Dimension) -> list[float] | list[int]:
+    """A dimension's whole range in a box: [0, 1], or every option of a Choice."""
+    return list(range(len(dim.options))) if isinstance(dim, Choice) else [0.0, 1.0]
+
+
 def full_box(space: Space) -> Box:
     """The whole unit cube: [0, 1] per numeric dimension, every option per categorical one."""
-    box: Box = {}
-    for name in space.names:
-        dim = space[name]
-        box[name] = list(range(len(dim.options))) if isinstance(dim, Choice) else [0.0, 1.0]
-    return box
+    return {name: full_entry(space[name]) for name in space.names}
 
 
 def next_box(
@@ -40,12 +41,19 @@ def next_box(
     new: Box = {}
     for name in space.names:
         dim = space[name]
-        if isinstance(dim, Choice):
-            new[name] = sorted({dim.index(t.params[name]) for t in best})
+        # only the trials that used the parameter say where it is good (a conditional one is
+        # absent from the others); without any, its box stays as it was
+        having = [t for t in best if name in t.unit]
+        previous = box.get(name, full_entry(dim))
+        if not having:
+            new[name] = previous
             continue
-        lo_prev, hi_prev = box[name]
+        if isinstance(dim, Choice):
+            new[name] = sorted({dim.index(t.params[name]) for t in having})
+            continue
+        lo_prev, hi_prev = previous
         width = hi_prev - lo_prev
-        us = [t.unit[name] for t in best]
+        us = [t.unit[name] for t in having]
         lo, hi = min(us) - pad * width, max(us) + pad * width
         if hi - lo < shrink * width:
             centre = 0.5 * (lo + hi)

@@ -36,6 +36,7 @@ import numpy as np
 
 from bntune.tune import trust_region
 from bntune.tune.boxes import PAD, full_box, into_box, next_box
+from bntune.tune.dimensions import from_description
 from bntune.tune.enqueue import ADDED
 from bntune.tune.objectives import best_by_rank
 from bntune.tune.samplers import Sampler, derive_seed
@@ -91,18 +92,19 @@ class Zoom:
                 f"lhs or random, got sampler={self.sampler.name!r}"
             )
 
-    def key(self, space: Space) -> str:
+    def key(self, space: Space | None) -> str:
         """The run's name in the study: its boxes and streams are stored under it."""
         s = self
+        where = "define-by-run" if space is None else space.key
         if s.method == "adaptive":
-            return f"c2f-adaptive:{s.sampler.name}:{s.trials_per_round}:{space.key}"
-        return f"c2f:{s.sampler.name}:{s.trials_per_round}:{s.top}:{s.shrink}:{space.key}"
+            return f"c2f-adaptive:{s.sampler.name}:{s.trials_per_round}:{where}"
+        return f"c2f:{s.sampler.name}:{s.trials_per_round}:{s.top}:{s.shrink}:{where}"
 
 
 def run(
     log: TrialLog,
     objective: Callable[[Trial], float],
-    space: Space,
+    space: Space | None,
     zoom: Zoom,
     pool: WorkPool,
     *,
@@ -113,22 +115,26 @@ def run(
 ) -> None:
     """The rounds of ``study.coarse_to_fine`` (arguments checked there), ``after_round`` called
     after each. Each round's trials run on ``pool``; a round ends when all its trials have, so
-    the next box (and so every configuration) is the same for any number of workers."""
+    the next box (and so every configuration) is the same for any number of workers. Without a
+    ``space`` (define by run, the zoom rule only) each round's box covers the parameters the
+    study has seen, each zoomed on the best trials that used it."""
     if zoom.method == "adaptive":
+        assert space is not None  # refused by the study
         _run_adaptive(log, objective, space, zoom, pool, catch=catch, pruner=pruner,
                       retry_failed=retry_failed, after_round=after_round)  # fmt: skip
         return
     run_key = zoom.key(space)
     storage, study_id = log.storage, log.study_id
     stored = storage.boxes(study_id, run_key)
-    box = full_box(space)
+    box = {} if space is None else full_box(space)
     for r in range(1, zoom.rounds + 1):
         if r in stored:
             box = stored[r]
         else:
             if r > 1:
                 top, shrink = float(zoom.top), float(zoom.shrink)  # type: ignore[arg-type]
-                box = next_box(space, box, _best(log, run_key, top, space), shrink=shrink)
+                seen = space if space is not None else _suggested_space(log)
+                box = next_box(seen, box, _best(log, run_key, top, seen), shrink=shrink)
             storage.put_box(study_id, run_key, r, box)
         stream = f"{run_key}:r{r}"
         seed = derive_seed(log.seed, stream)
@@ -137,6 +143,11 @@ def run(
         run_design(log, objective, design, pool, catch=catch, pruner=pruner)
         if after_round is not None:
             after_round()
+
+
+def _suggested_space(log: TrialLog) -> Space:
+    """The parameters a define-by-run study has suggested, as a space (in order of name)."""
+    return Space(**{n: from_description(d) for n, d in sorted(log.suggested.items())})
 
 
 def _best(log: TrialLog, run_key: str, top: float, space: Space) -> list[FrozenTrial]:

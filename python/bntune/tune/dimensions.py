@@ -316,3 +316,23 @@ class Fixed(Dimension):
 
     def describe(self) -> list[Any]:
         return ["Fixed", self.value]
+
+
+def from_description(description: list[Any]) -> Dimension:
+    """The dimension ``Dimension.describe()`` gave ``description`` for (as stored in JSON)."""
+    kind, *args = description
+    kinds: dict[str, Any] = {
+        "Uniform": Uniform,
+        "LogUniform": LogUniform,
+        "OneMinusLogUniform": OneMinusLogUniform,
+        "IntUniform": IntUniform,
+        "IntLogUniform": IntLogUniform,
+        "Stepped": Stepped,
+    }
+    if kind == "Choice":
+        return Choice(args[0])
+    if kind == "Fixed":
+        return Fixed(args[0])
+    if kind not in kinds:
+        raise ValueError(f"unknown dimension kind {kind!r} in {description!r}")
+    return kinds[kind](*args)  # type: ignore[no-any-return]

@@ -400,7 +400,7 @@ class Study:
     def coarse_to_fine(
         self,
         objective: Objective,
-        space: Space,
+        space: Space | None = None,
         *,
         rounds: int,
         trials_per_round: int,
@@ -433,9 +433,19 @@ class Study:
         trials_per_round = positive_int("trials_per_round", trials_per_round)
         design_sampler = as_sampler(sampler)
         catch = exception_classes(catch)
-        if not isinstance(space, Space):
-            raise TypeError(f"space must be a tune.Space, got {space!r}")
+        if space is not None and not isinstance(space, Space):
+            raise TypeError(f"space must be a tune.Space or None, got {space!r}")
+        if space is None and design_sampler.name not in suggest.SAMPLERS:
+            raise ValueError(
+                f"coarse_to_fine: sampler={design_sampler.name!r} needs a declared space; "
+                f"without one use {' or '.join(suggest.SAMPLERS)}"
+            )
         zoom = coarse_to_fine.Zoom(rounds, trials_per_round, top, shrink, design_sampler, method)
+        if space is None and zoom.method != "zoom":
+            raise ValueError(
+                "coarse_to_fine without a declared space (define by run) zooms with "
+                "method='zoom'; the adaptive method needs the space up front"
+            )
         if len(self.directions) > 1 and zoom.method != "zoom":
             raise ValueError(
                 f"coarse_to_fine: method={zoom.method!r} follows one objective; with several "

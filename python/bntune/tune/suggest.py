@@ -19,16 +19,18 @@ bounds, scale or choices raises :class:`~bntune.tune.errors.TrialUsageError` nam
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from bntune.tune.dimensions import Dimension
+from bntune.tune.dimensions import Choice, Dimension
 from bntune.tune.errors import TrialUsageError
 from bntune.tune.samplers import derive_seed
 
 if TYPE_CHECKING:
     from bntune.tune.space import Space
 
+_BELOW_ONE = math.nextafter(1.0, 0.0)
 #: the samplers a study without a declared space can use (a budgeted design needs its space)
 SAMPLERS = ("sobol", "halton", "random")
 
@@ -51,11 +53,22 @@ def coordinate(sampler: str, seed: int, name: str, index: int) -> float:
     return float(_engine(sampler, seed, name).random_at(index, 1)[0, 0])
 
 
+def in_box(dim: Dimension, entry: list[Any], u: float) -> float:
+    """Unit coordinate ``u`` of the whole range mapped into a box's ``entry`` for ``dim``: a
+    sub-interval [low, high], or for a Choice the options kept (each equally likely, at the centre
+    of its cell) — one coordinate of :func:`bntune.tune.boxes.into_box`."""
+    if isinstance(dim, Choice):
+        pick = entry[min(int(u * len(entry)), len(entry) - 1)]
+        return (pick + 0.5) / len(dim.options)
+    low, high = entry
+    return min(low + u * (high - low), _BELOW_ONE)
+
+
 class Suggestions:
     """What one trial's ``suggest_*`` calls return, and the distributions they used (``dims``:
     name -> ``Dimension.describe()``). ``known`` are the distributions the study used before."""
 
-    __slots__ = ("dims", "given", "index", "known", "sampler", "seed", "space")
+    __slots__ = ("box", "dims", "given", "index", "known", "sampler", "seed", "space")
 
     def __init__(
         self,
@@ -65,8 +78,11 @@ class Suggestions:
         space: Space | None = None,
         known: dict[str, list[Any]] | None = None,
         given: dict[str, Any] | None = None,
+        box: dict[str, Any] | None = None,
     ) -> None:
         self.sampler = sampler
+        #: a coarse-to-fine round's box (name -> [low, high] in unit space, or kept options)
+        self.box = box
         self.seed = seed
         self.index = index
         self.space = space
@@ -112,6 +128,8 @@ class Suggestions:
                 raise TrialUsageError(f"suggest: enqueued {name}={value!r} lies outside {dim!r}")
         else:
             u = coordinate(self.sampler, self.seed, name, self.index)
+            if self.box is not None and name in self.box:
+                u = in_box(dim, self.box[name], u)
             value = dim.from_unit(u)
         params[name] = value
         unit[name] = u

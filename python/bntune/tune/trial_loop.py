@@ -249,7 +249,7 @@ def run_design(
             params: dict[str, Any] = {}
             unit: dict[str, float] = {}
             known = log.suggested if inline else dict(log.suggested)
-            suggest = Suggestions(sampler.name, design.seed, seq, None, known)
+            suggest = Suggestions(sampler.name, design.seed, seq, None, known, box=design.box)
         else:
             u = rows[seq - first]
             params, suggest = space.from_unit(u), declared
