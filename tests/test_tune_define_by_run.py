@@ -530,3 +530,72 @@ def test_define_by_run_coarse_to_fine_is_the_same_for_one_and_two_workers(tmp_pa
 def test_define_by_run_coarse_to_fine_needs_the_zoom_rule():
     with pytest.raises(ValueError, match="method='zoom'"):
         tune.Study("s").coarse_to_fine(_branchy, rounds=2, trials_per_round=4)
+
+
+# ---- conditional declared spaces -----------------------------------------------------------
+
+OPTIMIZERS = tune.Space(
+    optimizer=tune.Choice({
+        "sgd": {"lr": tune.LogUniform(1e-4, 1.0), "momentum": tune.Uniform(0.0, 0.99)},
+        "adam": {"lr": tune.LogUniform(1e-4, 1.0), "beta1": tune.OneMinusLogUniform(0.8, 0.99),
+                 "beta2": tune.OneMinusLogUniform(0.99, 0.9999)},
+    }),
+    layers=tune.IntUniform(1, 3),
+    width=tune.Fixed(64),
+)  # fmt: skip
+
+
+def _optimizer_objective(trial):
+    p = trial.params
+    loss = (math.log10(p["lr"]) + 2.0) ** 2 + p["layers"] / 10
+    return loss + (0.0 if p["optimizer"] == "adam" else 5.0)
+
+
+def test_a_conditional_space_gives_each_trial_its_branch_only(tmp_path):
+    study = tune.Study("s", storage=tmp_path / "s.db", seed=1)
+    study.optimize(_optimizer_objective, OPTIMIZERS, n_trials=16)
+    for t in study.trials:
+        branch = {"sgd": {"lr", "momentum"}, "adam": {"lr", "beta1", "beta2"}}
+        expected = {"optimizer", "layers", "width"} | branch[t.params["optimizer"]]
+        assert set(t.params) == expected  # inactive parameters absent, not filled in
+        assert t.params["width"] == 64
+        assert set(t.unit) == expected - {"width"}
+    # the same values a define-by-run objective suggesting the branch by hand would get
+    def by_hand(trial):
+        optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+        trial.suggest_float("lr", 1e-4, 1.0, log=True)
+        if optimizer == "sgd":
+            trial.suggest_float("momentum", 0.0, 0.99)
+        else:
+            trial.suggest_one_minus_log("beta1", 0.8, 0.99)
+            trial.suggest_one_minus_log("beta2", 0.99, 0.9999)
+        trial.suggest_int("layers", 1, 3)
+        trial.params["width"] = 64
+        return _optimizer_objective(trial)
+
+    reference = tune.Study("ref", seed=1)
+    reference.optimize(by_hand, n_trials=16)
+    assert [t.params for t in study.trials] == [t.params for t in reference.trials]
+
+
+def test_a_conditional_space_zooms_and_ranks_only_on_active_trials():
+    study = tune.Study("s", seed=2)
+    study.coarse_to_fine(_optimizer_objective, OPTIMIZERS, rounds=3, trials_per_round=10,
+                         method="zoom", top=0.2, shrink=0.5)  # fmt: skip
+    box = study.boxes[3]
+    adam = OPTIMIZERS["optimizer"].options.index("adam")
+    assert box["optimizer"] == [adam]  # adam is always better
+    assert box["momentum"] == [0.0, 1.0]  # no best trial used sgd's momentum: not zoomed
+    later = [t for t in study.trials if t.round > 1]
+    assert all(t.params["optimizer"] == "adam" for t in later)
+    assert all("momentum" not in t.params for t in later)
+
+
+def test_conditional_space_mistakes_are_named():
+    with pytest.raises(ValueError, match=r"'lr' is .* in one branch and .* in another"):
+        tune.Space(opt=tune.Choice({"a": {"lr": tune.LogUniform(1e-3, 1.0)},
+                                    "b": {"lr": tune.Uniform(0.0, 1.0)}}))  # fmt: skip
+    with pytest.raises(TypeError, match="option 'a' must map names to tune dimensions"):
+        tune.Choice({"a": [1, 2]})
+    with pytest.raises(ValueError, match="define their parameters as they run"):
+        OPTIMIZERS.sample(3, seed=0)

@@ -28,7 +28,7 @@ import json
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # The largest float below 1: from_unit clamps u here so that u = 1.0 (which a user may pass,
@@ -250,11 +250,21 @@ class IntLogUniform(_Bounded):
 
 class Choice(Dimension):
     """One of ``options`` (str, int, float, bool or None), each equally likely. Grid search
-    takes every option; coarse-to-fine keeps the options of the best trials."""
+    takes every option; coarse-to-fine keeps the options of the best trials.
+
+    A conditional choice maps each option to the dimensions that exist only when it is chosen:
+    ``Choice({"sgd": {"lr": LogUniform(1e-3, 1)}, "adam": {"lr": LogUniform(1e-3, 1),
+    "beta2": OneMinusLogUniform(0.99, 0.9999)}})`` (``branches``: option -> name -> dimension).
+    A space holding one is searched define-by-run (see ``Space.suggest``)."""
 
     numeric = False
 
-    def __init__(self, options: Sequence[Any]) -> None:
+    def __init__(self, options: Sequence[Any] | Mapping[Any, Mapping[str, Dimension]]) -> None:
+        #: conditional: option -> the dimensions that exist when it is chosen (else empty)
+        self.branches: dict[Any, dict[str, Dimension]] = {}
+        if isinstance(options, Mapping):
+            self.branches = {o: _branch(o, sub) for o, sub in options.items()}
+            options = list(options)
         if isinstance(options, str) or not isinstance(options, Sequence):
             raise TypeError(f"Choice: options must be a list, got {options!r}")
         if len(options) == 0:
@@ -288,7 +298,20 @@ class Choice(Dimension):
         return len(self.options)
 
     def describe(self) -> list[Any]:
+        if self.branches:
+            return ["Choice", self.options, [[o, [[n, d.describe()] for n, d in sub.items()]]
+                                             for o, sub in self.branches.items()]]  # fmt: skip
         return ["Choice", self.options]
+
+
+def _branch(option: Any, sub: object) -> dict[str, Dimension]:
+    if not isinstance(sub, Mapping) or not all(
+        isinstance(k, str) and isinstance(d, Dimension) for k, d in sub.items()
+    ):
+        raise TypeError(
+            f"Choice: option {option!r} must map names to tune dimensions (its branch), got {sub!r}"
+        )
+    return dict(sub)
 
 
 class Fixed(Dimension):
@@ -329,6 +352,9 @@ def from_description(description: list[Any]) -> Dimension:
         "IntLogUniform": IntLogUniform,
         "Stepped": Stepped,
     }
+    if kind == "Choice" and len(args) > 1:
+        branches = {o: {n: from_description(d) for n, d in sub} for o, sub in args[1]}
+        return Choice(branches)
     if kind == "Choice":
         return Choice(args[0])
     if kind == "Fixed":

@@ -14,9 +14,12 @@ from bntune.tune.dimensions import (
     Choice,
     Dimension,
     Fixed,
+    IntLogUniform,
     IntUniform,
     LogUniform,
     OneMinusLogUniform,
+    Stepped,
+    Uniform,
 )
 
 
@@ -42,6 +45,8 @@ class Space(Mapping[str, Dimension]):
         self.names: tuple[str, ...] = tuple(n for n, d in dims.items() if d.uses_coordinate)
         self._coordinate_dims = [self._dims[n] for n in self.names]
         self._fixed = {n: d.from_unit(0.5) for n, d in dims.items() if not d.uses_coordinate}
+        #: a Choice of the space carries branches: trials define their parameters as they run
+        self.conditional = _check_branches(dims)
         description = json.dumps([[n, d.describe()] for n, d in dims.items()])
         #: a short fingerprint: equal for spaces that map the unit cube alike
         self.key: str = hashlib.blake2b(description.encode(), digest_size=6).hexdigest()
@@ -99,6 +104,11 @@ class Space(Mapping[str, Dimension]):
         """``n`` configurations from ``sampler`` ("sobol" (scrambled, the default), "halton",
         "lhs", "random" or "grid"). With the same ``seed``, configuration k is the one a
         ``Study(seed=seed)`` gives trial k; ``seed=None`` draws a fresh seed."""
+        if self.conditional:
+            raise ValueError(
+                "Space.sample: a conditional space's trials define their parameters as they run; "
+                "use study.optimize / study.ask"
+            )
         from bntune.tune.samplers import as_sampler
 
         if seed is None:
@@ -135,3 +145,72 @@ def default_space(optimizer: str = "momentum") -> Space:
         dims["beta2"] = Fixed(0.999)
         dims["eps"] = Fixed(1e-8)
     return Space(**dims)
+
+
+def _check_branches(dims: Mapping[str, Dimension], where: str = "") -> bool:
+    """Whether ``dims`` hold a conditional Choice; ValueError when a name has two different
+    distributions in different branches (a parameter keeps one for the study)."""
+    seen: dict[str, list[Any]] = {}
+    conditional = False
+
+    def walk(level: Mapping[str, Dimension], path: str) -> None:
+        nonlocal conditional
+        for name, dim in level.items():
+            described = dim.describe() if not isinstance(dim, Choice) else ["Choice", dim.options]
+            if name in seen and seen[name] != described:
+                raise ValueError(
+                    f"Space: {name!r} is {seen[name]} in one branch and {described} in another "
+                    f"({path or 'top level'}); give them different names"
+                )
+            seen[name] = described
+            if isinstance(dim, Choice) and dim.branches:
+                conditional = True
+                for option, sub in dim.branches.items():
+                    walk(sub, f"{path}{name}={option!r}/")
+
+    walk(dims, where)
+    return conditional
+
+
+def suggest_into(trial: Any, dims: Mapping[str, Dimension]) -> None:
+    """Defines ``dims`` on a define-by-run ``trial``: each dimension suggested on its own scale,
+    a conditional Choice's branch only when its option is chosen."""
+    for name, dim in dims.items():
+        if isinstance(dim, Fixed):
+            trial.params[name] = dim.value
+        elif isinstance(dim, Choice):
+            value = trial.suggest_categorical(name, dim.options)
+            if dim.branches:
+                suggest_into(trial, dim.branches[value])
+        elif isinstance(dim, LogUniform):
+            trial.suggest_float(name, dim.low, dim.high, log=True)
+        elif isinstance(dim, OneMinusLogUniform):
+            trial.suggest_one_minus_log(name, dim.low, dim.high)
+        elif isinstance(dim, IntUniform):
+            trial.suggest_int(name, dim.low, dim.high)
+        elif isinstance(dim, IntLogUniform):
+            trial.suggest_int(name, dim.low, dim.high, log=True)
+        elif isinstance(dim, Stepped) and dim.integer:
+            trial.suggest_int(name, dim.low, dim.high, step=dim.step)
+        elif isinstance(dim, Stepped):
+            trial.suggest_float(name, dim.low, dim.high, step=dim.step)
+        elif isinstance(dim, Uniform):
+            trial.suggest_float(name, dim.low, dim.high)
+        else:
+            raise TypeError(f"cannot suggest {name!r}: {dim!r} has no suggest_* form")
+
+
+class DefinedBy:
+    """An objective run on a conditional space: each trial first defines the space's parameters
+    (``suggest_into``), then the objective reads ``trial.params`` as with any declared space."""
+
+    def __init__(self, objective: Any, space: Space) -> None:
+        self.objective = objective
+        self.space = space
+
+    def __call__(self, trial: Any) -> Any:
+        suggest_into(trial, self.space)
+        return self.objective(trial)
+
+    def __repr__(self) -> str:
+        return f"DefinedBy({self.objective!r})"

@@ -39,7 +39,7 @@ from bntune.tune.population import Population
 from bntune.tune.pruners import Pruner, check_pruner
 from bntune.tune.samplers import Sampler, as_sampler
 from bntune.tune.schedulers import as_scheduler
-from bntune.tune.space import Space
+from bntune.tune.space import DefinedBy, Space, suggest_into
 from bntune.tune.storage import Box, Storage, open_storage
 from bntune.tune.trial import FrozenTrial, Trial
 from bntune.tune.trial_log import INTERRUPTED, TrialLog
@@ -312,6 +312,8 @@ class Study:
         design_sampler = as_sampler(sampler)
         n_trials = positive_int("n_trials", n_trials)
         catch = exception_classes(catch)
+        if isinstance(space, Space) and space.conditional:
+            objective, space = DefinedBy(objective, space), None  # its branches: define by run
         if space is None:
             if design_sampler.name not in suggest.SAMPLERS:
                 raise ValueError(
@@ -356,12 +358,17 @@ class Study:
                 f"ask: sampler={design_sampler.name!r} designs for a budget; use optimize, or "
                 f"a sampler without one (sobol, halton, random)"
             )
-        if space is None:
+        conditional = isinstance(space, Space) and space.conditional
+        if space is None or conditional:
             stream = f"{design_sampler.name}:define-by-run"
         elif not isinstance(space, Space):
             raise TypeError(f"ask: space must be a tune.Space or None, got {space!r}")
         else:
             stream = f"{design_sampler.name}:{space.key}"
+        if conditional:
+            trial = self._ask_tell.ask(None, design_sampler, stream, self.pruner)
+            suggest_into(trial, space)  # type: ignore[arg-type]
+            return trial
         return self._ask_tell.ask(space, design_sampler, stream, self.pruner)
 
     def tell(
@@ -435,6 +442,8 @@ class Study:
         catch = exception_classes(catch)
         if space is not None and not isinstance(space, Space):
             raise TypeError(f"space must be a tune.Space or None, got {space!r}")
+        if space is not None and space.conditional:
+            objective, space = DefinedBy(objective, space), None  # its branches: define by run
         if space is None and design_sampler.name not in suggest.SAMPLERS:
             raise ValueError(
                 f"coarse_to_fine: sampler={design_sampler.name!r} needs a declared space; "
