@@ -560,6 +560,7 @@ def test_a_conditional_space_gives_each_trial_its_branch_only(tmp_path):
         assert set(t.params) == expected  # inactive parameters absent, not filled in
         assert t.params["width"] == 64
         assert set(t.unit) == expected - {"width"}
+
     # the same values a define-by-run objective suggesting the branch by hand would get
     def by_hand(trial):
         optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
