@@ -395,7 +395,8 @@ def mlp_table(path: str = MLP_CACHE) -> tuple[np.ndarray, np.ndarray]:
     for i, batch in enumerate(options):
         raw = qmc.Sobol(len(MLP_NUMERIC), scramble=True, seed=1000 + i).random(MLP_PER_BATCH)
         for j, u in enumerate(raw):
-            params = {n: MLP_SPACE[n].from_unit(float(x)) for n, x in zip(MLP_NUMERIC, u)}
+            params = {n: MLP_SPACE[n].from_unit(float(x))
+                      for n, x in zip(MLP_NUMERIC, u, strict=True)}  # fmt: skip
             units[i, j] = [MLP_SPACE[n].to_unit(params[n]) for n in MLP_NUMERIC]
             losses[i, j] = _mlp_train({**params, "batch_size": batch})
     print(f"  digits_mlp: trained {losses.size} configurations in "
