@@ -80,6 +80,13 @@ def explores(r: int, region: Region, trials_per_round: int) -> bool:
     return EXPLORE > 0 and trials_per_round >= 2 and not region.restarting and r % EXPLORE == 0
 
 
+def is_move(stream: str) -> bool:
+    """Whether a trial of design ``stream`` is an exploration move (``<run>:x<r>``), drawn
+    outside its round's box."""
+    head, _, tail = stream.rpartition(":x")
+    return head.startswith("c2f-adaptive:") and tail.isdigit()
+
+
 def move(space: Space, units: np.ndarray, ys: np.ndarray, seed: int) -> np.ndarray:
     """The exploration trial of a round, in unit coordinates: the incumbent (lowest ``ys``, the
     first of equals) with one numeric coordinate, chosen by ``seed``, drawn uniformly in [0, 1)."""
