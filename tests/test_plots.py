@@ -107,10 +107,21 @@ def test_round_boxes_hold_their_rounds_trials(study):
         else:
             xs = np.asarray(span.get_xy())[:, 0]
             lo, hi = xs.min(), xs.max()
-        in_round = [t.params["lr"] for t in study.trials if t.round == r]
+        # every trial of the round but the adaptive method's exploration moves (drawn hollow)
+        in_round = [t.params["lr"] for t in study.trials if t.round == r and ":x" not in t.stream]
         assert in_round
         assert all(lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9) for v in in_round)
         assert hi / lo < 1e4  # narrower than the whole [1e-4, 1]
+
+
+def test_exploration_moves_are_drawn_hollow_outside_their_rounds_box(study):
+    moves = [t for t in study.trials if ":x" in t.stream]
+    assert [(t.round, t.stream.rsplit(":", 1)[1]) for t in moves] == [(3, "x3")]
+    fig = plots.objective_vs_params_figure(study, space=SPACE)
+    lr_ax = axis_named(fig, "lr")
+    hollow = [c for c in lr_ax.collections if len(c.get_facecolor()) == 0]
+    assert len(hollow) == 1
+    np.testing.assert_allclose(hollow[0].get_offsets()[:, 1], [t.value for t in moves])
 
 
 def test_importance_bars_largest_on_top(study):

@@ -1,6 +1,7 @@
 """coarse_to_fine's adaptive method (the default): the trust-region rule against hand-computed
 values, the same configurations for 1 and 2 workers and after a resume mid-round, and the boxes
-stored, shown and plotted being the ones the trials were sampled from."""
+stored, shown and plotted being the ones the trials were sampled from (every trial but the
+exploration moves, which are recorded as such by their stream)."""
 
 from __future__ import annotations
 
@@ -126,6 +127,30 @@ def test_placed_points_are_candidates_of_the_box():
     np.testing.assert_array_equal(rows, tr.place(space, box, units, ys, sobol, 7, 5))
 
 
+def test_every_third_round_explores_unless_the_region_restarts_or_has_one_trial():
+    going, restarting = Region(best=1.0), Region()
+    assert [r for r in range(1, 10) if tr.explores(r, going, 3)] == [3, 6, 9]
+    assert not any(tr.explores(r, restarting, 3) for r in range(1, 10))
+    assert not any(tr.explores(r, going, 1) for r in range(1, 10))
+    assert tr.explores(3, going, 2)
+
+
+def test_a_move_is_the_incumbent_with_one_numeric_coordinate_redrawn():
+    space = tune.Space(x=tune.Uniform(0, 1), c=tune.Choice(["a", "b"]), y=tune.Uniform(0, 1))
+    units = np.array([[0.1, 0.25, 0.2], [0.6, 0.75, 0.7], [0.3, 0.25, 0.9]])
+    ys = np.array([2.0, 1.0, 1.0])  # the incumbent: row 1, the first of the two lowest
+    changed = set()
+    for seed in range(20):
+        (row,) = tr.move(space, units, ys, seed)
+        assert row[1] == 0.75  # the categorical coordinate is never moved
+        diff = [j for j in (0, 2) if row[j] != units[1, j]]
+        assert len(diff) == 1
+        assert 0.0 <= row[diff[0]] < 1.0
+        changed |= set(diff)
+        np.testing.assert_array_equal(row, tr.move(space, units, ys, seed)[0])
+    assert changed == {0, 2}  # either numeric coordinate, as the seed says
+
+
 # ---- runs -------------------------------------------------------------------------------
 
 
@@ -179,12 +204,28 @@ def test_every_trial_lies_in_its_rounds_stored_box_and_the_run_finds_the_valley(
     boxes = study.boxes
     assert sorted(boxes) == list(range(1, 9))
     assert boxes[1] == {"lr": [0.0, 1.0], "beta": [0.0, 1.0], "x": [0.0, 1.0], "act": [0, 1, 2]}
+    moves = [t for t in study.trials if ":x" in t.stream]
     for t in study.trials:
+        if t in moves:
+            continue
         box = boxes[t.round]
         for name in ("lr", "beta", "x"):
             assert box[name][0] <= t.unit[name] <= box[name][1], (t.round, name)
         assert SPACE["act"].index(t.params["act"]) in box["act"]
     assert any(boxes[r]["x"] != [0.0, 1.0] for r in range(2, 9))  # later boxes are boxes
+    # the exploration moves: one trial in rounds 3 and 6, the best earlier trial with one
+    # numeric coordinate redrawn, stored under the round's x stream
+    assert [(t.round, t.stream.rsplit(":", 1)[1], t.seq) for t in moves] == [
+        (3, "x3", 0),
+        (6, "x6", 0),
+    ]
+    assert sum(t.round == 3 for t in study.trials) == 5  # 4 in the box and the move
+    for t in moves:
+        earlier = [e for e in study.trials if e.round < t.round]
+        best = min(earlier, key=lambda e: e.value)
+        diff = [n for n in ("lr", "beta", "x", "act") if t.unit[n] != best.unit[n]]
+        assert len(diff) == 1
+        assert diff[0] != "act"
     # an independent check of the result: random search's median best on 40 trials of this
     # function is above 0.5 (the act penalty alone is 0.5 for two options in three)
     assert study.best_trial.value < 0.2
@@ -207,7 +248,8 @@ def test_plots_draw_the_boxes_the_trials_were_sampled_from():
             xs = np.asarray(span.get_xy())[:, 0]
             lo, hi = xs.min(), xs.max()
         assert (lo, hi) == pytest.approx(tuple(study.boxes[r]["x"]))  # x is unit-scaled
-        assert all(lo - 1e-12 <= t.params["x"] <= hi + 1e-12 for t in study.trials if t.round == r)
+        inside = [t for t in study.trials if t.round == r and ":x" not in t.stream]
+        assert all(lo - 1e-12 <= t.params["x"] <= hi + 1e-12 for t in inside)
 
 
 def test_the_zoom_knobs_are_refused_by_the_adaptive_method():
@@ -235,3 +277,28 @@ def test_adaptive_is_the_default_and_the_zoom_stays_reachable():
     zoom.coarse_to_fine(valley, SPACE, rounds=3, trials_per_round=4, top=0.25, method="zoom")
     assert {t.stream.split(":")[0] for t in zoom.trials} == {"c2f"}
     assert {t.stream.split(":")[0] for t in default.trials} == {"c2f-adaptive"}
+
+
+def test_a_run_resumed_at_its_exploration_move_decides_as_an_unbroken_one(tmp_path):
+    calls = {"n": 0}
+
+    def f(trial):
+        calls["n"] += 1
+        if calls["n"] == 12:  # round 3: three trials in the box (9-11), then the move (12)
+            raise KeyboardInterrupt
+        return valley(trial)
+
+    path = tmp_path / "s.db"
+    with tune.Study("m", storage=path, seed=3) as study, pytest.raises(KeyboardInterrupt):
+        study.coarse_to_fine(f, SPACE, rounds=5, trials_per_round=4, method="adaptive")
+    with tune.Study("m", storage=path) as study:
+        study.coarse_to_fine(f, SPACE, rounds=5, trials_per_round=4, method="adaptive")
+        resumed = _configurations(study)
+        interrupted = [(t.round, t.stream[-2:], t.state) for t in study.trials
+                       if t.state != "complete"]  # fmt: skip
+        boxes = study.boxes
+    clean = tune.Study("m", seed=3)
+    clean.coarse_to_fine(valley, SPACE, rounds=5, trials_per_round=4, method="adaptive")
+    assert interrupted == [(3, "x3", "failed")]
+    assert boxes == clean.boxes
+    assert resumed == _configurations(clean)

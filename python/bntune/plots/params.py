@@ -18,6 +18,7 @@ from bntune.plots._common import (
     value_label,
 )
 from bntune.plots.scales import beta_axis, integer_log_axis, kind_of, set_limits
+from bntune.tune.trust_region import is_move
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -96,11 +97,18 @@ def objective_vs_params_figure(
             return name in t.params and (not options or t.params[name] in options)
 
         for r in rounds:
-            in_round = [t for t in done if t.round == r and has(t)]
+            in_round = [t for t in done if t.round == r and has(t) and not is_move(t.stream)]
             ax.scatter([x_of(t.params[name]) for t in in_round], [t.value for t in in_round],
                        s=22, color=round_colour(r), edgecolor="white", lw=0.4,
                        label=f"round {r}" if by_round else "complete trials",
                        zorder=3)  # fmt: skip
+            # the adaptive method's exploration moves lie outside the box: drawn hollow
+            moves = [t for t in done if t.round == r and has(t) and is_move(t.stream)]
+            if moves:
+                ax.scatter([x_of(t.params[name]) for t in moves], [t.value for t in moves],
+                           s=26, facecolor="none", edgecolor=round_colour(r), lw=1.0,
+                           label=f"round {r}, outside its box" if by_round else "outside the box",
+                           zorder=3)  # fmt: skip
             box = boxes.get(r, {}).get(name) if r > 1 else None
             if box is not None and dim is not None:
                 if kind == "choice":

@@ -2,7 +2,8 @@
 
 Two methods decide the boxes. ``method="adaptive"`` is a trust region whose box grows after
 rounds that improve, shrinks after rounds that do not, restarts from the whole cube when it
-collapses, and places its points with a small local model: see :mod:`bntune.tune.trust_region`.
+collapses, places its points with a small local model, and every third round spends one trial
+on a move outside the box (stream ``<run>:x<r>``): see :mod:`bntune.tune.trust_region`.
 ``method="zoom"`` is the fixed rule below (its knobs ``top`` and ``shrink`` belong to it alone).
 
 Zoom: round 1 samples the whole unit cube. Each later round:
@@ -189,26 +190,27 @@ def _run_adaptive(
         stream = f"{run_key}:r{r}"
         seed = derive_seed(log.seed, stream)
         sampler, design_box = zoom.sampler, None
+        n_box, designs = zoom.trials_per_round, []
         if region.restarting:
             box = full_box(space)
         else:
             u, y = units[starts[region.since] :], ys[starts[region.since] :]
             box = stored[r] if r in stored else trust_region.region_box(space, region, u, y)
-            rows = trust_region.place(space, box, u, y, zoom.sampler, seed, zoom.trials_per_round)
+            if trust_region.explores(r, region, zoom.trials_per_round):
+                n_box -= 1
+                xstream = f"{run_key}:x{r}"
+                row = trust_region.move(space, u, y, derive_seed(log.seed, xstream))
+                designs.append(Design(space, trust_region.Planned(row), xstream, 0, 1, r, None,
+                                      retry_failed))  # fmt: skip
+            rows = trust_region.place(space, box, u, y, zoom.sampler, seed, n_box)
             sampler, design_box = trust_region.Planned(rows), box
         if r not in stored:
             storage.put_box(study_id, run_key, r, box)
-        design = Design(space, sampler, stream, seed, zoom.trials_per_round, r, design_box,
-                        retry_failed)  # fmt: skip
-        # a round that starts afresh has its trials at the end of the log (in number order)
-        fresh = len(log.pending(stream, zoom.trials_per_round)) == zoom.trials_per_round
-        first_number = log.next_number
-        run_design(log, objective, design, pool, catch=catch, pruner=pruner)
-        if fresh:
-            at = bisect.bisect_left(log.trials, first_number, key=lambda t: t.number)
-            done = _first_results(log.trials[at:], stream)
-        else:
-            done = _first_results(log.trials, stream)
+        designs.insert(0, Design(space, sampler, stream, seed, n_box, r, design_box,
+                                 retry_failed))  # fmt: skip
+        done = []
+        for design in designs:
+            done += _run_round_design(log, objective, design, pool, catch=catch, pruner=pruner)
         sign = 1.0 if log.minimize else -1.0
         starts[r] = len(ys)
         if done:
@@ -220,6 +222,26 @@ def _run_adaptive(
         # trials has completed it never can, so its cost (a pass over the log) is spared
         if after_round is not None and not completed:
             after_round()
+
+
+def _run_round_design(
+    log: TrialLog,
+    objective: Callable[[Trial], float],
+    design: Design,
+    pool: WorkPool,
+    *,
+    catch: tuple[type[BaseException], ...],
+    pruner: Pruner | None,
+) -> list[FrozenTrial]:
+    """Runs ``design`` and returns its first results (``_first_results``)."""
+    # a design that starts afresh has its trials at the end of the log (in number order)
+    fresh = len(log.pending(design.stream, design.n_total)) == design.n_total
+    first_number = log.next_number
+    run_design(log, objective, design, pool, catch=catch, pruner=pruner)
+    if fresh:
+        at = bisect.bisect_left(log.trials, first_number, key=lambda t: t.number)
+        return _first_results(log.trials[at:], design.stream)
+    return _first_results(log.trials, design.stream)
 
 
 def _first_results(trials: list[FrozenTrial], stream: str) -> list[FrozenTrial]:

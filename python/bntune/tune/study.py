@@ -233,7 +233,9 @@ class Study:
     @property
     def boxes(self) -> dict[int, Box]:
         """Coarse-to-fine boxes of the last ``coarse_to_fine`` run, per round: numeric dimension
-        -> [low, high] in unit space, categorical -> indices of the options kept."""
+        -> [low, high] in unit space, categorical -> indices of the options kept. Every trial of
+        round r was drawn from box r, except the adaptive method's exploration moves (trials
+        whose stream ends ``:x<r>``), drawn outside it."""
         return self._storage.boxes(self._log.study_id)
 
     def to_records(self) -> Any:
@@ -423,10 +425,12 @@ class Study:
         """Coarse-to-fine search: ``rounds`` rounds of ``trials_per_round`` trials, each in a box
         on each hyperparameter's own scale. ``method="adaptive"`` (default) centres each box on
         the best trial, grows it after rounds that improve, shrinks it after rounds that do not,
-        restarts from the whole space when it collapses, and places the points with a small
-        local model (:mod:`bntune.tune.trust_region`; small rounds adapt best, e.g. 3-5
-        trials). ``method="zoom"`` is the fixed rule: ``top`` is the fraction of the best
-        trials the next box covers (default 0.05), ``shrink`` the least width of a box relative
+        restarts from the whole space when it collapses, places the points with a small
+        local model, and every third round spends one trial on a move outside the box (the
+        best trial with one coordinate redrawn; stream ``<run>:x<r>``). See
+        :mod:`bntune.tune.trust_region`; small rounds adapt best, e.g. 3-5 trials.
+        ``method="zoom"`` is the fixed rule: ``top`` is the fraction of the best trials the
+        next box covers (default 0.05), ``shrink`` the least width of a box relative
         to the previous one (default 0.5); the adaptive method refuses both. See
         :mod:`bntune.tune.coarse_to_fine`.
 

@@ -22,9 +22,17 @@ Optimization", NeurIPS 2019), on each hyperparameter's own unit scale:
   marginal likelihood) is fitted to the ``NEIGHBOURS`` trials of the region nearest the
   incumbent; each trial of the round is the lowest point of one joint posterior draw
   (Thompson sampling) over the ``FINALISTS`` candidates with the lowest mean - 2 sd, never the
-  same candidate twice. A round's points are thus candidates of its box: every trial lies in
-  the box stored for its round, which is the box the plots draw.
+  same candidate twice. A round's points are thus candidates of its box: every trial but the
+  exploration move lies in the box stored for its round, which is the box the plots draw.
 * Categorical dimensions enter the model as their options' cell centres in unit space.
+* Exploration: every ``EXPLORE``-th round (3, 6, 9, ...; not a round that restarts, nor a round
+  of one trial) spends the last of its trials on a move outside the box: the incumbent with one
+  numeric coordinate (chosen by a seed) drawn uniformly over its whole range. It is how a single
+  region escapes a wrong basin along one hyperparameter (a separable function such as
+  Styblinski-Tang, whose basins combine dimension by dimension). The move is stored as its own
+  design, ``<run>:x<r>`` (``trial.stream``), in round r: the other trials of the round are the
+  box's, and ``study.boxes[r]`` is the box they were drawn from. Its result counts for the
+  round like any other.
 
 Small rounds adapt best (the benchmark uses 3 trials a round); a round still ends only when all
 its trials have, so more workers than trials per round sit idle.
@@ -62,6 +70,33 @@ FINALISTS = 64
 #: length scales tried, in units of the box's side
 LENGTH_SCALES = (0.1, 0.2, 0.4, 0.8, 1.6)
 NOISE = 1e-4
+#: every EXPLORE-th round (0: never) one of its trials is a move outside the box: the
+#: incumbent with one numeric coordinate drawn afresh over its whole range
+EXPLORE = 3
+
+
+def explores(r: int, region: Region, trials_per_round: int) -> bool:
+    """Whether round ``r`` spends one trial on a move outside its box (see ``move``)."""
+    return EXPLORE > 0 and trials_per_round >= 2 and not region.restarting and r % EXPLORE == 0
+
+
+def is_move(stream: str) -> bool:
+    """Whether a trial of design ``stream`` is an exploration move (``<run>:x<r>``), drawn
+    outside its round's box."""
+    head, _, tail = stream.rpartition(":x")
+    return head.startswith("c2f-adaptive:") and tail.isdigit()
+
+
+def move(space: Space, units: np.ndarray, ys: np.ndarray, seed: int) -> np.ndarray:
+    """The exploration trial of a round, in unit coordinates: the incumbent (lowest ``ys``, the
+    first of equals) with one numeric coordinate, chosen by ``seed``, drawn uniformly in [0, 1)."""
+    numeric = [j for j, n in enumerate(space.names) if not isinstance(space[n], Choice)]
+    row = units[int(np.argmin(ys))].copy()
+    if numeric:
+        rng = np.random.default_rng(seed)
+        j = numeric[int(rng.integers(len(numeric)))]
+        row[j] = float(rng.random())
+    return row[None, :]
 
 
 @dataclass(frozen=True)
