@@ -10,16 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from bntune.tune import dimensions as dims_
 from bntune.tune.dimensions import (
     Choice,
     Dimension,
     Fixed,
-    IntLogUniform,
     IntUniform,
     LogUniform,
     OneMinusLogUniform,
-    Stepped,
-    Uniform,
 )
 
 
@@ -188,13 +186,13 @@ def suggest_into(trial: Any, dims: Mapping[str, Dimension]) -> None:
             trial.suggest_one_minus_log(name, dim.low, dim.high)
         elif isinstance(dim, IntUniform):
             trial.suggest_int(name, dim.low, dim.high)
-        elif isinstance(dim, IntLogUniform):
+        elif isinstance(dim, dims_.IntLogUniform):
             trial.suggest_int(name, dim.low, dim.high, log=True)
-        elif isinstance(dim, Stepped) and dim.integer:
+        elif isinstance(dim, dims_.Stepped) and dim.integer:
             trial.suggest_int(name, dim.low, dim.high, step=dim.step)
-        elif isinstance(dim, Stepped):
+        elif isinstance(dim, dims_.Stepped):
             trial.suggest_float(name, dim.low, dim.high, step=dim.step)
-        elif isinstance(dim, Uniform):
+        elif isinstance(dim, dims_.Uniform):
             trial.suggest_float(name, dim.low, dim.high)
         else:
             raise TypeError(f"cannot suggest {name!r}: {dim!r} has no suggest_* form")

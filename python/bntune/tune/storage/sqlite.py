@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from bntune.tune.errors import StorageError
 from bntune.tune.storage.base import Box, Holder, Progress, Records, Storage
@@ -397,34 +398,35 @@ class SQLiteStorage(Storage):
             trials.append(trial)
             by_id[tid] = trial
         # a read-only view of a file older than the events table (no mode ran in it) has none
+        # a read-only view of a file older than these tables (nothing wrote them) has none
         if self._has_events:
-            for trial_id, text in conn.execute(
-                "SELECT e.trial_id, e.event FROM trial_events e JOIN trials t "
-                "ON t.id = e.trial_id WHERE t.study_id = ? ORDER BY e.trial_id, e.seq",
-                (study_id,),
-            ):
-                trial = by_id.get(trial_id)
-                if trial is not None:
-                    trial.events.append(json.loads(text))
+            for trial, (text,) in self._rows_of(by_id, study_id, "trial_events", "event", "seq"):
+                trial.events.append(json.loads(text))
         if self._has_attrs:
-            for trial_id, key, text in conn.execute(
-                "SELECT a.trial_id, a.key, a.value FROM trial_attrs a JOIN trials t "
-                "ON t.id = a.trial_id WHERE t.study_id = ? ORDER BY a.trial_id, a.key",
-                (study_id,),
-            ):
-                trial = by_id.get(trial_id)
-                if trial is not None:
-                    trial.user_attrs[key] = json.loads(text)
+            for trial, (key, text) in self._rows_of(by_id, study_id, "trial_attrs", "key, value",
+                                                    "key"):  # fmt: skip
+                trial.user_attrs[key] = json.loads(text)
         if self._has_values:
-            for trial_id, _, value in conn.execute(
-                "SELECT v.trial_id, v.objective, v.value FROM trial_values v JOIN trials t "
-                "ON t.id = v.trial_id WHERE t.study_id = ? ORDER BY v.trial_id, v.objective",
-                (study_id,),
-            ):
-                trial = by_id.get(trial_id)
-                if trial is not None:
-                    trial.values = [*(trial.values or []), float(value)]
+            for trial, (value,) in self._rows_of(by_id, study_id, "trial_values", "value",
+                                                 "objective"):  # fmt: skip
+                trial.values = [*(trial.values or []), float(value)]
         return trials
+
+    def _rows_of(
+        self, by_id: dict[int, FrozenTrial], study_id: int, table: str, columns: str, order: str
+    ) -> Iterator[tuple[FrozenTrial, tuple[Any, ...]]]:
+        """(trial, the other columns) for each row of a per-trial table of the study, in order
+        of trial and ``order`` (names from this module only: never user input)."""
+        wanted = ", ".join(f"x.{c.strip()}" for c in columns.split(","))
+        rows = self.connection.execute(
+            f"SELECT x.trial_id, {wanted} FROM {table} x JOIN trials t ON t.id = x.trial_id "
+            f"WHERE t.study_id = ? ORDER BY x.trial_id, x.{order}",
+            (study_id,),
+        )
+        for trial_id, *rest in rows:
+            trial = by_id.get(trial_id)
+            if trial is not None:
+                yield trial, tuple(rest)
 
     def mark_interrupted(self, study_id: int, error: str, now: float) -> None:
         self.connection.execute(
