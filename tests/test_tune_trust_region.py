@@ -171,23 +171,28 @@ def test_the_same_configurations_and_boxes_on_1_and_2_workers(tmp_path):
     assert len(runs[1][0]) == 20
 
 
-def test_a_run_resumed_mid_round_decides_as_an_unbroken_one(tmp_path):
+def _interrupt_and_resume(tmp_path, name, stop_at):
+    """5 adaptive rounds of 4, stopped (KeyboardInterrupt) at objective call ``stop_at``, then
+    resumed: the resumed study's trials, configurations and boxes, and the calls made."""
     calls = {"n": 0}
 
     def f(trial):
         calls["n"] += 1
-        if calls["n"] == 11:  # the third trial of round 3
+        if calls["n"] == stop_at:
             raise KeyboardInterrupt
         return valley(trial)
 
     path = tmp_path / "s.db"
-    with tune.Study("r", storage=path, seed=3) as study, pytest.raises(KeyboardInterrupt):
+    with tune.Study(name, storage=path, seed=3) as study, pytest.raises(KeyboardInterrupt):
         study.coarse_to_fine(f, SPACE, rounds=5, trials_per_round=4, method="adaptive")
-    with tune.Study("r", storage=path) as study:
+    with tune.Study(name, storage=path) as study:
         study.coarse_to_fine(f, SPACE, rounds=5, trials_per_round=4, method="adaptive")
-        resumed = _configurations(study)
-        interrupted = [t for t in study.trials if t.state != "complete"]
-        boxes = study.boxes
+        return study.trials, _configurations(study), study.boxes, calls["n"]
+
+
+def test_a_run_resumed_mid_round_decides_as_an_unbroken_one(tmp_path):
+    trials, resumed, boxes, calls = _interrupt_and_resume(tmp_path, "r", 11)  # round 3, 3rd
+    interrupted = [t for t in trials if t.state != "complete"]
     clean = tune.Study("r", seed=3)
     clean.coarse_to_fine(valley, SPACE, rounds=5, trials_per_round=4, method="adaptive")
     assert boxes == clean.boxes
@@ -195,7 +200,7 @@ def test_a_run_resumed_mid_round_decides_as_an_unbroken_one(tmp_path):
     # the interrupted trial is stored failed beside its rerun, which ran the same point
     assert [(t.round, t.seq, t.state) for t in interrupted] == [(3, 2, "failed")]
     assert any(c[:3] == (3, 2, tuple(sorted(interrupted[0].params.items()))) for c in resumed)
-    assert calls["n"] == 21
+    assert calls == 21
 
 
 def test_every_trial_lies_in_its_rounds_stored_box_and_the_run_finds_the_valley():
@@ -280,23 +285,9 @@ def test_adaptive_is_the_default_and_the_zoom_stays_reachable():
 
 
 def test_a_run_resumed_at_its_exploration_move_decides_as_an_unbroken_one(tmp_path):
-    calls = {"n": 0}
-
-    def f(trial):
-        calls["n"] += 1
-        if calls["n"] == 12:  # round 3: three trials in the box (9-11), then the move (12)
-            raise KeyboardInterrupt
-        return valley(trial)
-
-    path = tmp_path / "s.db"
-    with tune.Study("m", storage=path, seed=3) as study, pytest.raises(KeyboardInterrupt):
-        study.coarse_to_fine(f, SPACE, rounds=5, trials_per_round=4, method="adaptive")
-    with tune.Study("m", storage=path) as study:
-        study.coarse_to_fine(f, SPACE, rounds=5, trials_per_round=4, method="adaptive")
-        resumed = _configurations(study)
-        interrupted = [(t.round, t.stream[-2:], t.state) for t in study.trials
-                       if t.state != "complete"]  # fmt: skip
-        boxes = study.boxes
+    # round 3: three trials in the box (calls 9-11), then the move (12)
+    trials, resumed, boxes, _ = _interrupt_and_resume(tmp_path, "m", 12)
+    interrupted = [(t.round, t.stream[-2:], t.state) for t in trials if t.state != "complete"]
     clean = tune.Study("m", seed=3)
     clean.coarse_to_fine(valley, SPACE, rounds=5, trials_per_round=4, method="adaptive")
     assert interrupted == [(3, "x3", "failed")]
