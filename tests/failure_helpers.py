@@ -73,3 +73,12 @@ def two_objectives(trial) -> tuple[float, float]:
     lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
     error = 1.0 / width + (math.log10(lr) + 2.0) ** 2 / 10
     return error, float(width)
+
+
+def conditional_from_file(trial) -> float:
+    """The study file's conditional space: the branch's parameters, and only those."""
+    p = trial.params
+    branch = {"sgd": {"lr", "momentum"}, "adam": {"lr", "beta2"}}[p["optimizer"]]
+    if set(p) != {"layers", "optimizer"} | branch:
+        raise ValueError(f"params of another branch: {sorted(p)}")
+    return (math.log10(p["lr"]) + 2.0) ** 2 + p["layers"]

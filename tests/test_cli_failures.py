@@ -270,3 +270,25 @@ def test_run_with_storage_in_a_missing_directory_exits_2_and_creates_nothing(tmp
     assert result.returncode == 2
     assert f"study.storage: directory {missing} does not exist" in result.stderr
     assert not missing.exists()
+
+
+# ---- a conditional space in a study file ------------------------------------------------------
+
+
+def test_a_study_file_declares_a_conditional_space(tmp_path):
+    import shutil
+
+    path = tmp_path / "study.toml"
+    shutil.copy(TESTS / "fixtures" / "study_conditional.toml", path)
+    result = bntune("run", path, "--quiet")  # the objective refuses another branch's params
+    assert result.returncode == 0, result.stderr
+    shown = bntune("show", tmp_path / "conditional.db").stdout
+    header = next(line for line in shown.splitlines() if line.startswith("rank"))
+    assert {"optimizer", "lr", "layers"} <= set(header.split())
+    assert "None" not in shown  # an inactive parameter shows as "-"
+    bad = path.read_text().replace('mode = "random"', 'mode = "caviar"')
+    path.write_text(bad.replace('function = "failure_helpers:conditional_from_file"',
+                                'trainable = "bntune.tune:MLPTrainable"'))  # fmt: skip
+    refused = bntune("run", path)
+    assert refused.returncode == 2
+    assert "space: a conditional choice" in refused.stderr

@@ -600,3 +600,17 @@ def test_conditional_space_mistakes_are_named():
         tune.Choice({"a": [1, 2]})
     with pytest.raises(ValueError, match="define their parameters as they run"):
         OPTIMIZERS.sample(3, seed=0)
+
+
+def test_a_conditional_space_ranks_each_parameter_only_from_trials_that_used_it():
+    study = tune.Study("s", seed=4)
+    study.optimize(_optimizer_objective, OPTIMIZERS, n_trials=64)
+    shares = study.importance()
+    last = [t for t in study.trials if t.state == "complete"][-1]
+    names = list(last.unit)
+    assert set(shares) == set(names)  # the other branch's parameters get no share
+    used = [t for t in study.trials if list(t.unit) == names]
+    assert 0 < len(used) < len(study.trials)
+    units = np.array([[t.unit[n] for n in names] for t in used])
+    expected = tune.first_order_shares(units, np.array([t.value for t in used]), names)
+    assert shares == pytest.approx(expected, rel=1e-12)

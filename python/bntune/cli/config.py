@@ -171,9 +171,17 @@ def _number(spec: Mapping[str, Any], key: str, where: str) -> float:
     return value
 
 
-def dimension(name: str, spec: Any) -> tune.Dimension:
-    """One ``[space]`` entry as a ``tune`` dimension; ConfigError names ``space.<name>...``."""
-    where = f"space.{name}"
+def _branch(spec: Any, where: str) -> dict[str, tune.Dimension]:
+    if not isinstance(spec, dict):
+        raise ConfigError(where, f"must be a table of this option's dimensions, got {spec!r}")
+    return {n: dimension(n, sub, f"{where}.{n}") for n, sub in spec.items()}
+
+
+def dimension(name: str, spec: Any, where: str | None = None) -> tune.Dimension:
+    """One ``[space]`` entry as a ``tune`` dimension; ConfigError names ``space.<name>...``.
+    ``choices`` may be a table of tables: each option's own dimensions (a conditional choice,
+    e.g. ``choices = { sgd = { lr = {...} }, adam = { lr = {...}, beta2 = {...} } }``)."""
+    where = f"space.{name}" if where is None else where
     if not isinstance(spec, dict):
         raise ConfigError(
             where,
@@ -184,8 +192,13 @@ def dimension(name: str, spec: Any) -> tune.Dimension:
         return tune.Fixed(spec["value"])
     if "choices" in spec:
         _no_unknown(spec, where, ("choices",))
+        choices = spec["choices"]
+        if isinstance(choices, dict):
+            choices = {
+                option: _branch(sub, f"{where}.choices.{option}") for option, sub in choices.items()
+            }
         try:
-            return tune.Choice(spec["choices"])
+            return tune.Choice(choices)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"{where}.choices", str(err).removeprefix("Choice: ")) from None
     _no_unknown(spec, where, ("scale", "low", "high"))
@@ -222,7 +235,11 @@ def space_from_table(table: Mapping[str, Any]) -> tune.Space:
     """The ``[space]`` table as a ``tune.Space``."""
     if not table:
         raise ConfigError("space", "give at least one hyperparameter")
-    return tune.Space(**{name: dimension(name, spec) for name, spec in table.items()})
+    dims = {name: dimension(name, spec) for name, spec in table.items()}
+    try:
+        return tune.Space(**dims)
+    except ValueError as err:  # a name two branches give different scales
+        raise ConfigError("space", str(err).removeprefix("Space: ")) from None
 
 
 def load_function(reference: str) -> Callable[[Any], float]:
@@ -384,6 +401,13 @@ def parse(text: str, *, base: Path) -> StudyConfig:
 
     fn, builtin, trainable, epochs = _objective(objective, storage, name, seed, base, mode)
     dims = space_from_table(space)
+    if dims.conditional and (MODES[mode].trains or sampler in ("lhs", "grid")):
+        why = f"{mode} mode" if MODES[mode].trains else f"sampler {sampler!r}"
+        raise ConfigError(
+            "space",
+            f"a conditional choice (choices with their own dimensions) needs a function "
+            f"mode with sobol, halton or random; {why} needs every dimension up front",
+        )
     if builtin:
         from bntune.mlp.objective import DEFAULTS
 

@@ -47,7 +47,8 @@ def leaderboard(
     best = ranked(study)[:top]
     if not best:
         return "no complete trial yet"
-    names = list(best[0].params)
+    # every parameter a listed trial used, in order of first appearance (conditional ones too)
+    names = list(dict.fromkeys(n for t in best for n in t.params))
     accuracy: dict[int, float] = dict(test_accuracy or {})
     if artifacts is not None:
         for t in best:
@@ -66,7 +67,7 @@ def leaderboard(
         if has_test:
             acc = accuracy.get(t.number)
             row.append("-" if acc is None else f"{100 * acc:.1f}%")
-        row += [format_value(t.params.get(n)) for n in names]
+        row += [format_value(t.params[n]) if n in t.params else "-" for n in names]
         rows.append(row)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]

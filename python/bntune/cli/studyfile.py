@@ -10,21 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from bntune import tune
+from bntune.tune.dimensions import from_description
 from bntune.tune.storage import SQLiteStorage
 
 _SPACE_KEY = "cli.space/"  # + study name, in the bntune_meta table
 _OBJECTIVE_KEY = "cli.objective/"
 _TRAINABLE_KEY = "cli.trainable/"
-_DIMENSIONS: dict[str, type[tune.Dimension]] = {
-    cls.__name__: cls
-    for cls in (
-        tune.Uniform,
-        tune.LogUniform,
-        tune.OneMinusLogUniform,
-        tune.IntUniform,
-        tune.IntLogUniform,
-    )
-}
 
 
 class StudyFileError(ValueError):
@@ -98,15 +89,11 @@ def load_space(study: tune.Study) -> tune.Space | None:
 def space_from_description(description: list[Any]) -> tune.Space:
     """Rebuilds a ``tune.Space`` from ``Space.describe()``."""
     dims: dict[str, tune.Dimension] = {}
-    for name, (kind, *args) in description:
-        if kind == "Choice":
-            dims[name] = tune.Choice(args[0])
-        elif kind == "Fixed":
-            dims[name] = tune.Fixed(args[0])
-        elif kind in _DIMENSIONS:
-            dims[name] = _DIMENSIONS[kind](*args)
-        else:
-            raise StudyFileError(f"unknown dimension kind {kind!r} for {name!r}")
+    for name, described in description:
+        try:
+            dims[name] = from_description(described)
+        except (TypeError, ValueError) as err:
+            raise StudyFileError(f"dimension {name!r}: {err}") from None
     return tune.Space(**dims)
 
 
