@@ -77,13 +77,7 @@ impl OaLatinHypercube {
     /// Writes a new design of `out.len() / d` points, keyed by `start`, into `out`.
     pub fn fill<T: UnitFloat>(&self, start: u64, out: &mut [T]) -> Result<()> {
         let d = self.d;
-        if out.len() % d != 0 {
-            return Err(Error::Shape(format!(
-                "out must hold whole points of d={d} values, got {} values",
-                out.len()
-            )));
-        }
-        let n = out.len() / d;
+        let n = crate::qmc::parallel::whole_points(out.len(), d)?;
         if n == 0 {
             return Ok(());
         }

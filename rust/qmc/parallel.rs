@@ -21,12 +21,7 @@ pub fn for_row_chunks<T: Send>(
     d: usize,
     fill: impl Fn(usize, &mut [T]) + Sync + Send,
 ) -> Result<()> {
-    if d == 0 || out.len() % d != 0 {
-        return Err(Error::Shape(format!(
-            "out must hold whole points of d={d} values, got {} values",
-            out.len()
-        )));
-    }
+    whole_points(out.len(), d)?;
     if out.len() <= SERIAL_LIMIT {
         fill(0, out);
         return Ok(());
@@ -37,6 +32,17 @@ pub fn for_row_chunks<T: Send>(
             .enumerate()
             .for_each(|(c, chunk)| fill(c * rows, chunk));
     })
+}
+
+/// How many points of `d` values `len` values hold; an error unless a whole number (and for
+/// `d = 0`, where no number of points is meant).
+pub fn whole_points(len: usize, d: usize) -> Result<usize> {
+    if d == 0 || len % d != 0 {
+        return Err(Error::Shape(format!(
+            "out must hold whole points of d={d} values, got {len} values"
+        )));
+    }
+    Ok(len / d)
 }
 
 /// Checks that points `start .. start + n` exist in a sequence of `limit` points and says which

@@ -185,7 +185,6 @@ def _run_adaptive(
     units = np.empty((0, space.d))
     ys = np.empty(0)
     starts: dict[int, int] = {}
-    run_start, completed = log.next_number, False
     for r in range(1, zoom.rounds + 1):
         stream = f"{run_key}:r{r}"
         seed = derive_seed(log.seed, stream)
@@ -217,10 +216,7 @@ def _run_adaptive(
             units = np.vstack([units, [[t.unit[name] for name in space.names] for t in done]])
             ys = np.concatenate([ys, [sign * t.value for t in done]])  # type: ignore[operator]
         region = trust_region.after_round(region, ys[starts[r] :].tolist(), r, tau_fail)
-        completed = completed or any(t.number >= run_start for t in done)
-        # the callback stops a run whose trials all failed alike; once one of this call's
-        # trials has completed it never can, so its cost (a pass over the log) is spared
-        if after_round is not None and not completed:
+        if after_round is not None:
             after_round()
 
 

@@ -466,9 +466,18 @@ class Study:
             )
         since = self._log.next_number
 
+        # after a round that is not all alike, no later one can be (the trials only add up):
+        # the check walks the run's trials once, not once per round
+        settled = False
+
         def after_round() -> None:
-            if failures.Failures.of(self._log.since(since)).all_alike:
+            nonlocal settled
+            if settled:
+                return
+            found = failures.Failures.of(self._log.since(since))
+            if found.all_alike:
                 failures.check(self._log.since(since))  # no round would do better
+            settled = found.finished > 0
 
         with WorkPool(n_workers, executor, default_inline=True) as pool:
             coarse_to_fine.run(self._log, objective, space, zoom, pool, catch=catch,
