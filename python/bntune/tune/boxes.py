@@ -5,11 +5,13 @@ trials, and the mapping of a design's points into a box (the rule is described i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bntune.tune.dimensions import Choice, Dimension
+from bntune.tune.objectives import best_by_rank
 from bntune.tune.space import Space
 from bntune.tune.storage import Box
 
@@ -28,6 +30,21 @@ def full_entry(dim: Dimension) -> list[float] | list[int]:
 def full_box(space: Space) -> Box:
     """The whole unit cube: [0, 1] per numeric dimension, every option per categorical one."""
     return {name: full_entry(space[name]) for name in space.names}
+
+
+def zoom_best(
+    done: Sequence[FrozenTrial], directions: Sequence[str], top: float
+) -> list[FrozenTrial]:
+    """The complete trials ``done`` the zoom rule's next box covers: the best ``top`` fraction
+    of them (at least one) by value, or by non-dominated rank with several objectives; equal
+    values keep the order of ``done``."""
+    if not done:
+        return []
+    count = max(1, math.ceil(top * len(done)))
+    if len(directions) > 1:
+        return best_by_rank(done, directions, count)
+    sign = 1.0 if directions[0] == "minimize" else -1.0
+    return sorted(done, key=lambda t: sign * t.value)[:count]  # type: ignore[operator]
 
 
 def next_box(

@@ -28,7 +28,6 @@ trial records its round and the boxes are stored: ``study.boxes``.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -36,10 +35,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bntune.tune import trust_region
-from bntune.tune.boxes import PAD, full_box, into_box, next_box
+from bntune.tune.boxes import PAD, full_box, into_box, next_box, zoom_best
 from bntune.tune.dimensions import from_description
 from bntune.tune.enqueue import ADDED
-from bntune.tune.objectives import best_by_rank
 from bntune.tune.samplers import Sampler, derive_seed
 from bntune.tune.space import Space
 from bntune.tune.trial_loop import Design, run_design
@@ -155,10 +153,7 @@ def _best(log: TrialLog, run_key: str, top: float, space: Space) -> list[FrozenT
     # the run's trials, and results added with the space's coordinates (study.add_trial)
     added = [t for t in log.of_stream(ADDED) if set(space.names) <= set(t.unit)]
     done = [t for t in [*log.of_stream(run_key + ":r"), *added] if t.state == "complete"]
-    if len(log.directions) > 1:  # several objectives: the best ranks of non-dominated sorting
-        return best_by_rank(done, log.directions, max(1, math.ceil(top * len(done))))
-    done.sort(key=lambda t: t.value if log.minimize else -t.value)  # type: ignore[operator]
-    return done[: max(1, math.ceil(top * len(done)))] if done else []
+    return zoom_best(done, log.directions, top)
 
 
 def _run_adaptive(
