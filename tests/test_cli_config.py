@@ -45,6 +45,13 @@ BAD = [
     ("rounds without coarse-to-fine", study_file(search='mode = "random"\nrounds = 3'),
      "search.rounds", "only applies"),
     ("top out of range", study_file(search="top = 1.5"), "search.top", "fraction"),
+    ("unknown method", study_file(search='mode = "coarse-to-fine"\nmethod = "trust"'),
+     "search.method", "adaptive"),
+    ("top with the adaptive method",
+     study_file(search='mode = "coarse-to-fine"\nmethod = "adaptive"\ntop = 0.1'), "search.top",
+     'method = "zoom"'),
+    ("method without coarse-to-fine", study_file(search='mode = "random"\nmethod = "zoom"'),
+     "search.method", "only applies"),
     ("two objectives", study_file(objective='builtin = "mlp"\nfunction = "math:fsum"'),
      "objective", "exactly one"),
     ("bad function reference", study_file(objective='function = "math.fsum"'),
@@ -154,6 +161,24 @@ def test_config_parse_in_process_matches_the_scales():
     assert space["act"] == tune.Fixed("relu")
     assert cfg.storage == Path("/tmp/s.db")
     assert (cfg.mode, cfg.sampler, cfg.trials, cfg.seed) == ("random", "random", 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("", ("adaptive", None, None)),
+        ('method = "zoom"', ("zoom", 0.05, 0.5)),
+        ("top = 0.2", ("zoom", 0.2, 0.5)),  # the zoom rule's knobs choose it
+        ('shrink = 0.7\nmethod = "zoom"', ("zoom", 0.05, 0.7)),
+    ],
+)
+def test_coarse_to_fine_method_defaults_to_adaptive_and_top_or_shrink_mean_zoom(search, expected):
+    from pathlib import Path
+
+    from bntune.cli import config
+
+    cfg = config.parse(study_file(search=f'mode = "coarse-to-fine"\n{search}'), base=Path("/tmp"))
+    assert (cfg.method, cfg.top, cfg.shrink) == expected
 
 
 def test_caviar_study_file_trains_the_builtin_mlp(tmp_path, capsys):

@@ -129,6 +129,49 @@ def test_a_changed_trials_per_round_is_refused_naming_the_key(tmp_path):
         assert len(study.trials) == 6  # nothing ran
 
 
+def test_coarse_to_fine_runs_the_method_the_study_file_names(tmp_path):
+    from bntune import tune
+
+    objective = 'function = "failure_helpers:slow"'
+    for method in ("adaptive", "zoom"):
+        (tmp_path / method).mkdir()
+        search = f'rounds = 3\nmethod = "{method}"'
+        path = study_toml(tmp_path / method, mode="coarse-to-fine", trials=3,
+                          extra_search=search, objective=objective)  # fmt: skip
+        assert bntune("run", path, "--quiet").returncode == 0
+        with tune.Study("s", storage=tmp_path / method / "s.db", read_only=True) as study:
+            assert len(study.trials) == 9
+            assert sorted(study.boxes) == [1, 2, 3]
+            runs = {t.stream.split(":")[0] for t in study.trials}
+            assert runs == {"c2f-adaptive" if method == "adaptive" else "c2f"}
+
+
+def test_a_study_run_before_search_method_existed_resumes_as_zoom(tmp_path):
+    """A study recorded without search.method ran the zoom rule: leaving the key out now
+    (adaptive) is refused naming it; method = "zoom" resumes."""
+    import json
+
+    from bntune import tune
+
+    objective = 'function = "failure_helpers:slow"'
+    path = study_toml(tmp_path, mode="coarse-to-fine", trials=3,
+                      extra_search='rounds = 2\nmethod = "zoom"', objective=objective)  # fmt: skip
+    assert bntune("run", path, "--quiet").returncode == 0
+    with tune.Study("s", storage=tmp_path / "s.db") as study:  # the record an older bntune wrote
+        recorded = json.loads(study.storage.meta("cli.settings/s"))
+        del recorded["method"]
+        study.storage.set_meta({"cli.settings/s": json.dumps(recorded)})
+    study_toml(tmp_path, mode="coarse-to-fine", trials=3, extra_search="rounds = 3",
+               objective=objective)  # fmt: skip
+    refused = bntune("run", path, "--quiet")
+    assert refused.returncode == 2
+    assert 'search.method changed since this study ran ("zoom" -> "adaptive")' in refused.stderr
+    study_toml(tmp_path, mode="coarse-to-fine", trials=3,
+               extra_search='rounds = 3\nmethod = "zoom"', objective=objective)  # fmt: skip
+    resumed = bntune("run", path, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+
+
 def test_a_changed_objective_is_refused(tmp_path):
     path = study_toml(tmp_path, objective='function = "failure_helpers:slow"')
     assert bntune("run", path, "--quiet").returncode == 0

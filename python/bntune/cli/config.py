@@ -12,8 +12,9 @@ mode = "coarse-to-fine"        # "coarse-to-fine", "random", "grid", or "caviar"
 sampler = "sobol"              # coarse-to-fine and random: sobol/halton/lhs/random
 trials = 12                    # per round for coarse-to-fine; the population for caviar/pbt
 rounds = 3                     # coarse-to-fine only
-top = 0.05                     # coarse-to-fine only: fraction of best trials the next box covers
-shrink = 0.5                   # coarse-to-fine only: least width of a box vs the previous one
+method = "adaptive"            # coarse-to-fine only: "adaptive" (boxes from the results) or "zoom"
+# top = 0.05                   # method = "zoom" only: fraction of best trials the next box covers
+# shrink = 0.5                 # method = "zoom" only: least width of a box vs the previous one
 interval = 5                   # pbt only: epochs between exploit/explore steps
 workers = 2                    # random, grid, caviar, pbt: worker processes (default: the cores)
 
@@ -56,6 +57,7 @@ from typing import Any
 from bntune import tune
 from bntune.cli.modes import MODES, NAMES, workers_error
 from bntune.mlp.objective import DATASETS, OPTIMIZERS
+from bntune.tune.coarse_to_fine import METHODS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,7 +79,9 @@ SCALES: dict[str, type[tune.Dimension]] = {
 }
 _SECTIONS = ("study", "search", "objective", "space")
 _STUDY_KEYS = ("name", "storage", "direction", "seed")
-_SEARCH_KEYS = ("mode", "sampler", "trials", "rounds", "top", "shrink", "interval", "workers")
+_SEARCH_KEYS = (
+    "mode", "sampler", "trials", "rounds", "method", "top", "shrink", "interval", "workers"
+)  # fmt: skip
 _OBJECTIVE_KEYS = ("builtin", "function", "trainable", "dataset", "epochs", "optimizer")
 
 
@@ -103,8 +107,11 @@ class StudyConfig:
     sampler: str = "sobol"
     trials: int = 12
     rounds: int = 3
-    top: float = 0.05
-    shrink: float = 0.5
+    #: coarse-to-fine's method (see ``tune.Study.coarse_to_fine``); top and shrink are the
+    #: zoom rule's (None for the adaptive method)
+    method: str = "adaptive"
+    top: float | None = None
+    shrink: float | None = None
     #: the built-in objective's settings, when it is the built-in MLP
     builtin: dict[str, Any] = field(default_factory=dict)
     #: trainable modes: the ``tune.Trainable`` class, epochs per model, PBT's interval
@@ -160,6 +167,26 @@ def _fraction(table: Mapping[str, Any], key: str, prefix: str, default: float) -
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
         raise ConfigError(f"{prefix}.{key}", f"must be a fraction in (0, 1], got {value!r}")
     return float(value)
+
+
+def _zoom_method(search: Mapping[str, Any]) -> tuple[str, float | None, float | None]:
+    """Coarse-to-fine's method, top and shrink: ``top`` or ``shrink`` alone mean the zoom rule
+    (the only one before ``method`` existed); without them the adaptive method is the default."""
+    zoom_keys = [key for key in ("top", "shrink") if key in search]
+    method = _one_of(search, "method", "search", METHODS, "zoom" if zoom_keys else METHODS[0])
+    if method != "zoom":
+        if zoom_keys:
+            raise ConfigError(
+                f"search.{zoom_keys[0]}",
+                f'sets the boxes of method = "zoom"; method = {method!r} sizes its boxes from '
+                f'the results: drop it, or set method = "zoom"',
+            )
+        return method, None, None
+    return (
+        method,
+        _fraction(search, "top", "search", 0.05),
+        _fraction(search, "shrink", "search", 0.5),
+    )
 
 
 def _number(spec: Mapping[str, Any], key: str, where: str) -> float:
@@ -389,15 +416,14 @@ def parse(text: str, *, base: Path) -> StudyConfig:
     if why is not None:
         raise ConfigError("search.workers", why)
     if not spec.zooms:
-        for key in ("rounds", "top", "shrink"):
+        for key in ("rounds", "method", "top", "shrink"):
             if key in search:
                 raise ConfigError(
                     f"search.{key}", f'only applies to mode = "coarse-to-fine", not {mode!r}'
                 )
     trials = _count(search, "trials", "search", 12)
     rounds = _count(search, "rounds", "search", 3)
-    top = _fraction(search, "top", "search", 0.05)
-    shrink = _fraction(search, "shrink", "search", 0.5)
+    method, top, shrink = _zoom_method(search)
 
     fn, builtin, trainable, epochs = _objective(objective, storage, name, seed, base, mode)
     dims = space_from_table(space)
@@ -423,7 +449,7 @@ def parse(text: str, *, base: Path) -> StudyConfig:
     return StudyConfig(
         name=name, storage=storage, space=dims, objective=fn,
         direction=direction, seed=seed, mode=mode, sampler=sampler, trials=trials,
-        rounds=rounds, top=top, shrink=shrink, builtin=builtin, trainable=trainable,
+        rounds=rounds, method=method, top=top, shrink=shrink, builtin=builtin, trainable=trainable,
         epochs=epochs, interval=interval, workers=workers,
     )  # fmt: skip
 

@@ -202,7 +202,8 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.config}: {err}") from None
         if said is not None and not args.quiet:
             print(said)
-        run = Run(trials=cfg.trials, rounds=cfg.rounds, top=cfg.top, shrink=cfg.shrink,
+        run = Run(trials=cfg.trials, rounds=cfg.rounds, method=cfg.method, top=cfg.top,
+                  shrink=cfg.shrink,
                   sampler=cfg.sampler, epochs=cfg.epochs, workers=cfg.workers,
                   interval=cfg.interval, retry_failed=args.retry_failed)  # fmt: skip
         run_mode(study, cfg.trainable if trains else cfg.objective, cfg.space, mode=cfg.mode,

@@ -21,8 +21,10 @@ class Run:
 
     trials: int
     rounds: int = 1
-    top: float = 0.05
-    shrink: float = 0.5
+    #: coarse-to-fine's method; top and shrink are the zoom rule's (None for its defaults)
+    method: str = "adaptive"
+    top: float | None = None
+    shrink: float | None = None
     sampler: str = "sobol"
     epochs: int = 0
     workers: int | None = None
@@ -41,7 +43,7 @@ def space_centre(space: tune.Space) -> dict[str, Any]:
 
 def _coarse_to_fine(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:
     study.coarse_to_fine(objective, space, rounds=r.rounds, trials_per_round=r.trials,
-                         top=r.top, shrink=r.shrink, method="zoom", sampler=r.sampler,
+                         top=r.top, shrink=r.shrink, method=r.method, sampler=r.sampler,
                          n_workers=r.workers,
                          retry_failed=r.retry_failed)  # fmt: skip
 
@@ -78,7 +80,7 @@ class Mode:
     only_sampler: str | None = None
     #: runs in the driver's process: no workers
     in_process: bool = False
-    #: takes coarse-to-fine's rounds, top and shrink
+    #: takes coarse-to-fine's rounds, method, top and shrink
     zooms: bool = False
     #: how many models a run of ``trials`` (per round) trains: None means ``trials``
     models: Callable[[int, int], int] | None = None

@@ -9,7 +9,8 @@ each change is one of:
 - **nothing to run**: a smaller budget than what is done;
 - **refuse**: anything that would make the new trials a different experiment — the objective
   (e.g. its ``epochs``), the space, the mode or sampler, a budgeted design's size (Latin
-  hypercube, grid), coarse-to-fine's trials per round, ``top`` or ``shrink``, a population —
+  hypercube, grid), coarse-to-fine's trials per round, ``method``, ``top`` or ``shrink``, a
+  population —
   mixed into one leaderboard with the old ones. The message names the key, both values, and
   how to go on (a new study name, or the old value).
 """
@@ -30,6 +31,7 @@ _KEY = "cli.settings/"  # + the study's name, in the storage's metadata
 _DEFINING = {
     "mode": "search.mode",
     "sampler": "search.sampler",
+    "method": "search.method",
     "top": "search.top",
     "shrink": "search.shrink",
     "interval": "search.interval",
@@ -56,6 +58,7 @@ def settings(cfg: StudyConfig) -> dict[str, Any]:
         "sampler": cfg.sampler,
         "trials": cfg.trials,
         "rounds": cfg.rounds,
+        "method": cfg.method if MODES[cfg.mode].zooms else None,
         "top": cfg.top,
         "shrink": cfg.shrink,
         "interval": cfg.interval,
@@ -74,6 +77,8 @@ def check(study: tune.Study, cfg: StudyConfig) -> str | None:
     if before is None or not study.trials:
         study.storage.set_meta({key: json.dumps(now)})
         return None
+    if "method" not in before:  # recorded before search.method existed: the zoom rule
+        before["method"] = "zoom" if before.get("mode") == "coarse-to-fine" else None
     lines = []
     for name, where in _DEFINING.items():
         if before.get(name) != now[name]:
