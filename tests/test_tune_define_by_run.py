@@ -434,8 +434,26 @@ def test_several_objectives_bad_use_is_named():
         tune.Study("u", direction="minimize", directions=["minimize", "maximize"])
     with pytest.raises(ValueError, match="a pruner judges one objective"):
         tune.Study("u", directions=["minimize", "minimize"], pruner=tune.MedianStopping())
-    with pytest.raises(ValueError, match="importance works on one objective"):
+    with pytest.raises(ValueError, match=r"has 2 objectives .* pass objective=0\.\.1"):
         study.importance()
+    with pytest.raises(ValueError, match=r"objective must be an index in 0\.\.1"):
+        study.importance(objective=2)
+
+
+def test_several_objectives_rank_their_hyperparameters_one_at_a_time():
+    """The first objective is x alone, the second y alone: each ranking gives all its
+    explained share to its own parameter (the fits are exact)."""
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        y = trial.suggest_float("y", 0.0, 1.0)
+        return 3.0 * x, (y - 0.5) ** 2
+
+    study = tune.Study("s", seed=1, directions=["minimize", "maximize"])
+    study.optimize(objective, n_trials=24)
+    first, second = study.importance(objective=0), study.importance(objective=1)
+    assert first == pytest.approx({"x": 1.0, "y": 0.0}, abs=1e-9)
+    assert second == pytest.approx({"x": 0.0, "y": 1.0}, abs=1e-9)
 
 
 def test_ask_tell_and_the_zoom_with_several_objectives():
@@ -470,12 +488,21 @@ def test_the_front_is_drawn_and_shown(tmp_path):
     front_values = sorted(tuple(t.values) for t in study.best_trials)
     assert sorted(map(tuple, np.asarray(front))) == front_values
     written = plots.plot_study(study, tmp_path)
-    assert [p.name for p in written] == ["pareto_front.png"]
+    assert [p.name for p in written] == ["pareto_front.png", "importance_0.png", "importance_1.png"]
     lines = summary(study).splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("Pareto front"))
     assert lines[at].startswith(f"Pareto front ({len(study.best_trials)} trials")
-    shown = [int(line.split()[0]) for line in lines[at + 2 :]]
+    end = lines.index("", at)
+    shown = [int(line.split()[0]) for line in lines[at + 2 : end]]
     assert shown == [t.number for t in study.best_trials]
+    # then one importance ranking per objective
+    for k in (0, 1):
+        head = f"importance (share of objective {k} (minimize)'s variance explained by each alone):"
+        at = lines.index(head)
+        ranked = [
+            line.split()[0] for line in lines[at + 1 : at + 1 + len(study.importance(objective=k))]
+        ]
+        assert ranked == list(study.importance(objective=k))
 
 
 # ---- coarse-to-fine over a define-by-run study ---------------------------------------------
@@ -602,15 +629,41 @@ def test_conditional_space_mistakes_are_named():
         OPTIMIZERS.sample(3, seed=0)
 
 
-def test_a_conditional_space_ranks_each_parameter_only_from_trials_that_used_it():
+def _branch_objective(trial):
+    """log10(lr) everywhere (variance 3/4 on its unit scale), plus in the adam branch
+    2 (beta - 1/2) (variance 1/3 there) and in the sgd branch momentum - 1/2 (1/12 there); the
+    branch itself adds nothing."""
+    lr = trial.suggest_float("lr", 1e-3, 1.0, log=True)
+    if trial.suggest_categorical("optimizer", ["sgd", "adam"]) == "adam":
+        return math.log10(lr) + 2.0 * (trial.suggest_float("beta", 0.0, 1.0) - 0.5)
+    return math.log10(lr) + trial.suggest_float("momentum", 0.0, 1.0) - 0.5
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_conditional_parameter_is_ranked_only_from_the_trials_that_used_it(declared):
+    """Each main effect above is linear on its unit scale, so the additive fit is exact and the
+    shares are known: a branch's parameter explains its within-branch variance times the share
+    of trials in the branch, whichever branch the last trial took."""
     study = tune.Study("s", seed=4)
-    study.optimize(_optimizer_objective, OPTIMIZERS, n_trials=64)
+    if declared:
+        space = tune.Space(optimizer=tune.Choice({
+            "sgd": {"lr": tune.LogUniform(1e-3, 1.0), "momentum": tune.Uniform(0.0, 1.0)},
+            "adam": {"lr": tune.LogUniform(1e-3, 1.0), "beta": tune.Uniform(0.0, 1.0)},
+        }))  # fmt: skip
+
+        def objective(trial):
+            p = trial.params
+            lr = math.log10(p["lr"])
+            return lr + (2.0 * (p["beta"] - 0.5) if "beta" in p else p["momentum"] - 0.5)
+
+        study.optimize(objective, space, n_trials=48)
+    else:
+        study.optimize(_branch_objective, n_trials=48)
+    adam = sum(t.params["optimizer"] == "adam" for t in study.trials) / len(study.trials)
+    assert 0.2 < adam < 0.8
+    parts = {"lr": 3 / 4, "beta": adam / 3, "momentum": (1 - adam) / 12, "optimizer": 0.0}
+    expected = {n: v / sum(parts.values()) for n, v in parts.items()}
     shares = study.importance()
-    last = [t for t in study.trials if t.state == "complete"][-1]
-    names = list(last.unit)
-    assert set(shares) == set(names)  # the other branch's parameters get no share
-    used = [t for t in study.trials if list(t.unit) == names]
-    assert 0 < len(used) < len(study.trials)
-    units = np.array([[t.unit[n] for n in names] for t in used])
-    expected = tune.first_order_shares(units, np.array([t.value for t in used]), names)
-    assert shares == pytest.approx(expected, rel=1e-12)
+    assert set(shares) == set(expected)
+    for name, share in expected.items():
+        assert shares[name] == pytest.approx(share, abs=1e-9), name

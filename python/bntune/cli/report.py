@@ -77,15 +77,25 @@ def leaderboard(
 
 def importance_text(study: tune.Study, *, width: int = 30) -> str:
     """The importance ranking as text bars: first-order variance shares from every complete
-    trial (>= 0, summing to at most 1; see :mod:`bntune.tune.importance`)."""
+    trial (>= 0, summing to at most 1; see :mod:`bntune.tune.importance`); one ranking per
+    objective for a study with several."""
+    if len(study.directions) > 1:
+        return "\n\n".join(
+            _importance_lines(study, k, f"objective {k} ({d})", width)
+            for k, d in enumerate(study.directions)
+        )
+    return _importance_lines(study, None, "the objective", width)
+
+
+def _importance_lines(study: tune.Study, objective: int | None, what: str, width: int) -> str:
     try:
-        shares = study.importance()
+        shares = study.importance(objective=objective)
     except ValueError as err:
-        return f"importance: not available ({err})"
+        return f"importance for {what}: not available ({err})"
     if not shares:
         return "importance: no searched dimension"
     name_w = max(len(n) for n in shares)
-    lines = ["importance (share of the objective's variance explained by each alone):"]
+    lines = [f"importance (share of {what}'s variance explained by each alone):"]
     for name, share in shares.items():
         lines.append(f"  {name.ljust(name_w)}  {share:5.2f}  {'#' * round(width * share)}")
     rest = 1.0 - sum(shares.values())
@@ -122,7 +132,7 @@ def summary(
     """Everything ``bntune show`` prints."""
     title = f"study {study.name!r} ({study.direction}, seed {study.seed})"
     if len(study.directions) > 1:
-        return f"{title}\n{counts_text(study)}\n\n{pareto_text(study)}"
+        return f"{title}\n{counts_text(study)}\n\n{pareto_text(study)}\n\n{importance_text(study)}"
     return "\n\n".join(
         [
             f"{title}\n{counts_text(study)}",

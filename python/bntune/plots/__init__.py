@@ -61,6 +61,10 @@ def plot_study(
         if any(t.curve for t in study.trials):
             written.append(learning_curves(study, out / "curves.png", metric=objective))
         written.append(pareto_front(study, out / "pareto_front.png"))
+        for k in range(len(study.directions)):
+            with contextlib.suppress(ValueError):  # too few complete trials for a ranking
+                if study.importance(objective=k):
+                    written.append(importance_bars(study, out / f"importance_{k}.png", objective=k))
         return written
     if any(t.curve for t in study.trials):
         written.append(learning_curves(study, out / "curves.png", metric=objective))

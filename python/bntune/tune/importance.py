@@ -31,11 +31,24 @@ points packed into a box refine the fit there instead of biasing it, as binned m
 Degree K: the largest K <= 3 with n >= 2 (1 + d K), two trials per coefficient; fewer than
 2 (1 + d) trials is too few for a ranking (ValueError). A categorical dimension enters through its
 option index in unit space (options in the order given), like every other dimension.
+
+Conditional parameters (a branch's own, or any define-by-run parameter some trials did not
+suggest) take part only where they were used: dimension i's columns are
+``phi_k(u_i) * active_i``, zero in the trials that did not use it, so its coefficients are fitted
+on the trials that did, and no trial where it was absent moves them. Its main effect exists only
+on the fraction p_i of the space where it is active (the share of trials that used it), so
+
+    V_i = p_i * max(0, sum_k (â_ik² - s² C_(ik,ik)))
+
+(p_i = 1 for a parameter every trial used: the formula above). Whether a branch is taken at all
+is the choosing parameter's own effect.
+
+Several objectives: the shares of each objective are computed alone (``objective=k``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,7 +82,8 @@ def first_order_shares(
     docstring for the formula: non-negative shares that sum to at most 1).
 
     Args:
-        units: (n, d) unit-cube coordinates of the trials, in [0, 1].
+        units: (n, d) unit-cube coordinates of the trials, in [0, 1]; NaN where a trial did
+            not use the dimension (a conditional parameter).
         values: (n,) finite objective values.
         names: d dimension names.
         degree: polynomial degree of each main effect (1 = linear); default: the largest
@@ -84,10 +98,12 @@ def first_order_shares(
         raise ValueError(f"units must have shape ({n}, {d}), got {units.shape}")
     if not np.all(np.isfinite(values)):
         raise ValueError("values must be finite (leave failed and diverged trials out)")
-    if units.size and not (units.min() >= 0.0 and units.max() <= 1.0):
+    active = ~np.isnan(units)
+    used = units[active]
+    if used.size and not (used.min() >= 0.0 and used.max() <= 1.0):
         raise ValueError(
-            f"units must lie in the unit cube [0, 1], got values in "
-            f"[{units.min():.6g}, {units.max():.6g}]"
+            f"units must lie in the unit cube [0, 1] (NaN: not used), got values in "
+            f"[{used.min():.6g}, {used.max():.6g}]"
         )
     if degree is None:
         degree = default_degree(n, d)
@@ -107,7 +123,9 @@ def first_order_shares(
     design = np.empty((n, n_coef))
     design[:, 0] = 1.0
     for j in range(d):
-        design[:, 1 + j * degree : 1 + (j + 1) * degree] = _basis(units[:, j], degree)
+        # a trial that did not use dimension j gives its columns 0 (see the module docstring)
+        columns = _basis(np.where(active[:, j], units[:, j], 0.5), degree) * active[:, j, None]
+        design[:, 1 + j * degree : 1 + (j + 1) * degree] = columns
     pinv = np.linalg.pinv(design)
     coef = pinv @ values
     residual = values - design @ coef
@@ -116,6 +134,7 @@ def first_order_shares(
     # diag((X^T X)^+) = squared row norms of X^+
     coef_var = s2 * np.einsum("ij,ij->i", pinv, pinv)
     parts = np.maximum(0.0, (coef**2 - coef_var)[1:].reshape(d, degree).sum(axis=1))
+    parts *= active.mean(axis=0)  # p_i: the share of trials that used it
     total = float(parts.sum()) + s2
     shares = {
         name: (float(v) / total if total > 0.0 else 0.0)
@@ -125,29 +144,49 @@ def first_order_shares(
 
 
 def study_importance(
-    trials: Sequence[FrozenTrial], study_name: str, *, degree: int | None = None
+    trials: Sequence[FrozenTrial],
+    study_name: str,
+    *,
+    degree: int | None = None,
+    objective: int | None = None,
+    suggested: Collection[str] = (),
 ) -> dict[str, float]:
-    """First-order shares from every complete trial of the study's latest space (the dimensions
-    of its last complete trial that has unit coordinates), whatever its round.
+    """First-order shares from every complete trial of the study's latest space, whatever its
+    round: the value's, or with several objectives the values' ``objective``-th.
 
-    Only trials that carry those unit coordinates count: a babysat trial (panda) has none and is
-    left out, and so is a trial of another space. A space whose every dimension is fixed has no
-    coordinates: its ranking is empty. Too few trials for a fit raise ValueError saying how many
-    were used and how many were left out."""
-    done = [t for t in trials if t.state == "complete" and t.value is not None]
+    The latest space is that of the last complete trial with unit coordinates. When it defines
+    its parameters as it runs (all are among ``suggested``, the names the study's define-by-run
+    trials suggested), it is every complete trial of that kind, and each parameter counts only
+    in the trials that used it (see the module docstring). Otherwise it is the dimensions of
+    that trial, and only trials with exactly those coordinates count: a babysat trial (panda)
+    has none and is left out, and so is a trial of another space. A space whose every dimension
+    is fixed has no coordinates: its ranking is empty. Too few trials for a fit raise ValueError
+    saying how many were used and how many were left out."""
+
+    def value(t: FrozenTrial) -> float | None:
+        if objective is None:
+            return t.value
+        return None if t.values is None else t.values[objective]
+
+    done = [t for t in trials if t.state == "complete" and value(t) is not None]
     if not done:
         raise ValueError(f"Study {study_name!r} has no complete trial")
     sampled = [t for t in done if t.unit]
     if not sampled:
         return {}  # no dimension was sampled: nothing to rank
-    names = list(sampled[-1].unit)
-    used = [
-        t for t in done if list(t.unit) == names and all(0.0 <= t.unit[n] <= 1.0 for n in names)
-    ]
-    units = np.array([[t.unit[n] for n in names] for t in used], dtype=np.float64)
-    values = np.array([t.value for t in used], dtype=np.float64)
+    known = set(suggested)
+    if set(sampled[-1].unit) <= known:  # define by run: each parameter where it was used
+        used = [t for t in sampled if set(t.unit) <= known]
+        names = sorted({n for t in used for n in t.unit})
+    else:
+        names = list(sampled[-1].unit)
+        used = [t for t in done if list(t.unit) == names]
+    used = [t for t in used if all(0.0 <= u <= 1.0 for u in t.unit.values())]
+    units = np.array([[t.unit.get(n, np.nan) for n in names] for t in used], dtype=np.float64)
+    values = np.array([value(t) for t in used], dtype=np.float64)
     try:
-        return first_order_shares(units, values, names, degree=degree)
+        return first_order_shares(units.reshape(len(used), len(names)), values, names,
+                                  degree=degree)  # fmt: skip
     except ValueError as err:
         left_out = len(done) - len(used)
         if not left_out:

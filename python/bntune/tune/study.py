@@ -255,14 +255,34 @@ class Study:
         naming it otherwise)."""
         return records.dataframe(self._log.trials)
 
-    def importance(self, *, degree: int | None = None) -> dict[str, float]:
+    def importance(
+        self, *, degree: int | None = None, objective: int | None = None
+    ) -> dict[str, float]:
         """Which hyperparameters mattered: name -> first-order share of the objective's variance
         over the search space, largest first; shares are >= 0 and sum to at most 1 (the rest is
         what no single hyperparameter explains). Estimated from every complete trial of the
         latest space by an additive polynomial fit of ``degree`` (default: up to 3, as the
-        trials allow). See :mod:`bntune.tune.importance` for the formula."""
-        self._one_objective("importance")
-        return study_importance(self._log.trials, self.name, degree=degree)
+        trials allow); a conditional parameter only from the trials that used it. A study with
+        several objectives ranks one at a time: ``objective`` is its index in ``directions``.
+        See :mod:`bntune.tune.importance` for the formula."""
+        count = len(self.directions)
+        if objective is None and count > 1:
+            raise ValueError(
+                f"importance: study {self.name!r} has {count} objectives "
+                f"(directions={self.directions}); pass objective=0..{count - 1} to rank the "
+                f"hyperparameters for one"
+            )
+        if objective is not None and (
+            isinstance(objective, bool) or not isinstance(objective, int)
+            or not 0 <= objective < count
+        ):  # fmt: skip
+            raise ValueError(
+                f"importance: objective must be an index in 0..{count - 1} of "
+                f"directions={self.directions}, got {objective!r}"
+            )
+        return study_importance(self._log.trials, self.name, degree=degree,
+                                objective=objective if count > 1 else None,
+                                suggested=self._log.suggested)  # fmt: skip
 
     # ---- running -------------------------------------------------------------------------
 
