@@ -119,6 +119,12 @@ class CoarseToFineSampler(BaseSampler):
         # (storage, study id) -> seed: a study id alone is 0 in every in-memory storage
         self._boxes: dict[tuple[object, int, int], tuple[Box, dict[str, list[Any]]]] = {}
         self._seeds: dict[tuple[object, int], int] = {}
+        # (storage, study id) -> (the distributions they were converted for, trial number ->
+        # a complete trial as the zoom rule reads it): each round's box reads every earlier
+        # trial, and each is worked out once
+        self._converted: dict[
+            tuple[object, int], tuple[dict[str, BaseDistribution], dict[int, FrozenTrial]]
+        ] = {}
 
     # ---- Optuna's sampler interface --------------------------------------------------------
 
@@ -238,12 +244,33 @@ class CoarseToFineSampler(BaseSampler):
         described = {name: space[name].describe() for name in space.names}
         # an entry drawn for another distribution of the parameter says nothing about this one
         previous = {n: e for n, e in previous.items() if drawn_for.get(n) == described.get(n)}
-        done = [self._as_bntune(study, t, seen) for t in before if t.state == TrialState.COMPLETE]
+        done = self._complete_as_bntune(study, before, seen)
         directions = [_direction(d) for d in study.directions]
         best = zoom_best(done, directions, float(self._zoom.top))  # type: ignore[arg-type]
         box = next_box(space, previous, best, shrink=float(self._zoom.shrink))  # type: ignore[arg-type]
         study._storage.set_study_system_attr(study._study_id, attr, {"box": box, "dims": described})
         return box, described
+
+    def _complete_as_bntune(
+        self,
+        study: optuna.Study,
+        trials: Sequence[optuna.trial.FrozenTrial],
+        seen: dict[str, BaseDistribution],
+    ) -> list[FrozenTrial]:
+        """The complete ``trials`` as bntune's zoom rule reads them, each converted once (until
+        a parameter's distribution changes)."""
+        key = (study._storage, study._study_id)
+        converted_for, converted = self._converted.get(key, ({}, {}))
+        if converted_for != seen:
+            converted = {}
+            self._converted[key] = (dict(seen), converted)
+        done = []
+        for t in trials:
+            if t.state == TrialState.COMPLETE:
+                if t.number not in converted:
+                    converted[t.number] = self._as_bntune(study, t, seen)
+                done.append(converted[t.number])
+        return done
 
     def _as_bntune(
         self, study: optuna.Study, t: optuna.trial.FrozenTrial, seen: dict[str, BaseDistribution]
