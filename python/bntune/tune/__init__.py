@@ -26,6 +26,7 @@ See ``docs/architecture.md`` for how the tuner is built.
 """
 
 from bntune.mlp.trainable import MLPTrainable
+from bntune.tune.ask_tell import CoarseToFine
 from bntune.tune.checkpoints import Checkpoint
 from bntune.tune.dimensions import (
     Choice,
@@ -41,6 +42,8 @@ from bntune.tune.dimensions import (
 from bntune.tune.errors import (
     AllTrialsFailed,
     Pruned,
+    RoundPending,
+    SearchFinished,
     StorageError,
     StudyLocked,
     StudyReadOnly,
@@ -65,6 +68,7 @@ __all__ = [
     "BabysitView",
     "Checkpoint",
     "Choice",
+    "CoarseToFine",
     "DefaultPolicy",
     "Dimension",
     "FailedTrialsWarning",
@@ -80,6 +84,8 @@ __all__ = [
     "Pruned",
     "Pruner",
     "Rollback",
+    "RoundPending",
+    "SearchFinished",
     "SetParams",
     "Space",
     "Stepped",

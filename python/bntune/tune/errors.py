@@ -36,3 +36,12 @@ class TrialUsageError(BntuneError, TypeError):
 class AllTrialsFailed(BntuneError, RuntimeError):  # noqa: N818 - says what happened
     """Every trial of a run failed, all with the same exception (its first traceback is in the
     message). Fix the objective, then run again with ``retry_failed=True``."""
+
+
+class RoundPending(BntuneError, RuntimeError):  # noqa: N818 - says what the state is
+    """``study.ask`` of a coarse-to-fine run whose current round's trials are all out: the next
+    round's box needs their results. Tell them, then ask again."""
+
+
+class SearchFinished(BntuneError, RuntimeError):  # noqa: N818 - says what the state is
+    """``study.ask`` of a coarse-to-fine run whose every round's trials were told."""

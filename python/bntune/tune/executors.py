@@ -178,6 +178,9 @@ class WorkPool:
     pool, which is rebuilt (up to ``max_rebuilds`` times) if a worker process is killed.
     """
 
+    #: the trials are not run here but handed to the caller one by one (study.ask)
+    hands_out = False
+
     def __init__(
         self,
         n_workers: int | None,

@@ -29,7 +29,7 @@ from bntune.tune import (
     run_control,
     suggest,
 )
-from bntune.tune.ask_tell import AskTell
+from bntune.tune.ask_tell import AskTell, CoarseToFine
 from bntune.tune.checks import exception_classes, positive_int
 from bntune.tune.errors import StudyReadOnly
 from bntune.tune.executors import WorkPool
@@ -167,6 +167,32 @@ class Study:
                 f"{stored_seed}, got seed={seed}; pass seed=None to resume it"
             )
         return study_id, stored_direction, stored_seed
+
+    def _zoomed_space(
+        self, what: str, space: Space | None, zoom: coarse_to_fine.Zoom
+    ) -> Space | None:
+        """The space a coarse-to-fine run searches: ``space``, or None to define by run (also
+        for a conditional space: its branches are suggested as the trial runs), once checked."""
+        if space is not None and not isinstance(space, Space):
+            raise TypeError(f"{what}: space must be a tune.Space or None, got {space!r}")
+        if space is not None and space.conditional:
+            space = None
+        if space is None and zoom.sampler.name not in suggest.SAMPLERS:
+            raise ValueError(
+                f"{what}: sampler={zoom.sampler.name!r} needs a declared space; "
+                f"without one use {' or '.join(suggest.SAMPLERS)}"
+            )
+        if space is None and zoom.method != "zoom":
+            raise ValueError(
+                f"{what} without a declared space (define by run) zooms with "
+                "method='zoom'; the adaptive method needs the space up front"
+            )
+        if len(self.directions) > 1 and zoom.method != "zoom":
+            raise ValueError(
+                f"{what}: method={zoom.method!r} follows one objective; with several "
+                f"use method='zoom' (it zooms around the best ranks of the Pareto sorting)"
+            )
+        return space
 
     def _one_objective(self, what: str) -> None:
         if len(self.directions) > 1:
@@ -369,12 +395,24 @@ class Study:
                        enqueued=enqueue.pending(self._log))  # fmt: skip
         failures.check(self._log.since(since))
 
-    def ask(self, space: Space | None = None, *, sampler: str | Sampler = "sobol") -> Trial:
+    def ask(
+        self,
+        space: Space | None = None,
+        *,
+        sampler: str | Sampler = "sobol",
+        coarse_to_fine: CoarseToFine | None = None,
+    ) -> Trial:
         """A trial for you to run: the next point of ``sampler``'s design over ``space`` (or,
         without one, define-by-run: call ``trial.suggest_*``), stored as running. Give its
-        result with :meth:`tell`. See :mod:`bntune.tune.ask_tell`."""
+        result with :meth:`tell`. With ``coarse_to_fine=tune.CoarseToFine(rounds=...,
+        trials_per_round=...)``, the next trial of that coarse-to-fine run (the trials and boxes
+        of :meth:`coarse_to_fine` given the same results); when the round's trials are all out,
+        ``tune.RoundPending`` (tell them first), after the last round ``tune.SearchFinished``.
+        See :mod:`bntune.tune.ask_tell`."""
         self._check_writable()
         design_sampler = as_sampler(sampler)
+        if coarse_to_fine is not None:
+            return self._ask_coarse_to_fine(space, design_sampler, coarse_to_fine)
         if design_sampler.budgeted:
             raise ValueError(
                 f"ask: sampler={design_sampler.name!r} designs for a budget; use optimize, or "
@@ -392,6 +430,21 @@ class Study:
             suggest_into(trial, space)  # type: ignore[arg-type]
             return trial
         return self._ask_tell.ask(space, design_sampler, stream, self.pruner)
+
+    def _ask_coarse_to_fine(
+        self, space: Space | None, sampler: Sampler, plan: CoarseToFine
+    ) -> Trial:
+        if not isinstance(plan, CoarseToFine):
+            raise TypeError(
+                f"ask: coarse_to_fine must be a tune.CoarseToFine(rounds=..., "
+                f"trials_per_round=...), got {plan!r}"
+            )
+        zoom = plan.zoom(sampler)
+        searched = self._zoomed_space("ask", space, zoom)
+        trial = self._ask_tell.ask_coarse_to_fine(searched, zoom, self.pruner)
+        if searched is None and space is not None:
+            suggest_into(trial, space)  # a conditional space's branches
+        return trial
 
     def tell(
         self, trial: Trial | int, value: Any = None, *, state: str | None = None
@@ -464,26 +517,11 @@ class Study:
         trials_per_round = positive_int("trials_per_round", trials_per_round)
         design_sampler = as_sampler(sampler)
         catch = exception_classes(catch)
-        if space is not None and not isinstance(space, Space):
-            raise TypeError(f"space must be a tune.Space or None, got {space!r}")
-        if space is not None and space.conditional:
-            objective, space = DefinedBy(objective, space), None  # its branches: define by run
-        if space is None and design_sampler.name not in suggest.SAMPLERS:
-            raise ValueError(
-                f"coarse_to_fine: sampler={design_sampler.name!r} needs a declared space; "
-                f"without one use {' or '.join(suggest.SAMPLERS)}"
-            )
         zoom = coarse_to_fine.Zoom(rounds, trials_per_round, top, shrink, design_sampler, method)
-        if space is None and zoom.method != "zoom":
-            raise ValueError(
-                "coarse_to_fine without a declared space (define by run) zooms with "
-                "method='zoom'; the adaptive method needs the space up front"
-            )
-        if len(self.directions) > 1 and zoom.method != "zoom":
-            raise ValueError(
-                f"coarse_to_fine: method={zoom.method!r} follows one objective; with several "
-                f"use method='zoom' (it zooms around the best ranks of the Pareto sorting)"
-            )
+        searched = self._zoomed_space("coarse_to_fine", space, zoom)
+        if searched is None and space is not None:
+            objective = DefinedBy(objective, space)  # a conditional space's branches
+        space = searched
         since = self._log.next_number
 
         # after a round that is not all alike, no later one can be (the trials only add up):

@@ -57,6 +57,8 @@ class TrialLog:
         # per design (stream): the indices done, and the largest, so that a run finds its
         # pending indices without scanning every trial
         self._done: dict[str, tuple[set[int], list[int]]] = {}
+        #: per design (stream): the indices handed out by study.ask and not told yet
+        self.asked: dict[str, set[int]] = {}
 
     def load(self, *, driver_gone: bool = False) -> None:
         """Reads every stored trial; with ``driver_gone`` (a read-only view with no live
@@ -130,8 +132,8 @@ class TrialLog:
                     self.best = t
 
     def pending(self, stream: str, size: int, *, retry_failed: bool = False) -> list[int]:
-        """The indices below ``size`` of design ``stream`` not yet done, ascending; with
-        ``retry_failed`` also those whose every trial failed."""
+        """The indices below ``size`` of design ``stream`` not yet done nor asked for (and not
+        told), ascending; with ``retry_failed`` also those whose every trial failed."""
         done, largest = self._done.get(stream, (set(), [-1]))
         if largest[0] == len(done) - 1:  # indices 0 .. largest all done: the usual case
             pending = list(range(len(done), size))
@@ -142,7 +144,8 @@ class TrialLog:
             failed = {t.seq for t in ran if t.state == "failed"}
             failed -= {t.seq for t in ran if t.state != "failed"}
             pending = sorted({*pending, *failed})
-        return pending
+        asked = self.asked.get(stream)
+        return [i for i in pending if i not in asked] if asked else pending
 
     def since(self, number: int) -> list[FrozenTrial]:
         """The finished trials numbered ``number`` or more (a run's, when ``number`` was the

@@ -40,6 +40,16 @@ from bntune.tune.trial_log import TrialLog
 Objective = Callable[[Trial], float]
 
 
+class HandedOut(Exception):  # noqa: N818 - it is not an error: the control flow of ask
+    """Raised by :func:`run_design` on a pool that hands trials out (``pool.hands_out``): the
+    design's next point, stored as running, for the caller to run (see ``ask_tell.py``)."""
+
+    def __init__(self, task: TrialTask, record: FrozenTrial) -> None:
+        super().__init__(f"trial {record.number} handed out")
+        self.task = task
+        self.record = record
+
+
 @dataclass(frozen=True)
 class Design:
     """Which points to run: design ``stream`` of ``sampler`` over ``space`` seeded by ``seed``,
@@ -322,6 +332,13 @@ def run_design(
         error = f"timed out: the trial ran longer than trial_timeout={trial_timeout} s"
         on_done(task, TrialOutcome("failed", None, error, {}))
 
+    if pool.hands_out:
+        # ask and tell: the first point not done (nor asked) is stored as running and handed
+        # to the caller, who tells its result; with none left the design returns
+        tasks = next_tasks(1)
+        if tasks:
+            raise HandedOut(tasks[0], records[tasks[0].number])
+        return
     work = run_trial_here if inline else run_trial
     run_all(pool, work, next_tasks, on_done, timeout=trial_timeout, on_timeout=on_timeout)
     if uncaught:
