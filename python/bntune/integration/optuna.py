@@ -62,7 +62,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without optuna
 from bntune.tune import dimensions as dims
 from bntune.tune import suggest
 from bntune.tune.boxes import next_box, zoom_best
-from bntune.tune.checks import positive_int
+from bntune.tune.checks import positive_int, study_seed
 from bntune.tune.coarse_to_fine import Zoom
 from bntune.tune.samplers import as_sampler, derive_seed
 from bntune.tune.space import Space
@@ -104,12 +104,7 @@ class CoarseToFineSampler(BaseSampler):
             raise ValueError(
                 f"CoarseToFineSampler: sampler must be one of {suggest.SAMPLERS}, got {sampler!r}"
             )
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
-        ):
-            raise ValueError(
-                f"CoarseToFineSampler: seed must be None or an integer in [0, 2**63), got {seed!r}"
-            )
+        study_seed("CoarseToFineSampler", seed)
         # Optuna's n_trials decides how many rounds run: Zoom's own count is not used here
         self._zoom = Zoom(0, trials_per_round, top, shrink, as_sampler(sampler), "zoom")
         self._run = self._zoom.key(None)

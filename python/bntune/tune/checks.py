@@ -6,6 +6,16 @@ import traceback
 from collections.abc import Sequence
 
 
+def study_seed(what: str, seed: object) -> int | None:
+    """``seed`` when it is None or an int in [0, 2**63) (SQLite stores signed 64-bit integers);
+    ValueError saying ``what`` took it otherwise."""
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+    ):
+        raise ValueError(f"{what}: seed must be None or an integer in [0, 2**63), got {seed!r}")
+    return seed
+
+
 def positive_int(name: str, value: object) -> int:
     """``value`` when it is an int >= 1 (not a bool); ValueError naming ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -30,7 +30,7 @@ from bntune.tune import (
     suggest,
 )
 from bntune.tune.ask_tell import AskTell, CoarseToFine
-from bntune.tune.checks import exception_classes, positive_int
+from bntune.tune.checks import exception_classes, positive_int, study_seed
 from bntune.tune.errors import StudyReadOnly
 from bntune.tune.executors import WorkPool
 from bntune.tune.importance import study_importance
@@ -103,11 +103,7 @@ class Study:
         direction = objectives.stored_direction(direction, directions)
         if pruner is not None and direction is not None and "," in direction:
             raise ValueError("Study: a pruner judges one objective; this study has several")
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
-        ):
-            # SQLite stores signed 64-bit integers
-            raise ValueError(f"Study: seed must be None or an integer in [0, 2**63), got {seed!r}")
+        study_seed("Study", seed)
         if read_only and storage is None:
             raise ValueError("Study: read_only needs storage (a file); got storage=None")
         self.name = name
