@@ -454,16 +454,6 @@ class Study:
                 f"without one use {' or '.join(suggest.SAMPLERS)}"
             )
         zoom = coarse_to_fine.Zoom(rounds, trials_per_round, top, shrink, design_sampler, method)
-        if space is None and zoom.method != "zoom":
-            raise ValueError(
-                "coarse_to_fine without a declared space (define by run) zooms with "
-                "method='zoom'; the adaptive method needs the space up front"
-            )
-        if len(self.directions) > 1 and zoom.method != "zoom":
-            raise ValueError(
-                f"coarse_to_fine: method={zoom.method!r} follows one objective; with several "
-                f"use method='zoom' (it zooms around the best ranks of the Pareto sorting)"
-            )
         since = self._log.next_number
 
         # after a round that is not all alike, no later one can be (the trials only add up):

@@ -122,12 +122,17 @@ def failures_allowed(d: int, trials_per_round: int) -> int:
     return math.ceil(max(4, d) / trials_per_round)
 
 
-def after_round(region: Region, values: Sequence[float], r: int, tau_fail: int) -> Region:
-    """The region after round ``r`` whose complete trials gave (minimised) ``values``."""
+def after_round(
+    region: Region, values: Sequence[float], r: int, tau_fail: int, before: float | None = None
+) -> Region:
+    """The region after round ``r`` whose complete trials gave (minimised) ``values``;
+    ``before``: the region's best on the scale of ``values`` when that is not the scale of
+    ``region.best`` (several objectives: each round scores on a scale of its own)."""
     best = min(values) if values else math.inf
     if region.restarting:
         return replace(region, best=best)
-    if best < region.best - IMPROVEMENT * abs(region.best):
+    held = region.best if before is None else before
+    if best < held - IMPROVEMENT * abs(held):
         successes, failures = region.successes + 1, 0
     else:
         successes, failures = 0, region.failures + 1
@@ -138,7 +143,7 @@ def after_round(region: Region, values: Sequence[float], r: int, tau_fail: int) 
         length, failures = length / 2.0, 0
     if length < LENGTH_MIN:
         return Region(since=r + 1)
-    return Region(length, successes, failures, region.since, min(best, region.best))
+    return Region(length, successes, failures, region.since, min(best, held))
 
 
 def spread_weights(top: np.ndarray) -> np.ndarray:
