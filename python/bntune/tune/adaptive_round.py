@@ -65,8 +65,9 @@ if TYPE_CHECKING:
 
 class Evidence:
     """The complete trials of an adaptive run in (round, seq) order: their unit coordinates by
-    parameter (columns ``names``, NaN where a trial did not use the parameter) and their values
-    turned minimised (one column per objective); ``starts[r]``: round r's first row."""
+    parameter (columns ``names``, in the order the run first used them, a round's new ones by
+    name; NaN where a trial did not use the parameter) and their values turned minimised (one
+    column per objective); ``starts[r]``: round r's first row."""
 
     def __init__(self, names: Sequence[str], signs: Sequence[float]) -> None:
         self.names = list(names)
@@ -76,8 +77,8 @@ class Evidence:
         self.starts: dict[int, int] = {}
 
     def add(self, r: int, trials: Sequence[FrozenTrial]) -> None:
-        """Round ``r``'s complete trials (in seq order); a parameter new to the run gets a
-        column (a round's new ones in order of name)."""
+        """Round ``r``'s complete trials (in design order); a parameter new to the run gets a
+        column."""
         self.starts[r] = len(self.values)
         if not trials:
             return
