@@ -75,6 +75,7 @@ class Evidence:
         self.units = np.empty((0, len(self.names)))
         self.values = np.empty((0, len(self.signs)))
         self.starts: dict[int, int] = {}
+        self._space: Space | None = None
 
     def add(self, r: int, trials: Sequence[FrozenTrial]) -> None:
         """Round ``r``'s complete trials (in design order); a parameter new to the run gets a
@@ -115,7 +116,9 @@ class Evidence:
         columns in order), None before any."""
         if not self.names:
             return None
-        return Space(**{n: from_description(suggested[n]) for n in self.names})
+        if self._space is None or self._space.d != len(self.names):  # made again when it grows
+            self._space = Space(**{n: from_description(suggested[n]) for n in self.names})
+        return self._space
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 Two methods decide the boxes. ``method="adaptive"`` is a trust region whose box grows after
 rounds that improve, shrinks after rounds that do not, restarts from the whole cube when it
 collapses, places its points with a small local model, and every third round spends one trial
-on a move outside the box (stream ``<run>:x<r>``): see :mod:`bntune.tune.trust_region`.
+on a move outside the box (stream ``<run>:x<r>``): see :mod:`bntune.tune.trust_region`. It
+runs define by run too (no declared space, or a conditional one: the box, model and move follow
+the parameters the best trial used, the others keep their whole range) and with several
+objectives (one ParEGO scalarisation a round): see :mod:`bntune.tune.adaptive_round`.
 ``method="zoom"`` is the fixed rule below (its knobs ``top`` and ``shrink`` belong to it alone).
 
 Zoom: round 1 samples the whole unit cube. Each later round:
@@ -126,8 +129,8 @@ def run(
     """The rounds of ``study.coarse_to_fine`` (arguments checked there), ``after_round`` called
     after each. Each round's trials run on ``pool``; a round ends when all its trials have, so
     the next box (and so every configuration) is the same for any number of workers. Without a
-    ``space`` (define by run, the zoom rule only) each round's box covers the parameters the
-    study has seen, each zoomed on the best trials that used it."""
+    ``space`` (define by run) each round's box covers the parameters the study has seen (the
+    zoom rule) or the run has seen (the adaptive method), each decided by trials that used it."""
     if zoom.method == "adaptive":
         _run_adaptive(log, objective, space, zoom, pool, catch=catch, pruner=pruner,
                       retry_failed=retry_failed, after_round=after_round)  # fmt: skip

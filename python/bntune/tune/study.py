@@ -428,7 +428,12 @@ class Study:
         restarts from the whole space when it collapses, places the points with a small
         local model, and every third round spends one trial on a move outside the box (the
         best trial with one coordinate redrawn; stream ``<run>:x<r>``). See
-        :mod:`bntune.tune.trust_region`; small rounds adapt best, e.g. 3-5 trials.
+        :mod:`bntune.tune.trust_region`; small rounds adapt best, e.g. 3-5 trials. Without a
+        ``space`` (define by run), or with a conditional one, each box covers the parameters
+        seen so far, is centred and sized on the parameters the best trial used (from the
+        trials that used them), and leaves every other its whole range; with several
+        objectives each round follows one ParEGO scalarisation (weights drawn per round). See
+        :mod:`bntune.tune.adaptive_round`.
         ``method="zoom"`` is the fixed rule: ``top`` is the fraction of the best trials the
         next box covers (default 0.05), ``shrink`` the least width of a box relative
         to the previous one (default 0.5); the adaptive method refuses both. See

@@ -40,6 +40,11 @@ its trials have, so more workers than trials per round sit idle.
 Every decision depends only on stored results, read in (round, seq) order, and on seeds derived
 from the study's seed: trial k's configuration is the same for any number of workers and after
 a resume. The state (length, counters, the region's start) is replayed from the stored rounds.
+
+The rule above is stated for a declared space and one objective. Define by run (conditional
+parameters too), the box, model and move work on the parameters the incumbent used, fed with
+the trials that used them, and ``d`` counts the parameters the run has seen; with several
+objectives, "value" is a round's ParEGO scalarisation: :mod:`bntune.tune.adaptive_round`.
 """
 
 from __future__ import annotations
