@@ -137,10 +137,10 @@ def test_a_round_on_its_own_scale_succeeds_when_it_beats_the_regions_best_on_tha
 
 
 def _configurations(study: tune.Study) -> list[tuple]:
-    """(round, stream, seq, params, value) of the complete trials, in design order."""
+    """(round, stream, seq, params, value(s)) of the complete trials, in design order."""
     done = [t for t in study.trials if t.state == "complete"]
-    return sorted((t.round, t.stream, t.seq, tuple(sorted(t.params.items())), t.value)
-                  for t in done)  # fmt: skip
+    return sorted((t.round, t.stream, t.seq, tuple(sorted(t.params.items())), t.value,
+                   tuple(t.values or ())) for t in done)  # fmt: skip
 
 
 def test_define_by_run_gives_the_same_configurations_and_boxes_on_1_and_2_workers(tmp_path):
@@ -154,26 +154,39 @@ def test_define_by_run_gives_the_same_configurations_and_boxes_on_1_and_2_worker
     assert any(":x" in c[1] for c in runs[1][0])  # the exploration moves are among them
 
 
-def test_a_define_by_run_run_resumed_mid_round_decides_as_an_unbroken_one(tmp_path):
+def _resumed_and_clean(tmp_path, objective, space, directions=None) -> tuple:
+    """6 adaptive rounds of 4 stopped (KeyboardInterrupt) at objective call 11 (round 3, its
+    third trial) and resumed, beside an unbroken run: (configurations, boxes) of each, and the
+    calls the interrupted and resumed run made."""
     calls = {"n": 0}
 
     def f(trial):
         calls["n"] += 1
-        if calls["n"] == 11:  # round 3, its third trial
+        if calls["n"] == 11:
             raise KeyboardInterrupt
-        return branchy(trial)
+        return objective(trial)
 
-    path = tmp_path / "s.db"
-    with tune.Study("r", storage=path, seed=3) as study, pytest.raises(KeyboardInterrupt):
-        study.coarse_to_fine(f, rounds=6, trials_per_round=4)
+    path, kind = tmp_path / "s.db", {"directions": directions} if directions else {}
+    with tune.Study("r", storage=path, seed=3, **kind) as study, pytest.raises(KeyboardInterrupt):
+        study.coarse_to_fine(f, space, rounds=6, trials_per_round=4)
     with tune.Study("r", storage=path) as study:
-        study.coarse_to_fine(f, rounds=6, trials_per_round=4)
-        resumed, boxes = _configurations(study), study.boxes
-    clean = tune.Study("r", seed=3)
-    clean.coarse_to_fine(branchy, rounds=6, trials_per_round=4)
-    assert boxes == clean.boxes
-    assert resumed == _configurations(clean)
-    assert calls["n"] == 25
+        study.coarse_to_fine(f, space, rounds=6, trials_per_round=4)
+        resumed = (_configurations(study), study.boxes)
+    clean = tune.Study("r", seed=3, **kind)
+    clean.coarse_to_fine(objective, space, rounds=6, trials_per_round=4)
+    return resumed, (_configurations(clean), clean.boxes), calls["n"]
+
+
+def test_a_define_by_run_run_resumed_mid_round_decides_as_an_unbroken_one(tmp_path):
+    resumed, clean, calls = _resumed_and_clean(tmp_path, branchy, None)
+    assert resumed == clean
+    assert calls == 25
+
+
+def test_a_run_with_several_objectives_resumed_mid_round_decides_as_an_unbroken_one(tmp_path):
+    resumed, clean, calls = _resumed_and_clean(tmp_path, two_bowls, PLANE, ["minimize"] * 2)
+    assert resumed == clean
+    assert calls == 25
 
 
 def test_define_by_run_boxes_cover_what_was_seen_and_zoom_only_on_trials_that_used_it():
