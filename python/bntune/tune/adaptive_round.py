@@ -9,7 +9,8 @@ Define by run (no declared space, or a conditional one, which runs define by run
 
 * The round's space is the parameters the run's complete trials have used so far, each with the
   distribution the study recorded for it (``log.suggested``). It grows when a trial suggests a
-  new one. ``study.boxes[r]`` covers every parameter of round r's space.
+  new one. ``study.boxes[r]`` covers every parameter of round r's space; a parameter first
+  suggested in round r draws over its whole range there and enters the box of round r + 1.
 * The incumbent's *branch* is the set of parameters the incumbent (the region's best trial)
   used; its *branch trials* are the region's trials that used every one of them (a trial that
   used more, e.g. a deeper network's extra width, is still evidence along the shared ones).

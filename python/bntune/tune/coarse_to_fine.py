@@ -186,7 +186,7 @@ def _run_adaptive(
 ) -> None:
     """The rounds of method="adaptive": the region's state is replayed from each finished
     round's results (read back in seq order), so a resumed run decides as an unbroken one.
-    Without a ``space`` (define by run) and with several objectives, the round is decided as
+    Without a ``space`` (define by run) or with several objectives, the round is decided as
     :mod:`bntune.tune.adaptive_round` says."""
     run_key = zoom.key(space)
     storage, study_id = log.storage, log.study_id

@@ -235,7 +235,8 @@ class Study:
         """Coarse-to-fine boxes of the last ``coarse_to_fine`` run, per round: numeric dimension
         -> [low, high] in unit space, categorical -> indices of the options kept. Every trial of
         round r was drawn from box r, except the adaptive method's exploration moves (trials
-        whose stream ends ``:x<r>``), drawn outside it."""
+        whose stream ends ``:x<r>``), drawn outside it. Define by run, a parameter the box
+        lacks had not been seen before the round: it was drawn over its whole range."""
         return self._storage.boxes(self._log.study_id)
 
     def to_records(self) -> Any:
