@@ -111,18 +111,24 @@ def bntune_define_by_run_per_trial(storage: str | None, n: int) -> float:
     return elapsed / n
 
 
-def adaptive_growth(storage: str | None, n: int = 10_000, per: int = 3) -> tuple[float, float]:
+def adaptive_growth(
+    storage: str | None, n: int = 10_000, per: int = 3, *, define_by_run: bool = False
+) -> tuple[float, float]:
     """Seconds per trial of coarse_to_fine(method="adaptive") with ``per`` trials a round, over
     the first and the last 1000 of ``n`` trials (gaps between objective calls: the tuner's time,
-    box, model and bookkeeping included, the trivial objective's negligible)."""
+    box, model and bookkeeping included, the trivial objective's negligible); with
+    ``define_by_run`` the trials suggest the same parameters (no declared space)."""
     stamps: list[float] = []
 
     def objective(trial) -> float:
         stamps.append(time.perf_counter())
+        if define_by_run:
+            _define_by_run(trial)
         return (math.log10(trial.params["lr"]) + 2.0) ** 2 + trial.params["hidden"] / 1e3
 
     study = tune.Study("adaptive", storage=storage, seed=0)
-    study.coarse_to_fine(objective, _overhead_space(), rounds=n // per, trials_per_round=per,
+    space = None if define_by_run else _overhead_space()
+    study.coarse_to_fine(objective, space, rounds=n // per, trials_per_round=per,
                          method="adaptive")  # fmt: skip
     study.close()
     k = 1000
@@ -201,6 +207,11 @@ def overhead(repeats: int, n: int, optuna_sqlite_n: int) -> None:
                 f"  coarse_to_fine(method='adaptive'), 3 trials a round, {name}: trials 1-1000 "
                 f"{first * 1e3:.3f} ms/trial, trials 9001-10000 {last * 1e3:.3f} ms/trial"
             )
+        first, last = adaptive_growth(f"{tmp}/adaptive-dbr.db", define_by_run=True)
+        print(
+            f"  the same, define by run, sqlite: trials 1-1000 {first * 1e3:.3f} ms/trial, "
+            f"trials 9001-10000 {last * 1e3:.3f} ms/trial"
+        )
         first, last = bntune_growth(tmp)
         print(
             f"  growth, sqlite normal: first trials of a study {first * 1e3:.3f} ms/trial, "

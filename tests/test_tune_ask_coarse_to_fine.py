@@ -73,18 +73,20 @@ def _conditional(trial) -> float:
     return value
 
 
-def test_asked_define_by_run_rounds_are_the_rounds_coarse_to_fine_runs():
+@pytest.mark.parametrize("method", ["adaptive", "zoom"])
+def test_asked_define_by_run_rounds_are_the_rounds_coarse_to_fine_runs(method):
     reference = tune.Study("reference", seed=2)
-    reference.coarse_to_fine(_conditional, rounds=4, trials_per_round=6, method="zoom")
+    reference.coarse_to_fine(_conditional, rounds=4, trials_per_round=6, method=method)
     study = tune.Study("asked", seed=2)
-    plan = tune.CoarseToFine(rounds=4, trials_per_round=6, method="zoom")
+    plan = tune.CoarseToFine(rounds=4, trials_per_round=6, method=method)
     ask_and_tell_every_round(study, plan, objective=_conditional)
     assert [t.params for t in study.trials] == [t.params for t in reference.trials]
     assert study.boxes == reference.boxes
     assert any("beta" not in t.params for t in study.trials)  # inactive: absent
 
 
-def test_asked_conditional_space_rounds_are_the_rounds_coarse_to_fine_runs():
+@pytest.mark.parametrize("method", ["adaptive", "zoom"])
+def test_asked_conditional_space_rounds_are_the_rounds_coarse_to_fine_runs(method):
     space = tune.Space(optimizer=tune.Choice({
         "sgd": {"lr": tune.LogUniform(1e-4, 1.0)},
         "adam": {"lr": tune.LogUniform(1e-4, 1.0), "beta": tune.Uniform(0.0, 1.0)},
@@ -95,9 +97,9 @@ def test_asked_conditional_space_rounds_are_the_rounds_coarse_to_fine_runs():
         return (math.log10(p["lr"]) + 2.0) ** 2 + (p.get("beta", 1.0) - 0.2) ** 2
 
     reference = tune.Study("reference", seed=5)
-    reference.coarse_to_fine(objective, space, rounds=3, trials_per_round=5, method="zoom")
+    reference.coarse_to_fine(objective, space, rounds=3, trials_per_round=5, method=method)
     study = tune.Study("asked", seed=5)
-    plan = tune.CoarseToFine(rounds=3, trials_per_round=5, method="zoom")
+    plan = tune.CoarseToFine(rounds=3, trials_per_round=5, method=method)
     ask_and_tell_every_round(study, plan, space, objective=objective)
     assert [t.params for t in study.trials] == [t.params for t in reference.trials]
     assert study.boxes == reference.boxes

@@ -461,9 +461,6 @@ def test_ask_tell_and_the_zoom_with_several_objectives():
     study = tune.Study("s", seed=0, directions=["minimize", "minimize"])
     trial = study.ask(space)
     assert study.tell(trial, (0.5, 0.25)).values == [0.5, 0.25]
-    with pytest.raises(ValueError, match="method='zoom'"):
-        study.coarse_to_fine(lambda t: (t.params["x"], 1 - t.params["x"]), space, rounds=2,
-                             trials_per_round=4)  # fmt: skip
     # the zoom around the front: |x - 0.3| and |x - 0.35| pull the second box to x near 0.3
     study.coarse_to_fine(lambda t: (abs(t.params["x"] - 0.3), abs(t.params["x"] - 0.35)), space,
                          rounds=2, trials_per_round=8, method="zoom", top=0.25,
@@ -552,11 +549,6 @@ def test_define_by_run_coarse_to_fine_is_the_same_for_one_and_two_workers(tmp_pa
                              top=0.2, shrink=0.5, n_workers=workers)  # fmt: skip
         runs.append(([t.params for t in study.trials], study.boxes))
     assert runs[0] == runs[1]
-
-
-def test_define_by_run_coarse_to_fine_needs_the_zoom_rule():
-    with pytest.raises(ValueError, match="method='zoom'"):
-        tune.Study("s").coarse_to_fine(_branchy, rounds=2, trials_per_round=4)
 
 
 # ---- conditional declared spaces -----------------------------------------------------------

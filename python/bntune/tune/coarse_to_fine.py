@@ -3,7 +3,10 @@
 Two methods decide the boxes. ``method="adaptive"`` is a trust region whose box grows after
 rounds that improve, shrinks after rounds that do not, restarts from the whole cube when it
 collapses, places its points with a small local model, and every third round spends one trial
-on a move outside the box (stream ``<run>:x<r>``): see :mod:`bntune.tune.trust_region`.
+on a move outside the box (stream ``<run>:x<r>``): see :mod:`bntune.tune.trust_region`. It
+runs define by run too (no declared space, or a conditional one: the box, model and move follow
+the parameters the best trial used, the others keep their whole range) and with several
+objectives (one ParEGO scalarisation a round): see :mod:`bntune.tune.adaptive_round`.
 ``method="zoom"`` is the fixed rule below (its knobs ``top`` and ``shrink`` belong to it alone).
 
 Zoom: round 1 samples the whole unit cube. Each later round:
@@ -35,11 +38,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bntune.tune import trust_region
+from bntune.tune.adaptive_round import (
+    Evidence,
+    Round,
+    best_before,
+    full_round_box,
+    next_round,
+    round_weights,
+)
 from bntune.tune.boxes import PAD, full_box, into_box, next_box, zoom_best
 from bntune.tune.dimensions import from_description
 from bntune.tune.enqueue import ADDED
+from bntune.tune.objectives import signs
 from bntune.tune.samplers import Sampler, derive_seed
 from bntune.tune.space import Space
+from bntune.tune.storage import Box
 from bntune.tune.trial_loop import Design, run_design
 
 __all__ = ["METHODS", "PAD", "Zoom", "full_box", "into_box", "next_box", "run"]
@@ -115,10 +128,9 @@ def run(
     """The rounds of ``study.coarse_to_fine`` (arguments checked there), ``after_round`` called
     after each. Each round's trials run on ``pool``; a round ends when all its trials have, so
     the next box (and so every configuration) is the same for any number of workers. Without a
-    ``space`` (define by run, the zoom rule only) each round's box covers the parameters the
-    study has seen, each zoomed on the best trials that used it."""
+    ``space`` (define by run) each round's box covers the parameters the study has seen (the
+    zoom rule) or the run has seen (the adaptive method), each decided by trials that used it."""
     if zoom.method == "adaptive":
-        assert space is not None  # refused by the study
         _run_adaptive(log, objective, space, zoom, pool, catch=catch, pruner=pruner,
                       retry_failed=retry_failed, after_round=after_round)  # fmt: skip
         return
@@ -159,7 +171,7 @@ def _best(log: TrialLog, run_key: str, top: float, space: Space) -> list[FrozenT
 def _run_adaptive(
     log: TrialLog,
     objective: Callable[[Trial], float],
-    space: Space,
+    space: Space | None,
     zoom: Zoom,
     pool: WorkPool,
     *,
@@ -169,50 +181,75 @@ def _run_adaptive(
     after_round: Callable[[], None] | None,
 ) -> None:
     """The rounds of method="adaptive": the region's state is replayed from each finished
-    round's results (read back in seq order), so a resumed run decides as an unbroken one."""
+    round's results (read back in seq order), so a resumed run decides as an unbroken one.
+    Without a ``space`` (define by run) or with several objectives, the round is decided as
+    :mod:`bntune.tune.adaptive_round` says."""
     run_key = zoom.key(space)
     storage, study_id = log.storage, log.study_id
     stored = storage.boxes(study_id, run_key)
-    tau_fail = trust_region.failures_allowed(space.d, zoom.trials_per_round)
+    evidence = Evidence([] if space is None else space.names, signs(log.directions))
     region = trust_region.Region()
-    # the complete trials' unit points and minimised values in (round, seq) order, and where
-    # each round starts in them
-    units = np.empty((0, space.d))
-    ys = np.empty(0)
-    starts: dict[int, int] = {}
     for r in range(1, zoom.rounds + 1):
         stream = f"{run_key}:r{r}"
         seed = derive_seed(log.seed, stream)
-        sampler, design_box = zoom.sampler, None
+        weights = round_weights(len(log.directions), run_key, log.seed, r)
+        seen = space if space is not None else evidence.space(log.suggested)
         n_box, designs = zoom.trials_per_round, []
-        if region.restarting:
-            box = full_box(space)
+        if region.restarting or seen is None:
+            plan = Round(stored.get(r, full_round_box(seen)))
+            design = Design(space, zoom.sampler, stream, seed, n_box, r, None, retry_failed)
         else:
-            u, y = units[starts[region.since] :], ys[starts[region.since] :]
-            box = stored[r] if r in stored else trust_region.region_box(space, region, u, y)
-            if trust_region.explores(r, region, zoom.trials_per_round):
+            xstream = f"{run_key}:x{r}"
+            xseed = derive_seed(log.seed, xstream)
+            explores = trust_region.explores(r, region, zoom.trials_per_round)
+            if explores:
                 n_box -= 1
-                xstream = f"{run_key}:x{r}"
-                row = trust_region.move(space, u, y, derive_seed(log.seed, xstream))
-                designs.append(Design(space, trust_region.Planned(row), xstream, 0, 1, r, None,
-                                      retry_failed))  # fmt: skip
-            rows = trust_region.place(space, box, u, y, zoom.sampler, seed, n_box)
-            sampler, design_box = trust_region.Planned(rows), box
+            plan = next_round(seen, evidence, evidence.scores(r, weights), region,
+                              sampler=zoom.sampler, seed=seed, n_box=n_box,
+                              move_seed=xseed if explores else None,
+                              stored=stored.get(r))  # fmt: skip
+            design = _planned_design(space, zoom.sampler, stream, seed, n_box, r, plan.box,
+                                     plan.rows, plan, retry_failed)  # fmt: skip
+            if plan.move is not None:
+                designs.append(_planned_design(space, zoom.sampler, xstream, xseed, 1, r, None,
+                                               plan.move, plan, retry_failed))  # fmt: skip
         if r not in stored:
-            storage.put_box(study_id, run_key, r, box)
-        designs.insert(0, Design(space, sampler, stream, seed, n_box, r, design_box,
-                                 retry_failed))  # fmt: skip
+            storage.put_box(study_id, run_key, r, plan.box)
+        designs.insert(0, design)
         done = []
         for design in designs:
             done += _run_round_design(log, objective, design, pool, catch=catch, pruner=pruner)
-        sign = 1.0 if log.minimize else -1.0
-        starts[r] = len(ys)
-        if done:
-            units = np.vstack([units, [[t.unit[name] for name in space.names] for t in done]])
-            ys = np.concatenate([ys, [sign * t.value for t in done]])  # type: ignore[operator]
-        region = trust_region.after_round(region, ys[starts[r] :].tolist(), r, tau_fail)
+        evidence.add(r, done)
+        scores = evidence.scores(r, weights)
+        before = None if weights is None else best_before(scores, evidence, region, r)
+        d = len(evidence.names)
+        tau_fail = trust_region.failures_allowed(d, zoom.trials_per_round)
+        region = trust_region.after_round(region, scores[evidence.starts[r] :].tolist(), r,
+                                          tau_fail, before)  # fmt: skip
         if after_round is not None:
             after_round()
+
+
+def _planned_design(
+    space: Space | None,
+    sampler: Sampler,
+    stream: str,
+    seed: int,
+    n: int,
+    r: int,
+    box: Box | None,
+    rows: np.ndarray | None,
+    plan: Round,
+    retry_failed: bool,
+) -> Design:
+    """The design of ``n`` points chosen in advance (``rows`` over ``plan.names``, in ``box``
+    coordinates when there is a box): as a sampler of a declared space's points, or define by
+    run as the coordinates the trials read (the others drawn from ``sampler``'s sequences)."""
+    if rows is None:  # no model (the incumbent used no parameter): a plain design of the box
+        return Design(space, sampler, stream, seed, n, r, box, retry_failed)
+    if space is not None:
+        return Design(space, trust_region.Planned(rows), stream, seed, n, r, box, retry_failed)
+    return Design(None, sampler, stream, seed, n, r, box, retry_failed, plan.plan(rows))
 
 
 def _run_round_design(

@@ -3,7 +3,8 @@
 The objective returns one number per direction; a trial's ``values`` keeps them (its ``value``
 stays None). There is no single best trial: ``study.best_trials`` is the Pareto front, the
 complete trials no other complete trial dominates (at least as good in every objective and
-better in one). Coarse-to-fine's zoom rule zooms around the best ranks of non-dominated sorting.
+better in one). Coarse-to-fine's zoom rule zooms around the best ranks of non-dominated sorting;
+its adaptive method follows one ParEGO scalarisation a round (``chebyshev``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from bntune.tune.trial import FrozenTrial
 
@@ -117,3 +120,34 @@ def best_by_rank(
 def values_of(trial: FrozenTrial) -> Any:
     """The trial's objective values (several), or its value (one)."""
     return trial.values if trial.values is not None else trial.value
+
+
+#: ParEGO's weight of the sum in the augmented Chebyshev scalarisation
+CHEBYSHEV_RHO = 0.05
+
+
+def signs(directions: Sequence[str]) -> np.ndarray:
+    """Per objective, the factor that makes it minimised: 1 for "minimize", -1 for "maximize"."""
+    return np.array(_signs(directions))
+
+
+def simplex_weights(k: int, seed: int) -> np.ndarray:
+    """``k`` weights drawn uniformly from the simplex (they are positive and sum to 1): ``k``
+    standard exponentials over their sum, from ``seed``."""
+    draws = np.random.default_rng(seed).standard_exponential(k)
+    return draws / draws.sum()
+
+
+def chebyshev(minimised: np.ndarray, weights: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """ParEGO's augmented Chebyshev scalarisation (Knowles, "ParEGO: a hybrid algorithm with
+    on-line landscape approximation for expensive multiobjective optimization problems", IEEE
+    Trans. Evol. Comput. 10(1), 2006) of the rows of ``minimised`` (one column per objective,
+    each to be minimised): ``max_i(w_i f_i) + rho * sum_i(w_i f_i)`` with ``rho`` 0.05, each
+    objective first scaled to [0, 1] by the least and greatest value it takes in the rows of
+    ``basis`` (a constant objective by 1). Smaller is better; a point on the Pareto front is
+    the best of all points for some weights."""
+    lo = basis.min(axis=0)
+    span = basis.max(axis=0) - lo
+    scaled = (minimised - lo) / np.where(span > 0.0, span, 1.0)
+    weighted = scaled * weights
+    return weighted.max(axis=1) + CHEBYSHEV_RHO * weighted.sum(axis=1)

@@ -178,16 +178,6 @@ class Study:
                 f"{what}: sampler={zoom.sampler.name!r} needs a declared space; "
                 f"without one use {' or '.join(suggest.SAMPLERS)}"
             )
-        if space is None and zoom.method != "zoom":
-            raise ValueError(
-                f"{what} without a declared space (define by run) zooms with "
-                "method='zoom'; the adaptive method needs the space up front"
-            )
-        if len(self.directions) > 1 and zoom.method != "zoom":
-            raise ValueError(
-                f"{what}: method={zoom.method!r} follows one objective; with several "
-                f"use method='zoom' (it zooms around the best ranks of the Pareto sorting)"
-            )
         return space
 
     def _one_objective(self, what: str) -> None:
@@ -257,7 +247,8 @@ class Study:
         """Coarse-to-fine boxes of the last ``coarse_to_fine`` run, per round: numeric dimension
         -> [low, high] in unit space, categorical -> indices of the options kept. Every trial of
         round r was drawn from box r, except the adaptive method's exploration moves (trials
-        whose stream ends ``:x<r>``), drawn outside it."""
+        whose stream ends ``:x<r>``), drawn outside it. Define by run, a parameter the box
+        lacks had not been seen before the round: it was drawn over its whole range."""
         return self._storage.boxes(self._log.study_id)
 
     def to_records(self) -> Any:
@@ -497,7 +488,12 @@ class Study:
         restarts from the whole space when it collapses, places the points with a small
         local model, and every third round spends one trial on a move outside the box (the
         best trial with one coordinate redrawn; stream ``<run>:x<r>``). See
-        :mod:`bntune.tune.trust_region`; small rounds adapt best, e.g. 3-5 trials.
+        :mod:`bntune.tune.trust_region`; small rounds adapt best, e.g. 3-5 trials. Without a
+        ``space`` (define by run), or with a conditional one, each box covers the parameters
+        seen so far, is centred and sized on the parameters the best trial used (from the
+        trials that used them), and leaves every other its whole range; with several
+        objectives each round follows one ParEGO scalarisation (weights drawn per round). See
+        :mod:`bntune.tune.adaptive_round`.
         ``method="zoom"`` is the fixed rule: ``top`` is the fraction of the best trials the
         next box covers (default 0.05), ``shrink`` the least width of a box relative
         to the previous one (default 0.5); the adaptive method refuses both. See

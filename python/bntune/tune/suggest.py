@@ -68,7 +68,7 @@ class Suggestions:
     """What one trial's ``suggest_*`` calls return, and the distributions they used (``dims``:
     name -> ``Dimension.describe()``). ``known`` are the distributions the study used before."""
 
-    __slots__ = ("box", "dims", "given", "index", "known", "sampler", "seed", "space")
+    __slots__ = ("box", "dims", "given", "index", "known", "planned", "sampler", "seed", "space")
 
     def __init__(
         self,
@@ -79,6 +79,7 @@ class Suggestions:
         known: dict[str, list[Any]] | None = None,
         given: dict[str, Any] | None = None,
         box: dict[str, Any] | None = None,
+        planned: dict[str, float] | None = None,
     ) -> None:
         self.sampler = sampler
         #: a coarse-to-fine round's box (name -> [low, high] in unit space, or kept options)
@@ -90,6 +91,9 @@ class Suggestions:
         self.dims: dict[str, list[Any]] = {}
         #: values fixed in advance (an enqueued configuration): returned instead of drawn
         self.given = {} if given is None else given
+        #: coordinates chosen in advance (an adaptive round's model), read instead of the
+        #: parameters' own sequences and mapped into ``box`` alike
+        self.planned = {} if planned is None else planned
 
     def value(
         self, params: dict[str, Any], unit: dict[str, float], name: str, dim: Dimension
@@ -127,7 +131,9 @@ class Suggestions:
             if not 0.0 <= u <= 1.0:
                 raise TrialUsageError(f"suggest: enqueued {name}={value!r} lies outside {dim!r}")
         else:
-            u = coordinate(self.sampler, self.seed, name, self.index)
+            u = self.planned.get(name)
+            if u is None:
+                u = coordinate(self.sampler, self.seed, name, self.index)
             if self.box is not None and name in self.box:
                 u = in_box(dim, self.box[name], u)
             value = dim.from_unit(u)

@@ -65,6 +65,9 @@ class Design:
     box: Box | None = None
     #: run the points whose every trial failed again, too
     retry_failed: bool = False
+    #: define by run: per index, unit coordinates chosen in advance for some parameters (in
+    #: ``box`` coordinates when there is a box), read instead of their own sequences
+    plan: Sequence[dict[str, float]] | None = None
 
 
 @dataclass(slots=True)
@@ -259,7 +262,9 @@ def run_design(
             params: dict[str, Any] = {}
             unit: dict[str, float] = {}
             known = log.suggested if inline else dict(log.suggested)
-            suggest = Suggestions(sampler.name, design.seed, seq, None, known, box=design.box)
+            planned = None if design.plan is None else design.plan[seq]
+            suggest = Suggestions(sampler.name, design.seed, seq, None, known, box=design.box,
+                                  planned=planned)  # fmt: skip
         else:
             u = rows[seq - first]
             params, suggest = space.from_unit(u), declared

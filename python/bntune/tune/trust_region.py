@@ -40,6 +40,11 @@ its trials have, so more workers than trials per round sit idle.
 Every decision depends only on stored results, read in (round, seq) order, and on seeds derived
 from the study's seed: trial k's configuration is the same for any number of workers and after
 a resume. The state (length, counters, the region's start) is replayed from the stored rounds.
+
+The rule above is stated for a declared space and one objective. Define by run (conditional
+parameters too), the box, model and move work on the parameters the incumbent used, fed with
+the trials that used them, and ``d`` counts the parameters the run has seen; with several
+objectives, "value" is a round's ParEGO scalarisation: :mod:`bntune.tune.adaptive_round`.
 """
 
 from __future__ import annotations
@@ -122,12 +127,17 @@ def failures_allowed(d: int, trials_per_round: int) -> int:
     return math.ceil(max(4, d) / trials_per_round)
 
 
-def after_round(region: Region, values: Sequence[float], r: int, tau_fail: int) -> Region:
-    """The region after round ``r`` whose complete trials gave (minimised) ``values``."""
+def after_round(
+    region: Region, values: Sequence[float], r: int, tau_fail: int, before: float | None = None
+) -> Region:
+    """The region after round ``r`` whose complete trials gave (minimised) ``values``;
+    ``before``: the region's best on the scale of ``values`` when that is not the scale of
+    ``region.best`` (several objectives: each round scores on a scale of its own)."""
     best = min(values) if values else math.inf
     if region.restarting:
         return replace(region, best=best)
-    if best < region.best - IMPROVEMENT * abs(region.best):
+    held = region.best if before is None else before
+    if best < held - IMPROVEMENT * abs(held):
         successes, failures = region.successes + 1, 0
     else:
         successes, failures = 0, region.failures + 1
@@ -138,7 +148,7 @@ def after_round(region: Region, values: Sequence[float], r: int, tau_fail: int) 
         length, failures = length / 2.0, 0
     if length < LENGTH_MIN:
         return Region(since=r + 1)
-    return Region(length, successes, failures, region.since, min(best, region.best))
+    return Region(length, successes, failures, region.since, min(best, held))
 
 
 def spread_weights(top: np.ndarray) -> np.ndarray:
