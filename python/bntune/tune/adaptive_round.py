@@ -155,11 +155,13 @@ def next_round(
     n_box: int,
     move_seed: int | None,
     stored: Box | None,
+    place: bool = True,
 ) -> Round:
     """Round's box and points for a region that is not restarting: ``space`` the round's space
     (its columns are ``evidence.names``), ``scores`` every row's score on the round's scale,
     ``n_box`` points for the box, a move drawn by ``move_seed`` (None: no move); ``stored``, the
-    round's box when a resumed run stored it before."""
+    round's box when a resumed run stored it before. ``place=False`` leaves the model's points
+    out (``rows`` None): a round replayed with nothing left to run needs only its box and move."""
     start = evidence.starts[region.since]
     units, ys = evidence.units[start:], scores[start:]
     incumbent = units[int(np.argmin(ys))]
@@ -185,7 +187,9 @@ def next_round(
     move = None
     if move_seed is not None:
         move = trust_region.move(branch, units, ys, move_seed)
-    rows = trust_region.place(branch, branch_box, units, ys, sampler, seed, n_box)
+    rows = None
+    if place:
+        rows = trust_region.place(branch, branch_box, units, ys, sampler, seed, n_box)
     return Round(box, branch.names, rows, move)
 
 

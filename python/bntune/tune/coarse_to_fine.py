@@ -204,10 +204,12 @@ def _run_adaptive(
             explores = trust_region.explores(r, region, zoom.trials_per_round)
             if explores:
                 n_box -= 1
+            # a round replayed with every point done (a resume, each study.ask) needs no model
+            left = log.pending(stream, n_box, retry_failed=retry_failed)
             plan = next_round(seen, evidence, evidence.scores(r, weights), region,
                               sampler=zoom.sampler, seed=seed, n_box=n_box,
                               move_seed=xseed if explores else None,
-                              stored=stored.get(r))  # fmt: skip
+                              stored=stored.get(r), place=bool(left))  # fmt: skip
             design = _planned_design(space, zoom.sampler, stream, seed, n_box, r, plan.box,
                                      plan.rows, plan, retry_failed)  # fmt: skip
             if plan.move is not None:
