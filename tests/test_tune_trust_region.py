@@ -127,6 +127,35 @@ def test_placed_points_are_candidates_of_the_box():
     np.testing.assert_array_equal(rows, tr.place(space, box, units, ys, sobol, 7, 5))
 
 
+def test_the_model_picks_the_length_scale_of_largest_marginal_likelihood():
+    # reference: each scale's Matérn 5/2 kernel written out, its log evidence from
+    # np.linalg.solve and slogdet
+    rng = np.random.default_rng(3)
+    x = rng.random((30, 3))
+    y = np.sin(6.0 * x[:, 0]) + x[:, 1]
+    dist = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    evidence = []
+    for scale in tr.LENGTH_SCALES:
+        r = math.sqrt(5.0) * dist / scale
+        k = (1.0 + r + r**2 / 3.0) * np.exp(-r) + tr.NOISE * np.eye(len(x))
+        evidence.append(-0.5 * y @ np.linalg.solve(k, y) - 0.5 * np.linalg.slogdet(k)[1])
+    scale, k = tr._fit(math.sqrt(5.0) * dist, y)
+    assert scale == tr.LENGTH_SCALES[int(np.argmax(evidence))]
+    r = math.sqrt(5.0) * dist / scale
+    np.testing.assert_allclose(k, (1.0 + r + r**2 / 3.0) * np.exp(-r) + tr.NOISE * np.eye(30),
+                               rtol=1e-12, atol=1e-15)  # fmt: skip
+
+
+def test_the_trials_seen_are_the_rounds_stacked_in_order():
+    rng = np.random.default_rng(0)
+    rounds = [(rng.random((k, 3)), rng.random(k)) for k in (3, 0, 2, 40, 1)]
+    seen = tr.Seen(3)
+    for rows, values in rounds:
+        seen.add(rows.tolist(), values.tolist())
+    np.testing.assert_array_equal(seen.units, np.vstack([u for u, _ in rounds]))
+    np.testing.assert_array_equal(seen.ys, np.concatenate([v for _, v in rounds]))
+
+
 def test_every_third_round_explores_unless_the_region_restarts_or_has_one_trial():
     going, restarting = Region(best=1.0), Region()
     assert [r for r in range(1, 10) if tr.explores(r, going, 3)] == [3, 6, 9]

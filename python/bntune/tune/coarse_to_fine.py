@@ -33,8 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from bntune.tune import trust_region
 from bntune.tune.boxes import PAD, full_box, into_box, next_box
 from bntune.tune.dimensions import from_description
@@ -182,8 +180,7 @@ def _run_adaptive(
     region = trust_region.Region()
     # the complete trials' unit points and minimised values in (round, seq) order, and where
     # each round starts in them
-    units = np.empty((0, space.d))
-    ys = np.empty(0)
+    seen = trust_region.Seen(space.d)
     starts: dict[int, int] = {}
     for r in range(1, zoom.rounds + 1):
         stream = f"{run_key}:r{r}"
@@ -193,7 +190,7 @@ def _run_adaptive(
         if region.restarting:
             box = full_box(space)
         else:
-            u, y = units[starts[region.since] :], ys[starts[region.since] :]
+            u, y = seen.units[starts[region.since] :], seen.ys[starts[region.since] :]
             box = stored[r] if r in stored else trust_region.region_box(space, region, u, y)
             if trust_region.explores(r, region, zoom.trials_per_round):
                 n_box -= 1
@@ -211,11 +208,10 @@ def _run_adaptive(
         for design in designs:
             done += _run_round_design(log, objective, design, pool, catch=catch, pruner=pruner)
         sign = 1.0 if log.minimize else -1.0
-        starts[r] = len(ys)
-        if done:
-            units = np.vstack([units, [[t.unit[name] for name in space.names] for t in done]])
-            ys = np.concatenate([ys, [sign * t.value for t in done]])  # type: ignore[operator]
-        region = trust_region.after_round(region, ys[starts[r] :].tolist(), r, tau_fail)
+        starts[r] = seen.n
+        seen.add([[t.unit[name] for name in space.names] for t in done],
+                 [sign * t.value for t in done])  # type: ignore[operator]  # fmt: skip
+        region = trust_region.after_round(region, seen.ys[starts[r] :].tolist(), r, tau_fail)
         if after_round is not None:
             after_round()
 

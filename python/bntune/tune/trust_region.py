@@ -44,6 +44,7 @@ a resume. The state (length, counters, the region's start) is replayed from the 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -117,6 +118,38 @@ class Region:
         return math.isinf(self.best)
 
 
+class Seen:
+    """The complete trials' unit points and minimised values, in (round, seq) order: appended
+    round by round into buffers that double when full, so a run of n trials copies O(n) rows
+    in all (a stack rebuilt every round would copy O(n**2))."""
+
+    def __init__(self, d: int) -> None:
+        self._units = np.empty((16, d))
+        self._ys = np.empty(16)
+        self.n = 0
+
+    def add(self, rows: Sequence[Sequence[float]], values: Sequence[float]) -> None:
+        k = len(values)
+        if k == 0:
+            return
+        if self.n + k > len(self._ys):
+            size = max(2 * len(self._ys), self.n + k)
+            units, ys = np.empty((size, self._units.shape[1])), np.empty(size)
+            units[: self.n], ys[: self.n] = self._units[: self.n], self._ys[: self.n]
+            self._units, self._ys = units, ys
+        self._units[self.n : self.n + k] = rows
+        self._ys[self.n : self.n + k] = values
+        self.n += k
+
+    @property
+    def units(self) -> np.ndarray:
+        return self._units[: self.n]
+
+    @property
+    def ys(self) -> np.ndarray:
+        return self._ys[: self.n]
+
+
 def failures_allowed(d: int, trials_per_round: int) -> int:
     """Failed rounds in a row that halve the length (TuRBO's ``ceil(max(4, d) / q)``)."""
     return math.ceil(max(4, d) / trials_per_round)
@@ -178,20 +211,65 @@ class Planned(Sampler):
         return self.rows[start : start + n]
 
 
+@functools.cache
+def _score_table(n: int) -> np.ndarray:
+    inv = NormalDist().inv_cdf
+    return np.array([inv((k + 0.5) / n) for k in range(n)])
+
+
 def _normal_scores(ys: np.ndarray) -> np.ndarray:
     ranks = np.argsort(np.argsort(ys, kind="stable"), kind="stable")
-    inv = NormalDist().inv_cdf
-    n = len(ys)
-    return np.array([inv((k + 0.5) / n) for k in ranks])
+    return _score_table(len(ys))[ranks]
 
 
 def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
 
 
-def _matern52(sq_dist: np.ndarray, scale: float) -> np.ndarray:
-    r = np.sqrt(5.0 * sq_dist) / scale
-    return (1.0 + r + r * r / 3.0) * np.exp(-r)
+def _matern52(r: np.ndarray, e: np.ndarray | None = None) -> np.ndarray:
+    """Matérn 5/2 of ``r = sqrt(5) * distance / length scale`` (``e``: ``exp(-r)`` if known)."""
+    out = r * r
+    out *= 1.0 / 3.0
+    out += r
+    out += 1.0
+    out *= np.exp(-r) if e is None else e
+    return out
+
+
+def _fit(r_xx: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """The length scale of ``LENGTH_SCALES`` with the largest marginal likelihood of ``y`` and
+    its kernel matrix (noise included), from ``r_xx = sqrt(5) * distances``; None if no kernel
+    matrix factors. All scales are factored and solved in one stacked call each."""
+    m = len(y)
+    scales = np.array(LENGTH_SCALES)
+    r = r_xx[None, :, :] / scales[:, None, None]
+    # exp(-r / s) is the square of exp(-r / 2s): one exp for a run of doubling scales
+    e = np.empty_like(r)
+    for i in range(len(scales) - 1, -1, -1):
+        if i + 1 < len(scales) and scales[i + 1] == 2.0 * scales[i]:
+            np.multiply(e[i + 1], e[i + 1], out=e[i])
+        else:
+            np.exp(-r[i], out=e[i])
+    k = _matern52(r, e)
+    k[:, np.arange(m), np.arange(m)] += NOISE
+    try:
+        chol = np.linalg.cholesky(k)
+    except np.linalg.LinAlgError:  # a scale does not factor: fit the others
+        ok = []
+        for i in range(len(scales)):
+            try:
+                ok.append((i, np.linalg.cholesky(k[i])))
+            except np.linalg.LinAlgError:
+                continue
+        if not ok:
+            return None
+        idx = np.array([i for i, _ in ok])
+        k, scales, chol = k[idx], scales[idx], np.stack([c for _, c in ok])
+    alpha = np.linalg.solve(k, np.broadcast_to(y[:, None], (len(k), m, 1)))[:, :, 0]
+    logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    evidence = -0.5 * (alpha @ y) - logdet
+    best = int(np.argmax(evidence))  # the first of equals, the shortest scale
+    return float(scales[best]), k[best]
 
 
 def place(
@@ -221,32 +299,24 @@ def place(
     x = (units[near] - lo) / side
     y = _normal_scores(ys[near])
     xc = (cand_unit - lo) / side
-    d_xx, d_xc = _sq_dist(x, x), _sq_dist(x, xc)
-    best = None
-    for scale in LENGTH_SCALES:
-        k = _matern52(d_xx, scale) + NOISE * np.eye(len(x))
-        try:
-            chol = np.linalg.cholesky(k)
-        except np.linalg.LinAlgError:
-            continue
-        alpha = np.linalg.solve(k, y)
-        evidence = -0.5 * float(y @ alpha) - float(np.log(np.diag(chol)).sum())
-        if best is None or evidence > best[0]:
-            best = (evidence, scale, k, alpha)
-    rng = np.random.default_rng(derive_seed(seed, "thompson"))
-    if best is None:  # no model: the first n candidates, a plain design of the box
+    fit = _fit(np.sqrt(5.0 * _sq_dist(x, x)), y)
+    if fit is None:  # no model: the first n candidates, a plain design of the box
         return cand[:n]
-    _, scale, k, alpha = best
-    ks = _matern52(d_xc, scale)
-    mean = ks.T @ alpha
-    solved = np.linalg.solve(k, ks)
+    scale, k = fit
+    rng = np.random.default_rng(derive_seed(seed, "thompson"))
+    ks = _matern52(np.sqrt(5.0 * _sq_dist(x, xc)) / scale)
+    # one inverse (64 x 64) serves the mean and every candidate's variance: cheaper than a
+    # solve with 256 right-hand sides
+    k_inv = np.linalg.inv(k)
+    solved = k_inv @ ks
+    mean = ks.T @ (k_inv @ y)
     sd = np.sqrt(np.maximum(1.0 - (ks * solved).sum(0), 1e-12))
     # the joint draw is over the candidates a draw could plausibly make lowest: the FINALISTS
     # with the lowest mean - 2 sd (a cheap cut: the draw's cost grows as their number cubed)
     keep = np.sort(np.argsort(mean - 2.0 * sd, kind="stable")[: max(FINALISTS, n)])
     xk = xc[keep]
-    cov = _matern52(_sq_dist(xk, xk), scale) - ks[:, keep].T @ solved[:, keep]
-    cov += 1e-6 * np.eye(len(keep))
+    cov = _matern52(np.sqrt(5.0 * _sq_dist(xk, xk)) / scale) - ks[:, keep].T @ solved[:, keep]
+    cov[np.arange(len(keep)), np.arange(len(keep))] += 1e-6
     mean = mean[keep]
     cand = cand[keep]
     try:
