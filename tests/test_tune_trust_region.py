@@ -146,6 +146,17 @@ def test_the_model_picks_the_length_scale_of_largest_marginal_likelihood():
                                rtol=1e-12, atol=1e-15)  # fmt: skip
 
 
+def test_normal_scores_of_ranks_with_equal_values_sharing_their_mean():
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf  # rank k of 5 scores z((k + 0.5) / 5)
+    tied = (z(0.5) + z(0.7) + z(0.9)) / 3.0  # 3.0 holds ranks 2, 3 and 4
+    np.testing.assert_allclose(tr._normal_scores(np.array([3.0, 1.0, 3.0, 2.0, 3.0])),
+                               [tied, z(0.1), tied, z(0.3), tied], rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(tr._normal_scores(np.array([0.2, -1.0, 5.0])),
+                               [z(0.5), z(1 / 6), z(5 / 6)], rtol=1e-12, atol=1e-15)  # fmt: skip
+
+
 def test_the_trials_seen_are_the_rounds_stacked_in_order():
     rng = np.random.default_rng(0)
     rounds = [(rng.random((k, 3)), rng.random(k)) for k in (3, 0, 2, 40, 1)]

@@ -18,12 +18,17 @@ Optimization", NeurIPS 2019), on each hyperparameter's own unit scale:
   cube again, and the region's trials are those from that round on.
 * A cheap local model places the points: ``CANDIDATES`` points of a fresh stream of the sampler
   fill the box; a Gaussian process (Matérn 5/2, inputs scaled by the box's sides, outputs
-  turned into normal scores of their ranks, length scale chosen from a short list by the
-  marginal likelihood) is fitted to the ``NEIGHBOURS`` trials of the region nearest the
-  incumbent; each trial of the round is the lowest point of one joint posterior draw
-  (Thompson sampling) over the ``FINALISTS`` candidates with the lowest mean - 2 sd, never the
-  same candidate twice. A round's points are thus candidates of its box: every trial but the
-  exploration move lies in the box stored for its round, which is the box the plots draw.
+  turned into normal scores of their ranks, equal values sharing the mean score of their
+  ranks, length scale chosen from a short list by the marginal likelihood) is fitted to the
+  ``NEIGHBOURS`` trials of the region nearest the incumbent; each trial of the round is the
+  lowest point of one joint posterior draw (Thompson sampling) over the ``FINALISTS``
+  candidates with the lowest mean - 2 sd, never the same candidate twice. A round's points
+  are thus candidates of its box: every trial but the exploration move lies in the box stored
+  for its round, which is the box the plots draw.
+  The model's cost is a few small dense operations per round, whatever the number of trials:
+  the kernels of all the length scales are factored in one stacked call (the scales double, so
+  their exponentials come from one ``exp`` by squaring), and the posterior over the candidates
+  from one inverse of the chosen kernel (at most ``NEIGHBOURS`` square).
 * Categorical dimensions enter the model as their options' cell centres in unit space.
 * Exploration: every ``EXPLORE``-th round (3, 6, 9, ...; not a round that restarts, nor a round
   of one trial) spends the last of its trials on a move outside the box: the incumbent with one
@@ -71,6 +76,11 @@ FINALISTS = 64
 #: length scales tried, in units of the box's side
 LENGTH_SCALES = (0.1, 0.2, 0.4, 0.8, 1.6)
 NOISE = 1e-4
+#: the model's matrix products are cut into column blocks of this many so that each is at most
+#: 64 x 64 x 64: OpenBLAS runs such a product on the calling thread, a larger one on its
+#: thread pool, whose start and synchronisation cost more than the product itself (several
+#: times more on a loaded machine)
+BLOCK = 64
 #: every EXPLORE-th round (0: never) one of its trials is a move outside the box: the
 #: incumbent with one numeric coordinate drawn afresh over its whole range
 EXPLORE = 3
@@ -218,8 +228,11 @@ def _score_table(n: int) -> np.ndarray:
 
 
 def _normal_scores(ys: np.ndarray) -> np.ndarray:
-    ranks = np.argsort(np.argsort(ys, kind="stable"), kind="stable")
-    return _score_table(len(ys))[ranks]
+    """The normal scores of ``ys``' ranks; equal values share the mean of their ranks' scores
+    (a plateau, or runs clipped to the same value, carry no order for the model to fit)."""
+    _, group, count = np.unique(ys, return_inverse=True, return_counts=True)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    return (np.add.reduceat(_score_table(len(ys)), start) / count)[group.ravel()]
 
 
 def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -305,10 +318,13 @@ def place(
     scale, k = fit
     rng = np.random.default_rng(derive_seed(seed, "thompson"))
     ks = _matern52(np.sqrt(5.0 * _sq_dist(x, xc)) / scale)
-    # one inverse (64 x 64) serves the mean and every candidate's variance: cheaper than a
-    # solve with 256 right-hand sides
+    # one inverse (at most NEIGHBOURS square) serves the mean and every candidate's variance,
+    # cheaper than a solve with CANDIDATES right-hand sides; its product with the candidates'
+    # kernel is taken BLOCK columns at a time (see BLOCK)
     k_inv = np.linalg.inv(k)
-    solved = k_inv @ ks
+    solved = np.concatenate(
+        [k_inv @ ks[:, i : i + BLOCK] for i in range(0, ks.shape[1], BLOCK)], axis=1
+    )
     mean = ks.T @ (k_inv @ y)
     sd = np.sqrt(np.maximum(1.0 - (ks * solved).sum(0), 1e-12))
     # the joint draw is over the candidates a draw could plausibly make lowest: the FINALISTS
