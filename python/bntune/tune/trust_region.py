@@ -40,7 +40,10 @@ Optimization", NeurIPS 2019), on each hyperparameter's own unit scale:
   round like any other.
 
 Small rounds adapt best (the benchmark uses 3 trials a round); a round still ends only when all
-its trials have, so more workers than trials per round sit idle.
+its trials have, so more workers than trials per round sit idle. The constants were chosen on
+development seeds of ``benches/compare_tuners.py quality`` (its suite of test functions and a
+real objective, the digits MLP trained per configuration); ``benches/README.md`` has the results
+and the variants tried and not kept.
 
 Every decision depends only on stored results, read in (round, seq) order, and on seeds derived
 from the study's seed: trial k's configuration is the same for any number of workers and after
