@@ -127,6 +127,52 @@ def test_placed_points_are_candidates_of_the_box():
     np.testing.assert_array_equal(rows, tr.place(space, box, units, ys, sobol, 7, 5))
 
 
+def test_the_model_picks_the_length_scale_of_largest_marginal_likelihood():
+    # reference: each scale's Matérn 5/2 kernel written out, its log evidence from
+    # np.linalg.solve and slogdet
+    rng = np.random.default_rng(3)
+    x = rng.random((30, 3))
+    y = np.sin(6.0 * x[:, 0]) + x[:, 1]
+    dist = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    evidence = []
+    for scale in tr.LENGTH_SCALES:
+        r = math.sqrt(5.0) * dist / scale
+        k = (1.0 + r + r**2 / 3.0) * np.exp(-r) + tr.NOISE * np.eye(len(x))
+        evidence.append(-0.5 * y @ np.linalg.solve(k, y) - 0.5 * np.linalg.slogdet(k)[1])
+    scale, k = tr._fit(math.sqrt(5.0) * dist, y)
+    assert scale == tr.LENGTH_SCALES[int(np.argmax(evidence))]
+    r = math.sqrt(5.0) * dist / scale
+    np.testing.assert_allclose(k, (1.0 + r + r**2 / 3.0) * np.exp(-r) + tr.NOISE * np.eye(30),
+                               rtol=1e-12, atol=1e-15)  # fmt: skip
+
+
+def test_normal_scores_of_ranks_with_equal_values_sharing_their_mean():
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf  # rank k of 5 scores z((k + 0.5) / 5)
+    tied = (z(0.5) + z(0.7) + z(0.9)) / 3.0  # 3.0 holds ranks 2, 3 and 4
+    np.testing.assert_allclose(tr._normal_scores(np.array([3.0, 1.0, 3.0, 2.0, 3.0])),
+                               [tied, z(0.1), tied, z(0.3), tied], rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(tr._normal_scores(np.array([0.2, -1.0, 5.0])),
+                               [z(0.5), z(1 / 6), z(5 / 6)], rtol=1e-12, atol=1e-15)  # fmt: skip
+
+
+def test_the_evidence_buffer_is_the_rounds_stacked_in_order():
+    from bntune.tune.adaptive_round import RowBuffer
+
+    rng = np.random.default_rng(0)
+    rounds = [rng.random((k, 3)) for k in (3, 0, 2, 40, 1)]
+    buffer = RowBuffer(3)
+    for rows in rounds:
+        buffer.add(rows)
+    np.testing.assert_array_equal(buffer.array, np.vstack(rounds))
+    buffer.widen(2)  # a new parameter: NaN in the rows so far
+    last = rng.random((5, 5))
+    buffer.add(last)
+    expected = np.vstack([np.hstack([np.vstack(rounds), np.full((46, 2), np.nan)]), last])
+    np.testing.assert_array_equal(buffer.array, expected)
+
+
 def test_every_third_round_explores_unless_the_region_restarts_or_has_one_trial():
     going, restarting = Region(best=1.0), Region()
     assert [r for r in range(1, 10) if tr.explores(r, going, 3)] == [3, 6, 9]

@@ -64,6 +64,34 @@ if TYPE_CHECKING:
     from bntune.tune.trial import FrozenTrial
 
 
+class RowBuffer:
+    """Rows appended round by round into a buffer that doubles when full, so a run of n trials
+    copies O(n) rows in all (a stack rebuilt every round would copy O(n**2)); ``widen`` adds
+    columns, NaN in the rows so far."""
+
+    def __init__(self, width: int) -> None:
+        self._rows = np.empty((16, width))
+        self.n = 0
+
+    def add(self, rows: np.ndarray) -> None:
+        k = len(rows)
+        if self.n + k > len(self._rows):
+            grown = np.empty((max(2 * len(self._rows), self.n + k), self._rows.shape[1]))
+            grown[: self.n] = self._rows[: self.n]
+            self._rows = grown
+        self._rows[self.n : self.n + k] = rows
+        self.n += k
+
+    def widen(self, k: int) -> None:
+        gap = np.full((len(self._rows), k), np.nan)
+        self._rows = np.hstack([self._rows, gap])
+
+    @property
+    def array(self) -> np.ndarray:
+        """The rows so far (a view)."""
+        return self._rows[: self.n]
+
+
 class Evidence:
     """The complete trials of an adaptive run in (round, seq) order: their unit coordinates by
     parameter (columns ``names``, in the order the run first used them, a round's new ones by
@@ -73,23 +101,22 @@ class Evidence:
     def __init__(self, names: Sequence[str], signs: Sequence[float]) -> None:
         self.names = list(names)
         self.signs = np.asarray(signs, dtype=np.float64)
-        self.units = np.empty((0, len(self.names)))
-        self.values = np.empty((0, len(self.signs)))
+        self._units = RowBuffer(len(self.names))
+        self._values = RowBuffer(len(self.signs))
         self.starts: dict[int, int] = {}
         self._space: Space | None = None
 
     def add(self, r: int, trials: Sequence[FrozenTrial]) -> None:
         """Round ``r``'s complete trials (in design order); a parameter new to the run gets a
         column."""
-        self.starts[r] = len(self.values)
+        self.starts[r] = self._values.n
         if not trials:
             return
         known = set(self.names)
         new = sorted({n for t in trials for n in t.unit if n not in known})
         if new:
             self.names += new
-            gap = np.full((len(self.units), len(new)), np.nan)
-            self.units = np.hstack([self.units, gap])
+            self._units.widen(len(new))
         column = {n: j for j, n in enumerate(self.names)}
         rows = np.full((len(trials), len(self.names)), np.nan)
         for i, t in enumerate(trials):
@@ -97,8 +124,18 @@ class Evidence:
                 rows[i, column[name]] = u
         several = len(self.signs) > 1
         values = [t.values if several else [t.value] for t in trials]
-        self.units = np.vstack([self.units, rows])
-        self.values = np.vstack([self.values, np.asarray(values, dtype=np.float64) * self.signs])
+        self._units.add(rows)
+        self._values.add(np.asarray(values, dtype=np.float64) * self.signs)
+
+    @property
+    def units(self) -> np.ndarray:
+        """(trials, names) unit coordinates, NaN where a trial did not use the parameter."""
+        return self._units.array
+
+    @property
+    def values(self) -> np.ndarray:
+        """(trials, objectives) values, minimised."""
+        return self._values.array
 
     def scores(self, r: int, weights: np.ndarray | None) -> np.ndarray:
         """Every row's score on round ``r``'s scale (smaller is better): the minimised value

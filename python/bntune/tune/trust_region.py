@@ -18,12 +18,17 @@ Optimization", NeurIPS 2019), on each hyperparameter's own unit scale:
   cube again, and the region's trials are those from that round on.
 * A cheap local model places the points: ``CANDIDATES`` points of a fresh stream of the sampler
   fill the box; a Gaussian process (Matérn 5/2, inputs scaled by the box's sides, outputs
-  turned into normal scores of their ranks, length scale chosen from a short list by the
-  marginal likelihood) is fitted to the ``NEIGHBOURS`` trials of the region nearest the
-  incumbent; each trial of the round is the lowest point of one joint posterior draw
-  (Thompson sampling) over the ``FINALISTS`` candidates with the lowest mean - 2 sd, never the
-  same candidate twice. A round's points are thus candidates of its box: every trial but the
-  exploration move lies in the box stored for its round, which is the box the plots draw.
+  turned into normal scores of their ranks, equal values sharing the mean score of their
+  ranks, length scale chosen from a short list by the marginal likelihood) is fitted to the
+  ``NEIGHBOURS`` trials of the region nearest the incumbent; each trial of the round is the
+  lowest point of one joint posterior draw (Thompson sampling) over the ``FINALISTS``
+  candidates with the lowest mean - 2 sd, never the same candidate twice. A round's points
+  are thus candidates of its box: every trial but the exploration move lies in the box stored
+  for its round, which is the box the plots draw.
+  The model's cost is a few small dense operations per round, whatever the number of trials:
+  the kernels of all the length scales are factored in one stacked call (the scales double, so
+  their exponentials come from one ``exp`` by squaring), and the posterior over the candidates
+  from one inverse of the chosen kernel (at most ``NEIGHBOURS`` square).
 * Categorical dimensions enter the model as their options' cell centres in unit space.
 * Exploration: every ``EXPLORE``-th round (3, 6, 9, ...; not a round that restarts, nor a round
   of one trial) spends the last of its trials on a move outside the box: the incumbent with one
@@ -35,7 +40,10 @@ Optimization", NeurIPS 2019), on each hyperparameter's own unit scale:
   round like any other.
 
 Small rounds adapt best (the benchmark uses 3 trials a round); a round still ends only when all
-its trials have, so more workers than trials per round sit idle.
+its trials have, so more workers than trials per round sit idle. The constants were chosen on
+development seeds of ``benches/compare_tuners.py quality`` (its suite of test functions and a
+real objective, the digits MLP trained per configuration); ``benches/README.md`` has the results
+and the variants tried and not kept.
 
 Every decision depends only on stored results, read in (round, seq) order, and on seeds derived
 from the study's seed: trial k's configuration is the same for any number of workers and after
@@ -49,6 +57,7 @@ objectives, "value" is a round's ParEGO scalarisation: :mod:`bntune.tune.adaptiv
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -75,6 +84,11 @@ FINALISTS = 64
 #: length scales tried, in units of the box's side
 LENGTH_SCALES = (0.1, 0.2, 0.4, 0.8, 1.6)
 NOISE = 1e-4
+#: the model's matrix products are cut into column blocks of this many so that each is at most
+#: 64 x 64 x 64: OpenBLAS runs such a product on the calling thread, a larger one on its
+#: thread pool, whose start and synchronisation cost more than the product itself (several
+#: times more on a loaded machine)
+BLOCK = 64
 #: every EXPLORE-th round (0: never) one of its trials is a move outside the box: the
 #: incumbent with one numeric coordinate drawn afresh over its whole range
 EXPLORE = 3
@@ -188,20 +202,68 @@ class Planned(Sampler):
         return self.rows[start : start + n]
 
 
-def _normal_scores(ys: np.ndarray) -> np.ndarray:
-    ranks = np.argsort(np.argsort(ys, kind="stable"), kind="stable")
+@functools.cache
+def _score_table(n: int) -> np.ndarray:
     inv = NormalDist().inv_cdf
-    n = len(ys)
-    return np.array([inv((k + 0.5) / n) for k in ranks])
+    return np.array([inv((k + 0.5) / n) for k in range(n)])
+
+
+def _normal_scores(ys: np.ndarray) -> np.ndarray:
+    """The normal scores of ``ys``' ranks; equal values share the mean of their ranks' scores
+    (a plateau, or runs clipped to the same value, carry no order for the model to fit)."""
+    _, group, count = np.unique(ys, return_inverse=True, return_counts=True)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    return (np.add.reduceat(_score_table(len(ys)), start) / count)[group.ravel()]
 
 
 def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
 
 
-def _matern52(sq_dist: np.ndarray, scale: float) -> np.ndarray:
-    r = np.sqrt(5.0 * sq_dist) / scale
-    return (1.0 + r + r * r / 3.0) * np.exp(-r)
+def _matern52(r: np.ndarray, e: np.ndarray | None = None) -> np.ndarray:
+    """Matérn 5/2 of ``r = sqrt(5) * distance / length scale`` (``e``: ``exp(-r)`` if known)."""
+    out = r * r
+    out *= 1.0 / 3.0
+    out += r
+    out += 1.0
+    out *= np.exp(-r) if e is None else e
+    return out
+
+
+def _fit(r_xx: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """The length scale of ``LENGTH_SCALES`` with the largest marginal likelihood of ``y`` and
+    its kernel matrix (noise included), from ``r_xx = sqrt(5) * distances``; None if no kernel
+    matrix factors. All scales are factored and solved in one stacked call each."""
+    m = len(y)
+    scales = np.array(LENGTH_SCALES)
+    r = r_xx[None, :, :] / scales[:, None, None]
+    # exp(-r / s) is the square of exp(-r / 2s): one exp for a run of doubling scales
+    e = np.empty_like(r)
+    for i in range(len(scales) - 1, -1, -1):
+        if i + 1 < len(scales) and scales[i + 1] == 2.0 * scales[i]:
+            np.multiply(e[i + 1], e[i + 1], out=e[i])
+        else:
+            np.exp(-r[i], out=e[i])
+    k = _matern52(r, e)
+    k[:, np.arange(m), np.arange(m)] += NOISE
+    try:
+        chol = np.linalg.cholesky(k)
+    except np.linalg.LinAlgError:  # a scale does not factor: fit the others
+        ok = []
+        for i in range(len(scales)):
+            try:
+                ok.append((i, np.linalg.cholesky(k[i])))
+            except np.linalg.LinAlgError:
+                continue
+        if not ok:
+            return None
+        idx = np.array([i for i, _ in ok])
+        k, scales, chol = k[idx], scales[idx], np.stack([c for _, c in ok])
+    alpha = np.linalg.solve(k, np.broadcast_to(y[:, None], (len(k), m, 1)))[:, :, 0]
+    logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    evidence = -0.5 * (alpha @ y) - logdet
+    best = int(np.argmax(evidence))  # the first of equals, the shortest scale
+    return float(scales[best]), k[best]
 
 
 def place(
@@ -231,32 +293,27 @@ def place(
     x = (units[near] - lo) / side
     y = _normal_scores(ys[near])
     xc = (cand_unit - lo) / side
-    d_xx, d_xc = _sq_dist(x, x), _sq_dist(x, xc)
-    best = None
-    for scale in LENGTH_SCALES:
-        k = _matern52(d_xx, scale) + NOISE * np.eye(len(x))
-        try:
-            chol = np.linalg.cholesky(k)
-        except np.linalg.LinAlgError:
-            continue
-        alpha = np.linalg.solve(k, y)
-        evidence = -0.5 * float(y @ alpha) - float(np.log(np.diag(chol)).sum())
-        if best is None or evidence > best[0]:
-            best = (evidence, scale, k, alpha)
-    rng = np.random.default_rng(derive_seed(seed, "thompson"))
-    if best is None:  # no model: the first n candidates, a plain design of the box
+    fit = _fit(np.sqrt(5.0 * _sq_dist(x, x)), y)
+    if fit is None:  # no model: the first n candidates, a plain design of the box
         return cand[:n]
-    _, scale, k, alpha = best
-    ks = _matern52(d_xc, scale)
-    mean = ks.T @ alpha
-    solved = np.linalg.solve(k, ks)
+    scale, k = fit
+    rng = np.random.default_rng(derive_seed(seed, "thompson"))
+    ks = _matern52(np.sqrt(5.0 * _sq_dist(x, xc)) / scale)
+    # one inverse (at most NEIGHBOURS square) serves the mean and every candidate's variance,
+    # cheaper than a solve with CANDIDATES right-hand sides; its product with the candidates'
+    # kernel is taken BLOCK columns at a time (see BLOCK)
+    k_inv = np.linalg.inv(k)
+    solved = np.concatenate(
+        [k_inv @ ks[:, i : i + BLOCK] for i in range(0, ks.shape[1], BLOCK)], axis=1
+    )
+    mean = ks.T @ (k_inv @ y)
     sd = np.sqrt(np.maximum(1.0 - (ks * solved).sum(0), 1e-12))
     # the joint draw is over the candidates a draw could plausibly make lowest: the FINALISTS
     # with the lowest mean - 2 sd (a cheap cut: the draw's cost grows as their number cubed)
     keep = np.sort(np.argsort(mean - 2.0 * sd, kind="stable")[: max(FINALISTS, n)])
     xk = xc[keep]
-    cov = _matern52(_sq_dist(xk, xk), scale) - ks[:, keep].T @ solved[:, keep]
-    cov += 1e-6 * np.eye(len(keep))
+    cov = _matern52(np.sqrt(5.0 * _sq_dist(xk, xk)) / scale) - ks[:, keep].T @ solved[:, keep]
+    cov[np.arange(len(keep)), np.arange(len(keep))] += 1e-6
     mean = mean[keep]
     cand = cand[keep]
     try:
