@@ -23,6 +23,14 @@ const PIECE_BYTES: usize = 256 << 10;
 /// there are enough tasks to share between threads and few partial results to combine.
 const PIECES_PER_GROUP: usize = 4;
 
+/// The fewest groups an (N, C) input of enough rows is cut into: groups of four pieces left
+/// (256, 1024) and (4096, 64) float32 inputs one group, hence one thread, while torch used two.
+pub const MIN_GROUPS: usize = 4;
+
+/// The fewest rows of a piece cut smaller to reach [`MIN_GROUPS`]: the column loops read strips
+/// of up to eight rows side by side.
+const MIN_PIECE_ROWS: usize = 8;
+
 /// Outputs of at least this many bytes are written with non-temporal stores: they cannot stay
 /// in cache anyway, and streaming them saves reading each line before it is overwritten.
 pub const STREAM_BYTES: usize = 8 << 20;
@@ -86,10 +94,15 @@ pub struct RowGroups {
 impl RowGroups {
     /// The cut of `n` rows of `c` elements of `elem_bytes` bytes, `arrays` arrays read
     /// together. At most [`MAX_GROUPS`] groups, so their partial results (C values each) stay
-    /// small next to the input even when rows are long.
+    /// small next to the input even when rows are long, and at least [`MIN_GROUPS`] when the
+    /// rows allow (fewer pieces per group, then smaller pieces), so two threads share the work.
     pub fn new(n: usize, c: usize, elem_bytes: usize, arrays: usize) -> RowGroups {
-        let piece = (PIECE_BYTES / (c * elem_bytes * arrays).max(1)).max(1);
-        let pieces = PIECES_PER_GROUP.max(n.div_ceil(piece).div_ceil(MAX_GROUPS));
+        let fits = (PIECE_BYTES / (c * elem_bytes * arrays).max(1)).max(1);
+        let piece = fits.min(n.div_ceil(MIN_GROUPS).max(MIN_PIECE_ROWS));
+        let count = n.div_ceil(piece);
+        let pieces = (count / MIN_GROUPS)
+            .clamp(1, PIECES_PER_GROUP)
+            .max(count.div_ceil(MAX_GROUPS));
         RowGroups {
             piece,
             group: piece * pieces,
@@ -164,6 +177,12 @@ mod tests {
         let long = RowGroups::new(1 << 20, 16, 4, 1);
         assert!(long.count(1 << 20) <= MAX_GROUPS);
         assert_eq!(long.group % long.piece, 0);
+        // Inputs of a few pieces still make MIN_GROUPS tasks.
+        for (n, c) in [(256, 1024), (4096, 64), (128, 1024), (33, 1024)] {
+            let g = RowGroups::new(n, c, 4, 1);
+            assert_eq!(g.count(n), MIN_GROUPS, "{n} {c}");
+        }
+        assert_eq!(RowGroups::new(20, 1024, 4, 1).piece, 8);
     }
 
     #[test]
