@@ -55,6 +55,11 @@ pub fn num_threads() -> Result<usize> {
     Ok(pool()?.current_num_threads())
 }
 
+/// Runs `op` on the calling thread with a scope whose spawned jobs run on the pool's threads.
+pub fn in_place_scope<'scope, R>(op: impl FnOnce(&rayon::Scope<'scope>) -> R) -> Result<R> {
+    Ok(pool()?.in_place_scope(op))
+}
+
 /// Runs `op` inside the pool, so rayon's parallel iterators in it use the pool's threads.
 pub fn install<R: Send>(op: impl FnOnce() -> R + Send) -> Result<R> {
     Ok(pool()?.install(op))

@@ -4,9 +4,10 @@
 //! shape alone, and pieces are combined in a fixed order. Threads only change which task runs
 //! where. Tiny inputs run on the calling thread, so a small call pays no hand-off to the pool.
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::threads;
 
 /// Inputs with fewer elements than this run on the calling thread.
@@ -43,8 +44,14 @@ pub fn streams(bytes: usize) -> bool {
 /// The most row groups an (N, C) input is cut into.
 pub const MAX_GROUPS: usize = 64;
 
-/// Runs `count` tasks, in the pool when `parallel` (and the pool has more than one thread),
-/// and returns their results in task order.
+/// Runs `count` tasks, on several threads when `parallel` (and the pool has more than one
+/// thread), and returns their results in task order.
+///
+/// The calling thread and up to n − 1 of the pool's n workers each take the next task not yet
+/// taken until none is left. The calling thread starts at once (no hand-off into the pool and
+/// back), and a worker slow to wake, because other threads hold the cores (torch's OpenMP
+/// workers spin after each op; other processes), takes fewer tasks instead of leaving its
+/// share of a fixed split for the others to wait on.
 ///
 /// Each task ends with a store fence, so what it wrote with streaming (non-temporal) stores is
 /// visible to every thread once the call returns; the streaming loops themselves do not fence.
@@ -58,13 +65,37 @@ pub fn map_tasks<R: Send>(
         store_fence();
         result
     };
-    // With one thread the calling thread runs the tasks itself: handing them to the pool's
-    // one worker would only add a wake-up (which costs most when other threads hold the cores).
-    if parallel && threads::num_threads()? > 1 {
-        threads::install(|| (0..count).into_par_iter().map(fenced).collect())
-    } else {
-        Ok((0..count).map(fenced).collect())
+    let threads = if parallel { threads::num_threads()? } else { 1 };
+    // With one thread (or one task) the calling thread runs the tasks itself: waking a worker
+    // would only add a hand-off, which costs most when other threads hold the cores.
+    if threads <= 1 || count <= 1 {
+        return Ok((0..count).map(fenced).collect());
     }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let t = next.fetch_add(1, Ordering::Relaxed);
+            if t >= count {
+                break;
+            }
+            let result = fenced(t);
+            *slots[t].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        }
+    };
+    threads::in_place_scope(|s| {
+        for _ in 1..threads.min(count) {
+            s.spawn(|_| work());
+        }
+        work();
+    })?;
+    slots
+        .into_iter()
+        .map(|slot| {
+            let result = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
+            result.ok_or_else(|| Error::Value("a kernel task did not finish".to_owned()))
+        })
+        .collect()
 }
 
 /// Orders this thread's earlier streaming stores before its later stores (a no-op where there
@@ -191,5 +222,24 @@ mod tests {
         let par = map_tasks(true, 100, |i| i * i).unwrap();
         assert_eq!(seq, par);
         assert_eq!(seq[7], 49);
+        for count in [0, 1, 2, 3] {
+            let got = map_tasks(true, count, |i| i + 1).unwrap();
+            assert_eq!(got, (1..=count).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn map_tasks_runs_every_task_once_on_several_threads() {
+        // Slow tasks: a worker that woke takes some of them while the calling thread runs others.
+        let seen = Mutex::new(vec![]);
+        let got = map_tasks(true, 16, |i| {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            seen.lock().unwrap().push(i);
+            i
+        });
+        assert_eq!(got.unwrap(), (0..16).collect::<Vec<_>>());
+        let mut tasks = seen.into_inner().unwrap();
+        tasks.sort_unstable();
+        assert_eq!(tasks, (0..16).collect::<Vec<_>>());
     }
 }
