@@ -83,12 +83,7 @@ pub fn map_tasks<R: Send>(
             *slots[t].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
         }
     };
-    threads::in_place_scope(|s| {
-        for _ in 1..threads.min(count) {
-            s.spawn(|_| work());
-        }
-        work();
-    })?;
+    threads::with_helpers(threads.min(count) - 1, &work)?;
     slots
         .into_iter()
         .map(|slot| {
