@@ -67,7 +67,7 @@ pub fn num_threads() -> Result<usize> {
 /// scheduler time slice to run, far longer than the calling thread needs to do the job alone.
 /// A worker that starts after the call returned finds the call closed and does nothing.
 ///
-/// Returns an error (never a panic) when a worker's run panicked.
+/// Returns an error (never a panic) when a run panicked, on a worker or on the calling thread.
 pub fn with_helpers(helpers: usize, work: &(dyn Fn() + Sync)) -> Result<()> {
     if helpers == 0 {
         work();
@@ -89,10 +89,12 @@ pub fn with_helpers(helpers: usize, work: &(dyn Fn() + Sync)) -> Result<()> {
             }
         });
     }
-    work();
-    if gate.close_and_wait() {
+    // The calling thread's run may not unwind past the gate: a helper inside still uses `work`.
+    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    let theirs = gate.close_and_wait();
+    if mine.is_err() || theirs {
         return Err(Error::Value(
-            "a kernel task failed on a worker thread".to_owned(),
+            "a kernel task failed (a bug in bntune)".to_owned(),
         ));
     }
     Ok(())
@@ -183,6 +185,29 @@ mod tests {
             }
         };
         assert!(matches!(with_helpers(1, &panicky), Err(Error::Value(_))));
+        // The calling thread's run panics while a worker is inside its own: the call waits
+        // for the worker, then reports the panic as an error.
+        let (entered, left) = (AtomicBool::new(false), AtomicBool::new(false));
+        let caller_panics = || {
+            if std::thread::current().id() != caller {
+                entered.store(true, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                left.store(true, Ordering::SeqCst);
+                return;
+            }
+            while !entered.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            panic!("a task's bug on the calling thread");
+        };
+        assert!(matches!(
+            with_helpers(1, &caller_panics),
+            Err(Error::Value(_))
+        ));
+        assert!(
+            left.load(Ordering::SeqCst),
+            "returned before the worker left"
+        );
     }
 
     #[test]
