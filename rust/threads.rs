@@ -1,7 +1,9 @@
 //! The one rayon thread pool every kernel runs in, sized by `bntune.set_num_threads`.
 //!
-//! Kernels call [`install`] so their parallel iterators use this pool rather than rayon's global
-//! one; resizing swaps in a new pool, and calls already running finish on the old one.
+//! The samplers call [`install`] so their parallel iterators use this pool rather than rayon's
+//! global one; the batch-norm kernels share their tasks between the calling thread and the
+//! pool's workers with [`with_helpers`]. Resizing swaps in a new pool, and calls already running
+//! finish on the old one.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
