@@ -17,6 +17,7 @@ ratios, not the times, are the figures to quote, and only when the load stayed l
             torch's thread count and on one thread
 
 Run: python benches/compare_torch.py [--quick] [--rounds R] [--part op|step|coexist|all]
+          [--dtype float32|float64|both] [--shape 8,16,8,8 ...]
 """
 
 from __future__ import annotations
@@ -256,6 +257,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--part", choices=["op", "step", "coexist", "all"], default="all")
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        default=None,
+        help="only this op shape, e.g. 8,16,8,8 (repeatable; default: every shape)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (5 if args.quick else 15)
     dtypes = {"float32": [torch.float32], "float64": [torch.float64]}.get(
@@ -268,6 +275,8 @@ def main() -> None:
     )
     if args.part in ("op", "all"):
         shapes = OP_SHAPES[:3] + OP_SHAPES[5:6] if args.quick else OP_SHAPES
+        if args.shape:
+            shapes = [tuple(int(v) for v in s.split(",")) for s in args.shape]
         for dtype in dtypes:
             for shape in shapes:
                 title = f"{tuple(shape)} {str(dtype).removeprefix('torch.')}  ({load()})"

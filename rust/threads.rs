@@ -1,8 +1,11 @@
 //! The one rayon thread pool every kernel runs in, sized by `bntune.set_num_threads`.
 //!
-//! Kernels call [`install`] so their parallel iterators use this pool rather than rayon's global
-//! one; resizing swaps in a new pool, and calls already running finish on the old one.
+//! The samplers call [`install`] so their parallel iterators use this pool rather than rayon's
+//! global one; the batch-norm kernels share their tasks between the calling thread and the
+//! pool's workers with [`with_helpers`]. Resizing swaps in a new pool, and calls already running
+//! finish on the old one.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::error::{Error, Result};
@@ -55,6 +58,92 @@ pub fn num_threads() -> Result<usize> {
     Ok(pool()?.current_num_threads())
 }
 
+/// Runs `work` on the calling thread and on up to `helpers` of the pool's workers, as each
+/// becomes free, and returns once the calling thread's run has returned and no worker is still
+/// inside `work`.
+///
+/// `work` must share its job out itself (each run takes what no other run took, see
+/// `batchnorm::plan::map_tasks`), so that it does not matter how many runs join. Unlike a rayon
+/// scope, the call does not wait for a worker that has not started yet: on a machine whose
+/// cores are busy (torch's OpenMP workers spin after each op), a woken worker can take a
+/// scheduler time slice to run, far longer than the calling thread needs to do the job alone.
+/// A worker that starts after the call returned finds the call closed and does nothing.
+///
+/// Returns an error (never a panic) when a run panicked, on a worker or on the calling thread.
+pub fn with_helpers(helpers: usize, work: &(dyn Fn() + Sync)) -> Result<()> {
+    if helpers == 0 {
+        work();
+        return Ok(());
+    }
+    let pool = pool()?;
+    let gate = Arc::new(Gate::default());
+    // SAFETY: the reference is used only by helpers that entered the gate before it closed,
+    // and this function returns only after every such helper has left it (`close_and_wait`),
+    // so no use outlives the borrow; helpers entering later never touch it.
+    let shared: &'static (dyn Fn() + Sync) =
+        unsafe { std::mem::transmute::<&(dyn Fn() + Sync), &'static (dyn Fn() + Sync)>(work) };
+    for _ in 0..helpers {
+        let gate = Arc::clone(&gate);
+        pool.spawn(move || {
+            if gate.enter() {
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(shared));
+                gate.leave(ran.is_err());
+            }
+        });
+    }
+    // The calling thread's run may not unwind past the gate: a helper inside still uses `work`.
+    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    let theirs = gate.close_and_wait();
+    if mine.is_err() || theirs {
+        return Err(Error::Value(
+            "a kernel task failed (a bug in bntune)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The door between a [`with_helpers`] call and its helpers: how many helpers are inside, and
+/// whether the call has closed (after which no helper enters).
+#[derive(Default)]
+struct Gate {
+    /// Helpers inside, plus [`CLOSED`] once the call closed.
+    state: AtomicUsize,
+    panicked: AtomicBool,
+}
+
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+impl Gate {
+    /// Whether a helper may run: the call has not closed. Entering and closing are read-modify-
+    /// writes of one atomic, so they happen in one order: a helper that entered first is waited
+    /// for, one that comes after sees the gate closed.
+    fn enter(&self) -> bool {
+        if self.state.fetch_add(1, Ordering::SeqCst) & CLOSED != 0 {
+            self.state.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    fn leave(&self, panicked: bool) {
+        if panicked {
+            self.panicked.store(true, Ordering::SeqCst);
+        }
+        self.state.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Closes the gate, waits for the helpers inside to leave (each is finishing the one task
+    /// it holds), and says whether any helper's run panicked.
+    fn close_and_wait(&self) -> bool {
+        let mut inside = self.state.fetch_or(CLOSED, Ordering::SeqCst) & !CLOSED;
+        while inside != 0 {
+            std::thread::yield_now();
+            inside = self.state.load(Ordering::SeqCst) & !CLOSED;
+        }
+        self.panicked.load(Ordering::SeqCst)
+    }
+}
+
 /// Runs `op` inside the pool, so rayon's parallel iterators in it use the pool's threads.
 pub fn install<R: Send>(op: impl FnOnce() -> R + Send) -> Result<R> {
     Ok(pool()?.install(op))
@@ -65,6 +154,64 @@ mod tests {
     use super::*;
 
     // One test owns the global pool so parallel test threads do not race on its size.
+    #[test]
+    fn helpers_share_the_work_and_report_a_panic() {
+        let next = AtomicUsize::new(0);
+        let done: Vec<AtomicUsize> = (0..64).map(|_| AtomicUsize::new(0)).collect();
+        let work = || {
+            loop {
+                let t = next.fetch_add(1, Ordering::Relaxed);
+                if t >= done.len() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(200));
+                done[t].fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        for helpers in [0, 1, 3] {
+            next.store(0, Ordering::Relaxed);
+            done.iter().for_each(|d| d.store(0, Ordering::Relaxed));
+            with_helpers(helpers, &work).unwrap();
+            assert!(done.iter().all(|d| d.load(Ordering::Relaxed) == 1));
+        }
+        // Only the worker's run panics; the calling thread's run waits until it has started.
+        let caller = std::thread::current().id();
+        let started = AtomicBool::new(false);
+        let panicky = || {
+            if std::thread::current().id() != caller {
+                started.store(true, Ordering::SeqCst);
+                panic!("a task's bug");
+            }
+            while !started.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+        };
+        assert!(matches!(with_helpers(1, &panicky), Err(Error::Value(_))));
+        // The calling thread's run panics while a worker is inside its own: the call waits
+        // for the worker, then reports the panic as an error.
+        let (entered, left) = (AtomicBool::new(false), AtomicBool::new(false));
+        let caller_panics = || {
+            if std::thread::current().id() != caller {
+                entered.store(true, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                left.store(true, Ordering::SeqCst);
+                return;
+            }
+            while !entered.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            panic!("a task's bug on the calling thread");
+        };
+        assert!(matches!(
+            with_helpers(1, &caller_panics),
+            Err(Error::Value(_))
+        ));
+        assert!(
+            left.load(Ordering::SeqCst),
+            "returned before the worker left"
+        );
+    }
+
     #[test]
     fn pool_size_follows_set_num_threads() {
         assert!(num_threads().unwrap() >= 1);

@@ -6,6 +6,7 @@ which a missing torch is a failure.
 
 import copy
 import inspect
+import io
 import os
 import re
 import subprocess
@@ -393,10 +394,37 @@ def test_new_parameter_data_is_seen():
     assert torch.allclose(layer(x.double()), want.double(), atol=1e-6)
 
 
-def test_views_of_dropped_layers_are_dropped():
+def test_views_of_dropped_tensors_are_dropped():
     before = len(bt._VIEWS)
-    layer = bt.BatchNorm1d(3)
-    layer(torch.randn(6, 3))
+    layer = nn.BatchNorm1d(3)
+    x = torch.randn(6, 3, requires_grad=True)
+    stats = layer.running_mean, layer.running_var, layer.weight, layer.bias
+    bt.batch_norm(x, *stats, training=True).sum().backward()
     assert len(bt._VIEWS) == before + 4
-    del layer
+    del layer, stats
     assert len(bt._VIEWS) == before
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_layer_updates_its_own_statistics(how):
+    # The copy must not write through views of the original's tensors.
+    torch.manual_seed(9)
+    layer = bt.BatchNorm1d(3)
+    layer(torch.randn(8, 3))
+    if how == "deepcopy":
+        twin = copy.deepcopy(layer)
+    else:
+        buffer = io.BytesIO()
+        torch.save(layer, buffer)
+        buffer.seek(0)
+        twin = torch.load(buffer, weights_only=False)
+    before = {k: v.clone() for k, v in layer.state_dict().items()}
+    x = 3 + 2 * torch.randn(16, 3)
+    want = nn.BatchNorm1d(3)
+    want.load_state_dict(twin.state_dict())
+    want(x)
+    twin(x)
+    for k, v in layer.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    for k, v in want.state_dict().items():
+        assert torch.allclose(twin.state_dict()[k], v, rtol=1e-6), k

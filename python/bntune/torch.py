@@ -111,7 +111,11 @@ def _param_view(t: Tensor | None) -> np.ndarray | None:
 
 
 class _BatchNormFunction(torch.autograd.Function):
-    """Forward and backward each one call into the Rust kernels."""
+    """Forward and backward each one call into the Rust kernels.
+
+    The per-channel arguments come twice: as tensors (for autograd and for double backward)
+    and as the numpy views the kernels read (made once per layer, see `_LayerViews`).
+    """
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -119,18 +123,15 @@ class _BatchNormFunction(torch.autograd.Function):
         x: Tensor,
         weight: Tensor | None,
         bias: Tensor | None,
-        running_mean: Tensor | None,
-        running_var: Tensor | None,
+        views: tuple[np.ndarray | None, ...],
         training: bool,
         momentum: float,
         eps: float,
     ) -> Tensor:
         rows, channels_last = _as_rows(x)
-        xn, wn = rows.detach().numpy(), _param_view(weight)
-        stats = _param_view(running_mean), _param_view(running_var)
-        y, mean, invstd = _core.batch_norm_forward(
-            xn, wn, _param_view(bias), *stats, training, momentum, eps, None
-        )
+        xn = rows.detach().numpy()
+        wn = views[0]
+        y, mean, invstd = _core.batch_norm_forward(xn, *views, training, momentum, eps, None)
         # x for torch's checks that it was not modified in place (and for double backward);
         # the kernels' views of x and the weight ride along, not to be made again.
         ctx.save_for_backward(x, weight, bias)
@@ -143,12 +144,12 @@ class _BatchNormFunction(torch.autograd.Function):
         x, weight, bias = ctx.saved_tensors
         xn, wn, mean, invstd, training, eps, channels_last = ctx.kept
         if dy is None:
-            return (None,) * 8
+            return (None,) * 7
         if torch.is_grad_enabled():
             # create_graph=True: the gradient must itself be differentiable, so it is
             # computed by torch's formula from the saved inputs and statistics.
             grads = _torch_grads(dy, x, weight, bias, mean, invstd, training, eps)
-            return (*grads, None, None, None, None, None)
+            return (*grads, None, None, None, None)
         dx, dgamma, dbeta = _core.batch_norm_backward(
             _like_rows(dy, channels_last).numpy(), xn, wn, mean, invstd, training, None
         )
@@ -157,7 +158,6 @@ class _BatchNormFunction(torch.autograd.Function):
             _from_rows(dx, x.shape, channels_last) if need[0] else None,
             torch.from_numpy(dgamma) if weight is not None and need[1] else None,
             torch.from_numpy(dbeta) if bias is not None and need[2] else None,
-            None,
             None,
             None,
             None,
@@ -231,9 +231,8 @@ def batch_norm(
         or (weight is not None and weight.requires_grad)
         or (bias is not None and bias.requires_grad)
     ):
-        return _BatchNormFunction.apply(
-            input, weight, bias, running_mean, running_var, training, momentum, eps
-        )
+        views = tuple(map(_param_view, (weight, bias, running_mean, running_var)))
+        return _BatchNormFunction.apply(input, weight, bias, views, training, momentum, eps)
     rows, channels_last = _as_rows(input)
     params = _param_view(weight), _param_view(bias)
     stats = _param_view(running_mean), _param_view(running_var)
@@ -243,30 +242,135 @@ def batch_norm(
     return _from_rows(y, input.shape, channels_last)
 
 
+class _LayerViews:
+    """What a layer's calls reuse: its per-channel tensors, their numpy views and data pointers.
+
+    Kept in the layer's ``__dict__`` and checked on every call (the tensors by identity, their
+    memory by data pointer: ``.data = ...`` and ``.to()`` change one or the other, in-place
+    writes neither), so a layer reaches its views with a few comparisons instead of
+    torch's ``Module.__getattr__`` and ``Tensor.numpy()`` each time. A live view keeps its
+    tensor's memory alive, so an unchanged pointer is the same memory. Copies and pickles of
+    the layer start with no views (``__reduce__``): a deep copy's views would alias nothing.
+    """
+
+    __slots__ = ("bias", "count", "dtype", "key", "ptrs", "running_mean", "running_var", "weight")
+
+    def __init__(self) -> None:
+        self.key: tuple[Tensor | None, ...] = ()
+        self.ptrs: tuple[int, ...] = ()
+        self.dtype: torch.dtype | None = None
+        self.weight: np.ndarray | None = None
+        self.bias: np.ndarray | None = None
+        self.running_mean: np.ndarray | None = None
+        self.running_var: np.ndarray | None = None
+        # num_batches_tracked as a 1-element int64 view: `count[0] += 1` costs about 0.2 us,
+        # torch's `add_(1)` several.
+        self.count: np.ndarray | None = None
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return (_LayerViews, ())
+
+
+def _ptrs(key: tuple[Tensor | None, ...]) -> tuple[int, ...]:
+    return tuple(0 if t is None else t.data_ptr() for t in key)
+
+
+def _layer_views(bn: nn.modules.batchnorm._BatchNorm) -> _LayerViews | None:
+    """The layer's views, made again when its tensors changed; None when bntune cannot run
+    them (not CPU, not float32/float64, mixed dtypes, strided running statistics)."""
+    params, buffers = bn._parameters, bn._buffers
+    key = (
+        params.get("weight"),
+        params.get("bias"),
+        buffers.get("running_mean"),
+        buffers.get("running_var"),
+        buffers.get("num_batches_tracked"),
+    )
+    views = bn.__dict__.get("_bntune_views")
+    if (
+        views is not None
+        and len(views.key) == 5
+        and views.key[0] is key[0]
+        and views.key[1] is key[1]
+        and views.key[2] is key[2]
+        and views.key[3] is key[3]
+        and views.key[4] is key[4]
+        and views.ptrs == _ptrs(key)
+    ):
+        return views
+    floats = [t for t in key[:4] if t is not None]
+    dtype = floats[0].dtype if floats else None
+    count = key[4]
+    if (
+        any(not t.is_cpu or t.dtype != dtype or not t.is_contiguous() for t in floats)
+        or (dtype is not None and dtype not in _DTYPES)
+        or (count is not None and (not count.is_cpu or count.dtype != torch.int64))
+    ):
+        return None
+    views = _LayerViews()
+    views.key, views.ptrs, views.dtype = key, _ptrs(key), dtype
+    as_numpy = [None if t is None else t.detach().numpy() for t in key[:4]]
+    views.weight, views.bias, views.running_mean, views.running_var = as_numpy
+    views.count = None if count is None else count.detach().view(1).numpy()
+    bn.__dict__["_bntune_views"] = views
+    return views
+
+
 class _BntuneBatchNorm:
-    """The forward pass shared by the three layers (torch's, with bntune's functional)."""
+    """The forward pass shared by the three layers: torch's logic, bntune's kernels.
+
+    Written for the per-call cost of small inputs: the layer's tensors come from its cached
+    views ([`_LayerViews`]), and the checks of :func:`batch_norm` are made once per change of
+    the layer's tensors rather than once per call.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         bn: nn.modules.batchnorm._BatchNorm = self  # type: ignore[assignment]
         bn._check_input_dim(input)
-        factor = 0.0 if bn.momentum is None else bn.momentum
-        if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
-            bn.num_batches_tracked.add_(1)
-            if bn.momentum is None:  # a cumulative moving average
-                factor = 1.0 / float(bn.num_batches_tracked)
+        views = _layer_views(bn)
+        if (
+            views is None
+            or not input.is_cpu
+            or (input.dtype is not views.dtype and views.dtype is not None)
+            or input.dtype not in _DTYPES
+            or input.numel() == 0
+        ):
+            return nn.modules.batchnorm._BatchNorm.forward(bn, input)
+        training, momentum = bn.training, bn.momentum
+        factor = 0.0 if momentum is None else momentum
+        count = views.count
+        if training and bn.track_running_stats and count is not None:
+            count[0] += 1
+            if momentum is None:  # a cumulative moving average
+                factor = 1.0 / float(count[0])
         # Without running statistics, eval mode normalises with the batch's (as torch does).
-        use_batch = bn.training or (bn.running_mean is None and bn.running_var is None)
-        keep = not bn.training or bn.track_running_stats
-        return batch_norm(
-            input,
-            bn.running_mean if keep else None,
-            bn.running_var if keep else None,
-            bn.weight,
-            bn.bias,
+        rm, rv = views.running_mean, views.running_var
+        use_batch = training or (rm is None and rv is None)
+        if training and not bn.track_running_stats:
+            rm = rv = None
+        _share_torchs_threads()
+        params = bn._parameters
+        weight, bias = params.get("weight"), params.get("bias")
+        if torch.is_grad_enabled() and (
+            input.requires_grad
+            or (weight is not None and weight.requires_grad)
+            or (bias is not None and bias.requires_grad)
+        ):
+            arrays = (views.weight, views.bias, rm, rv)
+            return _BatchNormFunction.apply(input, weight, bias, arrays, use_batch, factor, bn.eps)
+        rows, channels_last = _as_rows(input)
+        y, _, _ = _core.batch_norm_forward(
+            rows.detach().numpy(),
+            views.weight,
+            views.bias,
+            rm,
+            rv,
             use_batch,
             factor,
             bn.eps,
+            None,
         )
+        return _from_rows(y, input.shape, channels_last)
 
 
 class BatchNorm1d(_BntuneBatchNorm, nn.BatchNorm1d):
@@ -301,4 +405,5 @@ def convert(model: nn.Module, *, back: bool = False) -> nn.Module:
         new = swaps.get(type(module))
         if new is not None:
             module.__class__ = new
+            module.__dict__.pop("_bntune_views", None)
     return model

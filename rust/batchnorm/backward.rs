@@ -48,7 +48,10 @@ pub fn backward<T: Element>(
     }
     l.check_channels("mean", saved.mean.len())?;
     l.check_channels("invstd", saved.invstd.len())?;
-    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(dx)));
+    let k = T::kernels(
+        backend,
+        plan::streams(size_of_val(dx), l.row_len() * size_of::<T>()),
+    );
     let job = Job {
         k: &k,
         l,

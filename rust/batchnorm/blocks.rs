@@ -23,6 +23,9 @@ use crate::threads;
 /// per thread stays in L2 and the thread's share of L3 between the two passes.
 pub const BLOCK_BYTES: usize = 4 << 20;
 
+/// With several threads, the fewest blocks per thread (see [`ChannelBlocks::new`]).
+pub const TASKS_PER_THREAD: usize = 4;
+
 /// How the channels of an (N, C, S) input are cut into blocks of consecutive channels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChannelBlocks {
@@ -33,11 +36,22 @@ pub struct ChannelBlocks {
 impl ChannelBlocks {
     /// The cut of `l` for `arrays` arrays of `elem_bytes`-byte elements read by the first pass:
     /// blocks of at most [`BLOCK_BYTES`] (and at least one channel), as many as it takes
-    /// rounded up to a multiple of `threads` so the threads get equal shares.
+    /// rounded up to a multiple of `threads` so the threads get equal shares, and with several
+    /// threads at least [`TASKS_PER_THREAD`] per thread: a thread that starts late (its core
+    /// busy with other work) then leaves a small block, not half the input, for the others.
     pub fn new(l: Layout, elem_bytes: usize, arrays: usize, threads: usize) -> ChannelBlocks {
         let channel_bytes = (l.per_channel() * elem_bytes * arrays).max(1);
         let per_block = (BLOCK_BYTES / channel_bytes).max(1);
-        let blocks = l.c.div_ceil(per_block).next_multiple_of(threads.max(1));
+        let threads = threads.max(1);
+        let fewest = if threads > 1 {
+            TASKS_PER_THREAD * threads
+        } else {
+            1
+        };
+        let blocks =
+            l.c.div_ceil(per_block)
+                .max(fewest)
+                .next_multiple_of(threads);
         ChannelBlocks {
             block: l.c.div_ceil(blocks.min(l.c)).max(1),
         }

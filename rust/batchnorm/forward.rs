@@ -33,7 +33,10 @@ pub fn forward_train<T: Element>(
     affine.check(&layout)?;
     check_eps(eps)?;
     check_trainable("x", shape, &layout)?;
-    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(y)));
+    let k = T::kernels(
+        backend,
+        plan::streams(size_of_val(y), layout.row_len() * size_of::<T>()),
+    );
     let triples = if layout.s == 1 {
         train_columns(&k, layout, x, affine, eps, y)?
     } else {
@@ -147,7 +150,10 @@ pub fn forward_infer<T: Element>(
     l.check_channels("running_mean", running_mean.len())?;
     l.check_channels("running_var", running_var.len())?;
     check_eps(eps)?;
-    let k = T::kernels(backend, plan::streams(std::mem::size_of_val(y)));
+    let k = T::kernels(
+        backend,
+        plan::streams(size_of_val(y), l.row_len() * size_of::<T>()),
+    );
     let invstd: Vec<f64> = running_var.iter().map(|&v| stats::invstd(v, eps)).collect();
     let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * invstd[c]).collect();
     let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();

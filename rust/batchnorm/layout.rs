@@ -66,6 +66,12 @@ impl Layout {
         self.len() == 0
     }
 
+    /// The length of the contiguous runs the kernels write: a (sample, channel) row of S
+    /// values, or for (N, C) a sample's C values.
+    pub fn row_len(&self) -> usize {
+        if self.s == 1 { self.c } else { self.s }
+    }
+
     /// M = N·S, the number of values each channel's statistics are taken over.
     pub fn per_channel(&self) -> usize {
         self.n * self.s

@@ -4,9 +4,10 @@
 //! shape alone, and pieces are combined in a fixed order. Threads only change which task runs
 //! where. Tiny inputs run on the calling thread, so a small call pays no hand-off to the pool.
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::threads;
 
 /// Inputs with fewer elements than this run on the calling thread.
@@ -23,20 +24,42 @@ const PIECE_BYTES: usize = 256 << 10;
 /// there are enough tasks to share between threads and few partial results to combine.
 const PIECES_PER_GROUP: usize = 4;
 
+/// The fewest groups an (N, C) input of enough rows is cut into: groups of four pieces left
+/// (256, 1024) and (4096, 64) float32 inputs one group, hence one thread, while torch used two.
+pub const MIN_GROUPS: usize = 4;
+
+/// The fewest rows of a piece cut smaller to reach [`MIN_GROUPS`]: the column loops read strips
+/// of up to eight rows side by side.
+const MIN_PIECE_ROWS: usize = 8;
+
 /// Outputs of at least this many bytes are written with non-temporal stores: they cannot stay
 /// in cache anyway, and streaming them saves reading each line before it is overwritten.
 pub const STREAM_BYTES: usize = 8 << 20;
 
-/// Whether an output of `bytes` bytes is streamed.
-pub fn streams(bytes: usize) -> bool {
-    bytes >= STREAM_BYTES
+/// The shortest row (in bytes) whose output is streamed. A row's streaming stores start and end
+/// at 32-byte boundaries, and the cache lines it shares with its neighbours get plain stores
+/// too; a line written both ways is flushed in pieces. Short rows are mostly such lines: the
+/// float64 forward pass on (64, 512, 7, 7) (392-byte rows, 12.8 MB) took 4.6-5.0 ns an
+/// element streamed against 0.84-1.07 on (32, 512, 7, 7) (6.4 MB, not streamed), one thread,
+/// 2026-12-07; 4 KiB rows have at most one such line in 64.
+pub const STREAM_ROW_BYTES: usize = 4 << 10;
+
+/// Whether an output of `bytes` bytes, written in rows of `row_bytes` bytes, is streamed.
+pub fn streams(bytes: usize, row_bytes: usize) -> bool {
+    bytes >= STREAM_BYTES && row_bytes >= STREAM_ROW_BYTES
 }
 
 /// The most row groups an (N, C) input is cut into.
 pub const MAX_GROUPS: usize = 64;
 
-/// Runs `count` tasks, in the pool when `parallel` (and the pool has more than one thread),
-/// and returns their results in task order.
+/// Runs `count` tasks, on several threads when `parallel` (and the pool has more than one
+/// thread), and returns their results in task order.
+///
+/// The calling thread and up to n − 1 of the pool's n workers each take the next task not yet
+/// taken until none is left. The calling thread starts at once (no hand-off into the pool and
+/// back), and a worker slow to wake, because other threads hold the cores (torch's OpenMP
+/// workers spin after each op; other processes), takes fewer tasks instead of leaving its
+/// share of a fixed split for the others to wait on.
 ///
 /// Each task ends with a store fence, so what it wrote with streaming (non-temporal) stores is
 /// visible to every thread once the call returns; the streaming loops themselves do not fence.
@@ -50,13 +73,32 @@ pub fn map_tasks<R: Send>(
         store_fence();
         result
     };
-    // With one thread the calling thread runs the tasks itself: handing them to the pool's
-    // one worker would only add a wake-up (which costs most when other threads hold the cores).
-    if parallel && threads::num_threads()? > 1 {
-        threads::install(|| (0..count).into_par_iter().map(fenced).collect())
-    } else {
-        Ok((0..count).map(fenced).collect())
+    let threads = if parallel { threads::num_threads()? } else { 1 };
+    // With one thread (or one task) the calling thread runs the tasks itself: waking a worker
+    // would only add a hand-off, which costs most when other threads hold the cores.
+    if threads <= 1 || count <= 1 {
+        return Ok((0..count).map(fenced).collect());
     }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let t = next.fetch_add(1, Ordering::Relaxed);
+            if t >= count {
+                break;
+            }
+            let result = fenced(t);
+            *slots[t].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        }
+    };
+    threads::with_helpers(threads.min(count) - 1, &work)?;
+    slots
+        .into_iter()
+        .map(|slot| {
+            let result = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
+            result.ok_or_else(|| Error::Value("a kernel task did not finish".to_owned()))
+        })
+        .collect()
 }
 
 /// Orders this thread's earlier streaming stores before its later stores (a no-op where there
@@ -86,10 +128,15 @@ pub struct RowGroups {
 impl RowGroups {
     /// The cut of `n` rows of `c` elements of `elem_bytes` bytes, `arrays` arrays read
     /// together. At most [`MAX_GROUPS`] groups, so their partial results (C values each) stay
-    /// small next to the input even when rows are long.
+    /// small next to the input even when rows are long, and at least [`MIN_GROUPS`] when the
+    /// rows allow (fewer pieces per group, then smaller pieces), so two threads share the work.
     pub fn new(n: usize, c: usize, elem_bytes: usize, arrays: usize) -> RowGroups {
-        let piece = (PIECE_BYTES / (c * elem_bytes * arrays).max(1)).max(1);
-        let pieces = PIECES_PER_GROUP.max(n.div_ceil(piece).div_ceil(MAX_GROUPS));
+        let fits = (PIECE_BYTES / (c * elem_bytes * arrays).max(1)).max(1);
+        let piece = fits.min(n.div_ceil(MIN_GROUPS).max(MIN_PIECE_ROWS));
+        let count = n.div_ceil(piece);
+        let pieces = (count / MIN_GROUPS)
+            .clamp(1, PIECES_PER_GROUP)
+            .max(count.div_ceil(MAX_GROUPS));
         RowGroups {
             piece,
             group: piece * pieces,
@@ -164,6 +211,19 @@ mod tests {
         let long = RowGroups::new(1 << 20, 16, 4, 1);
         assert!(long.count(1 << 20) <= MAX_GROUPS);
         assert_eq!(long.group % long.piece, 0);
+        // Inputs of a few pieces still make MIN_GROUPS tasks.
+        for (n, c) in [(256, 1024), (4096, 64), (128, 1024), (33, 1024)] {
+            let g = RowGroups::new(n, c, 4, 1);
+            assert_eq!(g.count(n), MIN_GROUPS, "{n} {c}");
+        }
+        assert_eq!(RowGroups::new(20, 1024, 4, 1).piece, 8);
+    }
+
+    #[test]
+    fn only_large_outputs_of_long_rows_stream() {
+        assert!(streams(STREAM_BYTES, STREAM_ROW_BYTES));
+        assert!(!streams(STREAM_BYTES - 1, 1 << 20));
+        assert!(!streams(64 << 20, 49 * 8));
     }
 
     #[test]
@@ -172,5 +232,24 @@ mod tests {
         let par = map_tasks(true, 100, |i| i * i).unwrap();
         assert_eq!(seq, par);
         assert_eq!(seq[7], 49);
+        for count in [0, 1, 2, 3] {
+            let got = map_tasks(true, count, |i| i + 1).unwrap();
+            assert_eq!(got, (1..=count).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn map_tasks_runs_every_task_once_on_several_threads() {
+        // Slow tasks: a worker that woke takes some of them while the calling thread runs others.
+        let seen = Mutex::new(vec![]);
+        let got = map_tasks(true, 16, |i| {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            seen.lock().unwrap().push(i);
+            i
+        });
+        assert_eq!(got.unwrap(), (0..16).collect::<Vec<_>>());
+        let mut tasks = seen.into_inner().unwrap();
+        tasks.sort_unstable();
+        assert_eq!(tasks, (0..16).collect::<Vec<_>>());
     }
 }
