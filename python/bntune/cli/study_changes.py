@@ -78,7 +78,8 @@ def check(study: tune.Study, cfg: StudyConfig) -> str | None:
         study.storage.set_meta({key: json.dumps(now)})
         return None
     if "method" not in before:  # recorded before search.method existed: the zoom rule
-        before["method"] = "zoom" if before.get("mode") == "coarse-to-fine" else None
+        mode = MODES.get(before.get("mode", ""))
+        before["method"] = "zoom" if mode is not None and mode.zooms else None
     lines = []
     for name, where in _DEFINING.items():
         if before.get(name) != now[name]:

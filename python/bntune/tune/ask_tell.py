@@ -100,19 +100,16 @@ class AskTell:
         """The next trial of the coarse-to-fine run ``zoom`` over ``space`` (None: define by
         run), replayed from what was told (see the module docstring)."""
         run_key = zoom.key(space)
-        ended = 0  # the rounds replayed so far
 
-        def round_told() -> None:
-            nonlocal ended
-            ended += 1
+        def round_told(r: int) -> None:
             waiting = sorted(
                 n
                 for n, a in self.asked.items()
-                if a.record.stream.startswith(run_key + ":") and a.record.round == ended
+                if a.record.stream.startswith(run_key + ":") and a.record.round == r
             )
             if waiting:
                 raise RoundPending(
-                    f"coarse-to-fine round {ended}: trials {', '.join(map(str, waiting))} were "
+                    f"coarse-to-fine round {r}: trials {', '.join(map(str, waiting))} were "
                     f"asked for and not told; the next round's box needs their results: tell "
                     f"them (study.tell), then ask again"
                 )

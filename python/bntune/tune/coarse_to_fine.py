@@ -123,13 +123,14 @@ def run(
     catch: tuple[type[BaseException], ...],
     pruner: Pruner | None,
     retry_failed: bool = False,
-    after_round: Callable[[], None] | None = None,
+    after_round: Callable[[int], None] | None = None,
 ) -> None:
-    """The rounds of ``study.coarse_to_fine`` (arguments checked there), ``after_round`` called
-    after each. Each round's trials run on ``pool``; a round ends when all its trials have, so
-    the next box (and so every configuration) is the same for any number of workers. Without a
-    ``space`` (define by run) each round's box covers the parameters the study has seen (the
-    zoom rule) or the run has seen (the adaptive method), each decided by trials that used it."""
+    """The rounds of ``study.coarse_to_fine`` (arguments checked there), ``after_round(r)``
+    called after each round r. Each round's trials run on ``pool``; a round ends when all its
+    trials have, so the next box (and so every configuration) is the same for any number of
+    workers. Without a ``space`` (define by run) each round's box covers the parameters the
+    study has seen (the zoom rule) or the run has seen (the adaptive method), each decided by
+    trials that used it."""
     if zoom.method == "adaptive":
         _run_adaptive(log, objective, space, zoom, pool, catch=catch, pruner=pruner,
                       retry_failed=retry_failed, after_round=after_round)  # fmt: skip
@@ -153,7 +154,7 @@ def run(
                         box if r > 1 else None, retry_failed)  # fmt: skip
         run_design(log, objective, design, pool, catch=catch, pruner=pruner)
         if after_round is not None:
-            after_round()
+            after_round(r)
 
 
 def _suggested_space(log: TrialLog) -> Space:
@@ -178,7 +179,7 @@ def _run_adaptive(
     catch: tuple[type[BaseException], ...],
     pruner: Pruner | None,
     retry_failed: bool,
-    after_round: Callable[[], None] | None,
+    after_round: Callable[[int], None] | None,
 ) -> None:
     """The rounds of method="adaptive": the region's state is replayed from each finished
     round's results (read back in seq order), so a resumed run decides as an unbroken one.
@@ -229,7 +230,7 @@ def _run_adaptive(
         region = trust_region.after_round(region, scores[evidence.starts[r] :].tolist(), r,
                                           tau_fail, before)  # fmt: skip
         if after_round is not None:
-            after_round()
+            after_round(r)
 
 
 def _planned_design(

@@ -520,7 +520,7 @@ class Study:
         # the check walks the run's trials once, not once per round
         settled = False
 
-        def after_round() -> None:
+        def after_round(r: int) -> None:
             nonlocal settled
             if settled:
                 return
