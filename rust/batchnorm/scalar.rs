@@ -113,6 +113,15 @@ pub fn acc_shifted_cols<T: Real>(x: &[T], pivot: &[f64], acc_d: &mut [f64], acc_
     }
 }
 
+/// acc[j] += x[j] and acc_sq[j] += x[j]² (the shifted sums about a zero pivot).
+pub fn acc_sum_sq_cols<T: Real>(x: &[T], acc: &mut [f64], acc_sq: &mut [f64]) {
+    for ((a, q), v) in acc.iter_mut().zip(acc_sq.iter_mut()).zip(x) {
+        let v = v.to_f64();
+        *a += v;
+        *q += v * v;
+    }
+}
+
 /// acc_dy[j] += dy[j]; acc_dot[j] += dy[j]·(x[j] − mean[j]).
 pub fn acc_dy_dot_cols<T: Real>(
     dy: &[T],
@@ -162,6 +171,14 @@ pub fn block_shifted_cols<T: Real>(
 ) {
     for row in x.chunks_exact(c.max(1)) {
         acc_shifted_cols(row, pivot, acc_d, acc_sq);
+    }
+}
+
+/// acc[j] += Σ_rows x and acc_sq[j] += Σ_rows x², for a block of whole rows of `c` values
+/// ([`block_shifted_cols`] about a zero pivot).
+pub fn block_sum_sq_cols<T: Real>(x: &[T], c: usize, acc: &mut [f64], acc_sq: &mut [f64]) {
+    for row in x.chunks_exact(c.max(1)) {
+        acc_sum_sq_cols(row, acc, acc_sq);
     }
 }
 

@@ -10,6 +10,12 @@
 /// widening work of a row.
 pub const SHIFT_LOSS: f64 = 1.0 / 16.0;
 
+/// Rows the column loops of the one-pass form read side by side (a strip): each strip's sums
+/// are added to the accumulators in one step, so the sums over a block of rows do not change
+/// when it is cut between strips. Eight measured 1.4x as fast as four on 64-row blocks of 1024
+/// float32 columns, sixteen slower than either (2026-11-26).
+pub const STRIP_ROWS: usize = 8;
+
 /// (Σx, M2) of `count` values from their sums about a pivot p, Σd and Σd² with d = x − p:
 /// Σx = count·p + Σd and M2 = Σd² − (Σd)²/count, or `None` where the [`SHIFT_LOSS`] check
 /// fails (too much cancelled, or anything non-finite: NaN fails the comparison too, so such
@@ -18,4 +24,30 @@ pub fn from_shifted_sums(count: f64, pivot: f64, sum_d: f64, sum_sq: f64) -> Opt
     let m2 = sum_sq - sum_d * (sum_d / count);
     let sum = count * pivot + sum_d;
     (m2 >= sum_sq * SHIFT_LOSS && sum.is_finite()).then_some((sum, m2))
+}
+
+/// [`from_shifted_sums`] for each column of a block of `count` rows: on entry `sum` and `m2`
+/// hold Σd and Σd² about `pivot` (zero where `pivot` is `None`), on exit Σx, M2 and the mean
+/// Σx/count. False if any column fails the check (the outputs are then meaningless). One
+/// reciprocal instead of a division per column and no early exit, so the loop vectorises:
+/// on 64-row blocks of 1024 columns the divisions took a fifth of the statistics' time.
+/// Multiplying by 1/count instead of dividing adds at most an ulp to (Σd)²/count, which is
+/// at most Σd².
+pub fn cols_from_shifted_sums(
+    count: f64,
+    pivot: Option<&[f64]>,
+    sum: &mut [f64],
+    m2: &mut [f64],
+    mean: &mut [f64],
+) -> bool {
+    let inv = 1.0 / count;
+    let mut ok = true;
+    for (j, ((s, q), u)) in sum.iter_mut().zip(m2.iter_mut()).zip(mean.iter_mut()).enumerate() {
+        let p = pivot.map_or(0.0, |p| p[j]);
+        let d2 = *q - *s * (*s * inv);
+        let total = count * p + *s;
+        ok &= (d2 >= *q * SHIFT_LOSS) & total.is_finite();
+        (*s, *q, *u) = (total, d2, total * inv);
+    }
+    ok
 }

@@ -10,7 +10,7 @@
 
 use super::plan::PIECE_LEN;
 use super::real::Real;
-use super::shifted::from_shifted_sums;
+use super::shifted::{SHIFT_LOSS, STRIP_ROWS, cols_from_shifted_sums};
 use super::table::Kernels;
 
 /// Count, Σx and Σ(x − mean)² of the values seen so far.
@@ -83,25 +83,47 @@ impl ColumnMoments {
         }
     }
 
-    /// Moments of `block`, whole rows of `c` values, in one pass about its first row (see
+    /// Moments of `block`, whole rows of `c` values, in one pass (see
     /// [`SHIFT_LOSS`](super::shifted::SHIFT_LOSS)); `None` if a column would lose too much to
     /// cancellation, or is not finite, and must be taken by [`ColumnMoments::two_pass`] instead.
+    ///
+    /// The pivot is zero where that is as exact, else the block's first row. About zero, d is x
+    /// itself and the loops skip the subtraction; the form's check holds when a column's mean
+    /// is within 3.87 standard deviations of zero, as for most inputs of a layer. Whether to
+    /// go on about zero is decided after the first [`STRIP_ROWS`] rows (a column whose mean is
+    /// far from zero fails there, and only those rows are read twice), and the check on the
+    /// whole block decides in the end; the decision depends on the block alone, so results stay
+    /// the same for any number of threads.
     pub fn one_pass<T: Real>(k: &Kernels<T>, block: &[T], c: usize) -> Option<ColumnMoments> {
-        if c == 0 {
+        if c == 0 || block.len() < c {
             return None;
         }
-        let pivot: Vec<f64> = block.get(..c)?.iter().map(|v| v.to_f64()).collect();
+        let rows = block.len() / c;
+        // A whole number of strips, so the sums go on from the trial unchanged.
+        let trial = block.len().min(STRIP_ROWS * c);
         let mut m = ColumnMoments::new(c);
-        (k.block_shifted_cols)(block, c, &pivot, &mut m.sum, &mut m.m2);
-        m.count = (block.len() / c) as f64;
-        let count = m.count;
-        let cols = m.sum.iter_mut().zip(m.m2.iter_mut()).zip(m.mean.iter_mut());
-        for (((sum, m2), mean), &p) in cols.zip(&pivot) {
-            // Σd and Σd² on entry; Σx, Σ(x − mean)² and the mean on exit.
-            (*sum, *m2) = from_shifted_sums(count, p, *sum, *m2)?;
-            *mean = *sum / count;
+        (k.block_sum_sq_cols)(&block[..trial], c, &mut m.sum, &mut m.m2);
+        // The trial needs no division: (Σx)²/n ≤ (1 − SHIFT_LOSS)·Σx² is the check of
+        // `from_shifted_sums` up to rounding, and the final check is the exact one. NaN fails.
+        let bound = (trial / c) as f64 * (1.0 - SHIFT_LOSS);
+        let cols = m.sum.iter().zip(&m.m2);
+        if cols.fold(true, |ok, (&s, &q)| ok & (s * s <= q * bound)) {
+            (k.block_sum_sq_cols)(&block[trial..], c, &mut m.sum, &mut m.m2);
+            if m.finish(rows, None) {
+                return Some(m);
+            }
         }
-        Some(m)
+        let first: Vec<f64> = block[..c].iter().map(|v| v.to_f64()).collect();
+        let mut m = ColumnMoments::new(c);
+        (k.block_shifted_cols)(block, c, &first, &mut m.sum, &mut m.m2);
+        m.finish(rows, Some(&first)).then_some(m)
+    }
+
+    /// Count, Σx, M2 and mean from Σd and Σd² about `pivot` (zero if `None`), held in `sum`
+    /// and `m2`; false where [`cols_from_shifted_sums`] refuses a column.
+    fn finish(&mut self, rows: usize, pivot: Option<&[f64]>) -> bool {
+        self.count = rows as f64;
+        cols_from_shifted_sums(self.count, pivot, &mut self.sum, &mut self.m2, &mut self.mean)
     }
 
     /// Two-pass moments of `block` (small enough to stay in L2 between the passes): the column

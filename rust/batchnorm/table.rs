@@ -19,6 +19,7 @@ pub struct Kernels<T> {
     pub block_sum_cols: fn(&[T], usize, &mut [f64]),
     pub block_sq_dev_cols: fn(&[T], usize, &[f64], &mut [f64]),
     pub block_shifted_cols: fn(&[T], usize, &[f64], &mut [f64], &mut [f64]),
+    pub block_sum_sq_cols: fn(&[T], usize, &mut [f64], &mut [f64]),
     pub block_dy_dot_cols: fn(&[T], &[T], usize, &[f64], &mut [f64], &mut [f64]),
     pub affine_cols: fn(&[T], &NormCols, &mut [T]),
     pub bwd_cols: fn(&[T], &[T], &[f64], &[f64], &[f64], &[f64], &mut [T]),

@@ -9,6 +9,7 @@ use super::{param4, put4, put8};
 use crate::batchnorm::norm::NormCols;
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
+use crate::batchnorm::shifted::STRIP_ROWS;
 use crate::simd::avx2::{Lanes, aligned_head};
 
 // The safe wrappers in this file are handed out only by `super::table`, whose caller vouched
@@ -128,18 +129,26 @@ pub(super) fn block_shifted_cols<T: Real + Lanes>(
     acc_sq: &mut [f64],
 ) {
     // SAFETY: see the note above the wrappers.
-    unsafe { block_shifted_cols_impl(x, c, pivot, [acc_d, acc_sq]) }
+    unsafe { block_shifted_cols_impl::<T, true>(x, c, pivot, [acc_d, acc_sq]) }
 }
 
-/// Rows a strip of [`block_shifted_cols_impl`] reads side by side: the accumulators are loaded
-/// and stored once per this many rows. Eight measured 1.4x as fast as four on 64-row blocks of
-/// 1024 float32 columns, sixteen slower than either (2026-11-26).
-const SHIFTED_STRIP: usize = 8;
+pub(super) fn block_sum_sq_cols<T: Real + Lanes>(
+    x: &[T],
+    c: usize,
+    acc: &mut [f64],
+    acc_sq: &mut [f64],
+) {
+    // SAFETY: see the note above the wrappers.
+    unsafe { block_shifted_cols_impl::<T, false>(x, c, &[], [acc, acc_sq]) }
+}
 
-/// Σd and Σd² per column with d = x − pivot, in one pass over strips of [`SHIFTED_STRIP`]
-/// rows, each lane summing the strip's even rows and odd rows in two chains.
+/// Σd and Σd² per column with d = x − pivot (d = x without `SUB`: the pivot is zero and
+/// unused), in one pass over strips of [`STRIP_ROWS`] rows, each lane summing the strip's even
+/// rows and odd rows in two chains. The zero pivot's loop, with no subtraction, runs in about
+/// 0.5-0.8x the time on float32 (2026-12-07): the subtractions compete with the widening
+/// conversions and the additions for the same floating-point pipes.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn block_shifted_cols_impl<T: Real + Lanes>(
+unsafe fn block_shifted_cols_impl<T: Real + Lanes, const SUB: bool>(
     x: &[T],
     c: usize,
     pivot: &[f64],
@@ -149,19 +158,26 @@ unsafe fn block_shifted_cols_impl<T: Real + Lanes>(
         return;
     }
     let rows = x.len() / c;
-    let w = c.min(pivot.len()).min(acc_d.len()).min(acc_sq.len());
+    let w = if SUB { c.min(pivot.len()) } else { c };
+    let w = w.min(acc_d.len()).min(acc_sq.len());
     let p = x.as_ptr();
     let mut r = 0;
     // SAFETY: every load reads [(r + k)·c + j..(r + k)·c + j + 4] with r + k < rows and
-    // j + 4 <= w <= c, so within rows·c <= x.len(); pivot and accumulator accesses stay below w.
+    // j + 4 <= w <= c, so within rows·c <= x.len(); pivot (read only with `SUB`, when
+    // w <= pivot.len()) and accumulator accesses stay below w.
     unsafe {
-        while r + SHIFTED_STRIP <= rows {
+        while r + STRIP_ROWS <= rows {
             let mut j = 0;
             while j + 4 <= w {
-                let m = param4(pivot, j);
+                let m = if SUB {
+                    param4(pivot, j)
+                } else {
+                    _mm256_setzero_pd()
+                };
                 let (mut s, mut q) = ([_mm256_setzero_pd(); 2], [_mm256_setzero_pd(); 2]);
-                for k in 0..SHIFTED_STRIP {
-                    let d = _mm256_sub_pd(T::load4(p.add((r + k) * c + j)), m);
+                for k in 0..STRIP_ROWS {
+                    let v = T::load4(p.add((r + k) * c + j));
+                    let d = if SUB { _mm256_sub_pd(v, m) } else { v };
                     s[k % 2] = _mm256_add_pd(s[k % 2], d);
                     q[k % 2] = _mm256_fmadd_pd(d, d, q[k % 2]);
                 }
@@ -173,21 +189,26 @@ unsafe fn block_shifted_cols_impl<T: Real + Lanes>(
             }
             for jj in j..w {
                 // The lanes' arithmetic, fused alike (see `block_sq_dev_cols_impl`).
+                let at = if SUB { pivot[jj] } else { 0.0 };
                 let (mut s, mut q) = ([0.0; 2], [0.0; 2]);
-                for k in 0..SHIFTED_STRIP {
-                    let d = x[(r + k) * c + jj].to_f64() - pivot[jj];
+                for k in 0..STRIP_ROWS {
+                    let d = x[(r + k) * c + jj].to_f64() - at;
                     s[k % 2] += d;
                     q[k % 2] = d.mul_add(d, q[k % 2]);
                 }
                 acc_d[jj] += s[0] + s[1];
                 acc_sq[jj] += q[0] + q[1];
             }
-            r += SHIFTED_STRIP;
+            r += STRIP_ROWS;
         }
     }
     for rr in r..rows {
         let row = &x[rr * c..rr * c + w];
-        scalar::acc_shifted_cols(row, &pivot[..w], &mut acc_d[..w], &mut acc_sq[..w]);
+        if SUB {
+            scalar::acc_shifted_cols(row, &pivot[..w], &mut acc_d[..w], &mut acc_sq[..w]);
+        } else {
+            scalar::acc_sum_sq_cols(row, &mut acc_d[..w], &mut acc_sq[..w]);
+        }
     }
 }
 
