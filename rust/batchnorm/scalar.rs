@@ -138,11 +138,15 @@ pub fn acc_dy_dot_cols<T: Real>(
     }
 }
 
-/// out[j] = (x[j] − mean[j])·scale[j] + shift[j].
+/// out[j] = (x[j] − mean[j])·scale[j] + shift[j], for rows of C = mean.len() values (the
+/// column loops take whole rows, and a part row last).
 pub fn affine_cols<T: Real>(x: &[T], norm: &NormCols, out: &mut [T]) {
-    let params = norm.mean.iter().zip(&norm.scale).zip(&norm.shift);
-    for ((o, v), ((m, sc), sh)) in out.iter_mut().zip(x).zip(params) {
-        *o = T::from_f64((v.to_f64() - m) * sc + sh);
+    let c = norm.mean.len().max(1);
+    for (xr, or) in x.chunks(c).zip(out.chunks_mut(c)) {
+        let params = norm.mean.iter().zip(&norm.scale).zip(&norm.shift);
+        for ((o, v), ((m, sc), sh)) in or.iter_mut().zip(xr).zip(params) {
+            *o = T::from_f64((v.to_f64() - m) * sc + sh);
+        }
     }
 }
 
@@ -196,7 +200,7 @@ pub fn block_dy_dot_cols<T: Real>(
     }
 }
 
-/// out[j] = dy[j]·k[j] + (x[j] − mean[j])·p[j] + q[j].
+/// out[j] = dy[j]·k[j] + (x[j] − mean[j])·p[j] + q[j], for rows of C = mean.len() values.
 pub fn bwd_cols<T: Real>(
     dy: &[T],
     x: &[T],
@@ -206,15 +210,22 @@ pub fn bwd_cols<T: Real>(
     q: &[f64],
     out: &mut [T],
 ) {
-    let params = mean.iter().zip(k).zip(p).zip(q);
-    for (((o, g), v), (((m, kj), pj), qj)) in out.iter_mut().zip(dy).zip(x).zip(params) {
-        *o = T::from_f64((v.to_f64() - m) * pj + (g.to_f64() * kj + qj));
+    let c = mean.len().max(1);
+    let rows = dy.chunks(c).zip(x.chunks(c)).zip(out.chunks_mut(c));
+    for ((gr, xr), or) in rows {
+        let params = mean.iter().zip(k).zip(p).zip(q);
+        for (((o, g), v), (((m, kj), pj), qj)) in or.iter_mut().zip(gr).zip(xr).zip(params) {
+            *o = T::from_f64((v.to_f64() - m) * pj + (g.to_f64() * kj + qj));
+        }
     }
 }
 
-/// out[j] = dy[j]·k[j].
+/// out[j] = dy[j]·k[j], for rows of C = k.len() values.
 pub fn scale_cols<T: Real>(dy: &[T], k: &[f64], out: &mut [T]) {
-    for ((o, g), kj) in out.iter_mut().zip(dy).zip(k) {
-        *o = T::from_f64(g.to_f64() * kj);
+    let c = k.len().max(1);
+    for (gr, or) in dy.chunks(c).zip(out.chunks_mut(c)) {
+        for ((o, g), kj) in or.iter_mut().zip(gr).zip(k) {
+            *o = T::from_f64(g.to_f64() * kj);
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The table of inner loops a kernel call uses (filled by [`super::kernels`]).
 //!
 //! Row loops work on one contiguous (sample, channel) row with scalar statistics; column loops
-//! work on a stretch of one sample of an (N, C) input with per-column statistics.
+//! work on whole rows of an (N, C) input (C values each, then a part row if the length is not
+//! a multiple of C) with per-column statistics.
 
 use super::norm::{NormCols, RowNorm};
 
