@@ -42,6 +42,49 @@ def timed(fn, inner):
     return (CLOCK() - t0) / inner
 
 
+def measure(mods, shape, threads, args):
+    """Median per-round ratios of the two builds' kernels and of each to copy / add."""
+    rng = np.random.default_rng(0)
+    x = (args.offset + rng.standard_normal(shape)).astype(args.dtype)
+    dy = rng.standard_normal(shape).astype(args.dtype)
+    y, c = np.empty_like(x), np.empty_like(x)
+    gamma = rng.uniform(0.5, 2, shape[1]).astype(args.dtype)
+    beta = rng.standard_normal(shape[1]).astype(args.dtype)
+    run = {"copy": lambda: np.copyto(y, x), "add": lambda: np.add(x, dy, out=c)}
+    for key, m in mods.items():
+        m.set_num_threads(threads)
+        _, mean, inv = m.batch_norm_forward(x, gamma, beta, None, None, True, 0.1, 1e-5, y)
+
+        def fwd(m=m):
+            m.batch_norm_forward(x, gamma, beta, None, None, True, 0.1, 1e-5, y)
+
+        def bwd(m=m, mean=mean, inv=inv):
+            m.batch_norm_backward(dy, x, gamma, mean, inv, True, c)
+
+        run["fwd" + key], run["bwd" + key] = fwd, bwd
+    inner = {}
+    for name, fn in run.items():
+        fn()
+        inner[name] = max(1, int(2e-3 / max(timed(fn, 1), 1e-7)))
+    times = {k: [] for k in run}
+    for r in range(args.rounds):
+        # Alternate the order, so that neither build always follows the copy.
+        for name in list(run) if r % 2 == 0 else list(reversed(run)):
+            times[name].append(timed(run[name], inner[name]))
+
+    def ratio(p, q):
+        return statistics.median(a / b for a, b in zip(times[p], times[q], strict=True))
+
+    return {
+        "fwd B/A": ratio("fwdB", "fwdA"),
+        "bwd B/A": ratio("bwdB", "bwdA"),
+        "fwdA/cp": ratio("fwdA", "copy"),
+        "fwdB/cp": ratio("fwdB", "copy"),
+        "bwdA/add": ratio("bwdA", "add"),
+        "bwdB/add": ratio("bwdB", "add"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("a")
@@ -63,46 +106,19 @@ def main() -> None:
     mods = {"A": load(args.a, "bn_a"), "B": load(args.b, "bn_b")}
     shapes = [tuple(int(v) for v in s.split(",")) for s in args.shape] or SHAPES
     print(f"A={args.a} B={args.b} {args.dtype} offset {args.offset} load {os.getloadavg()[0]:.2f}")
-    print(f"{'shape':>20} thr  {'fwd B/A':>8} {'bwd B/A':>8} {'fwdA/cp':>8} {'fwdB/cp':>8} "
-          f"{'bwdA/add':>8} {'bwdB/add':>8}")
+    print(
+        f"{'shape':>20} thr  {'fwd B/A':>8} {'bwd B/A':>8} {'fwdA/cp':>8} {'fwdB/cp':>8} "
+        f"{'bwdA/add':>8} {'bwdB/add':>8}"
+    )
     for shape in shapes:
-        rng = np.random.default_rng(0)
-        x = (args.offset + rng.standard_normal(shape)).astype(args.dtype)
-        dy = rng.standard_normal(shape).astype(args.dtype)
-        y, c = np.empty_like(x), np.empty_like(x)
-        gamma = rng.uniform(0.5, 2, shape[1]).astype(args.dtype)
-        beta = rng.standard_normal(shape[1]).astype(args.dtype)
         for threads in [int(t) for t in args.threads.split(",")]:
-            run = {"copy": lambda: np.copyto(y, x), "add": lambda: np.add(x, dy, out=c)}
-            for key, m in mods.items():
-                m.set_num_threads(threads)
-                _, mean, inv = m.batch_norm_forward(x, gamma, beta, None, None, True, 0.1, 1e-5, y)
-
-                def fwd(m=m):
-                    m.batch_norm_forward(x, gamma, beta, None, None, True, 0.1, 1e-5, y)
-
-                def bwd(m=m, mean=mean, inv=inv):
-                    m.batch_norm_backward(dy, x, gamma, mean, inv, True, c)
-
-                run["fwd" + key], run["bwd" + key] = fwd, bwd
-            inner = {}
-            for name, fn in run.items():
-                fn()
-                inner[name] = max(1, int(2e-3 / max(timed(fn, 1), 1e-7)))
-            times = {k: [] for k in run}
-            for r in range(args.rounds):
-                # Alternate which build goes first, so neither always follows the copy.
-                order = list(run) if r % 2 == 0 else list(reversed(run))
-                for name in order:
-                    times[name].append(timed(run[name], inner[name]))
-
-            def ratio(p, q):
-                return statistics.median(a / b for a, b in zip(times[p], times[q], strict=True))
-
-            print(f"{str(shape):>20} {threads:>3}  {ratio('fwdB', 'fwdA'):8.3f} "
-                  f"{ratio('bwdB', 'bwdA'):8.3f} {ratio('fwdA', 'copy'):8.3f} "
-                  f"{ratio('fwdB', 'copy'):8.3f} {ratio('bwdA', 'add'):8.3f} "
-                  f"{ratio('bwdB', 'add'):8.3f}", flush=True)
+            r = measure(mods, shape, threads, args)
+            print(
+                f"{shape!s:>20} {threads:>3}  {r['fwd B/A']:8.3f} {r['bwd B/A']:8.3f} "
+                f"{r['fwdA/cp']:8.3f} {r['fwdB/cp']:8.3f} {r['bwdA/add']:8.3f} "
+                f"{r['bwdB/add']:8.3f}",
+                flush=True,
+            )
     print(f"load at the end {os.getloadavg()[0]:.2f}")
 
 

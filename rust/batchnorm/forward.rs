@@ -91,16 +91,9 @@ fn train_columns<T: Element>(
     let parallel = plan::is_parallel(l.len());
     let groups = plan::map_tasks(parallel, cut.count(l.n), |g| {
         let rows = cut.rows(g, l.n);
-        let block = &x[rows.start * l.c..rows.end * l.c];
-        // The whole group in one pass where the shifted form is exact enough, else two passes
+        // Each column in one pass where the shifted form is exact enough, else two passes
         // over pieces small enough to stay in L2 between them.
-        ColumnMoments::one_pass(k, block, l.c).unwrap_or_else(|| {
-            let mut moments = ColumnMoments::new(l.c);
-            for piece in block.chunks(cut.piece * l.c) {
-                moments.merge(&ColumnMoments::two_pass(k, piece, l.c));
-            }
-            moments
-        })
+        ColumnMoments::of_block(k, &x[rows.start * l.c..rows.end * l.c], l.c, cut.piece)
     })?;
     let mut total = ColumnMoments::new(l.c);
     for g in &groups {

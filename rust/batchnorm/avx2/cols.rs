@@ -335,10 +335,16 @@ pub(super) fn affine_cols<T: Real + Lanes, const NT: bool>(
 ) {
     let c = norm.mean.len();
     let len = x.len().min(out.len());
-    by_strips(len, c, false, |_| {}, |at, n| {
-        // SAFETY: see the note above the wrappers.
-        unsafe { affine_cols_impl::<T, NT>(&x[at..at + n], norm, &mut out[at..at + n]) }
-    });
+    by_strips(
+        len,
+        c,
+        false,
+        |_| {},
+        |at, n| {
+            // SAFETY: see the note above the wrappers.
+            unsafe { affine_cols_impl::<T, NT>(&x[at..at + n], norm, &mut out[at..at + n]) }
+        },
+    );
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -604,10 +610,16 @@ unsafe fn bwd_cols_impl<T: Real + Lanes, const NT: bool>(
 
 pub(super) fn scale_cols<T: Real + Lanes>(dy: &[T], k: &[f64], out: &mut [T]) {
     let len = dy.len().min(out.len());
-    by_strips(len, k.len(), false, |_| {}, |at, n| {
-        // SAFETY: see the note above the wrappers.
-        unsafe { scale_cols_impl(&dy[at..at + n], k, &mut out[at..at + n]) }
-    });
+    by_strips(
+        len,
+        k.len(),
+        false,
+        |_| {},
+        |at, n| {
+            // SAFETY: see the note above the wrappers.
+            unsafe { scale_cols_impl(&dy[at..at + n], k, &mut out[at..at + n]) }
+        },
+    );
 }
 
 #[target_feature(enable = "avx2,fma")]
