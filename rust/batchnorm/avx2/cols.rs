@@ -317,7 +317,13 @@ fn by_strips(
 /// Rows the normalise and dx loops of an (N, C) input write side by side: each load of a
 /// column's parameters serves this many rows. With a load of each parameter per row, the
 /// float32 normalise pass of a (256, 1024) input (in L2) issued four loads per eight values
-/// written and took twice the time of a copy (2026-12-07).
+/// written and took twice the time of a copy (2026-12-07). A strip's loads all come before
+/// its stores: rows of 4 KiB put the next row's load at the address of the store just made,
+/// modulo 4 KiB, which the CPU takes for a dependency ("4K aliasing") when the input and
+/// output start at the same offset in a page. Paired in one process (thread CPU time, one
+/// thread, float32, 2026-12-07), the backward pass with these strips took 0.81-0.90x the time
+/// of one row at a time on (256, 1024), (4096, 64), (1024, 512); strips of two rows 0.80-0.86x
+/// on those, but 1.07-1.24x the time of four on (4096, 64), (1024, 512), (2048, 256).
 const OUT_STRIP: usize = 4;
 
 /// Whether rows are written a strip at a time: not with streaming stores. Each row of a strip
@@ -436,9 +442,13 @@ unsafe fn affine_strip_f32_impl<const NT: bool>(x: *const f32, norm: &NormCols, 
                 _mm256_loadu_ps(s.as_ptr().add(j)),
                 _mm256_loadu_ps(b.as_ptr().add(j)),
             );
-            for k in 0..OUT_STRIP {
+            // Every load of the step before its stores (see `OUT_STRIP`).
+            let y: [_; OUT_STRIP] = std::array::from_fn(|k| {
                 let t = _mm256_sub_ps(_mm256_loadu_ps(x.add(k * c + j)), vh);
-                put8::<NT>(out.add(k * c + j), _mm256_fmadd_ps(t, vs, vb));
+                _mm256_fmadd_ps(t, vs, vb)
+            });
+            for (k, y) in y.into_iter().enumerate() {
+                put8::<NT>(out.add(k * c + j), y);
             }
             j += 8;
         }
@@ -556,11 +566,15 @@ unsafe fn bwd_strip_impl<T: Real + Lanes, const NT: bool>(
         let mut j = head;
         while j + 4 <= c {
             let (vm, vk, vp, vq) = (param4(mean, j), param4(k, j), param4(p, j), param4(q, j));
-            for r in 0..OUT_STRIP {
+            // Every load of the step before its stores (see `OUT_STRIP`).
+            let v: [_; OUT_STRIP] = std::array::from_fn(|r| {
                 let at = r * c + j;
                 let base = _mm256_fmadd_pd(T::load4(dy.add(at)), vk, vq);
                 let dev = _mm256_sub_pd(T::load4(x.add(at)), vm);
-                put4::<T, NT>(out.add(at), _mm256_fmadd_pd(dev, vp, base));
+                _mm256_fmadd_pd(dev, vp, base)
+            });
+            for (r, v) in v.into_iter().enumerate() {
+                put4::<T, NT>(out.add(r * c + j), v);
             }
             j += 4;
         }
