@@ -435,7 +435,8 @@ fn column_loops_write_a_block_of_rows_as_they_write_each_row() {
         let same = |a: &[T], b: &[T]| {
             (a.iter().zip(b)).all(|(p, q)| p.to_f64().to_bits() == q.to_f64().to_bits())
         };
-        for c in [1, 3, 8, 13, 64] {
+        // 1024 columns: rows of 4 KiB (float32) and 8 KiB (float64), in strips of two rows.
+        for c in [1, 3, 8, 13, 64, 1024] {
             let norm = NormCols::new(noise(c, 31), noise(c, 32), noise(c, 33));
             let pk = noise(c, 34);
             for rows in [1, 3, 4, 5, 9] {
