@@ -2,8 +2,11 @@
 //!
 //! The samplers call [`install`] so their parallel iterators use this pool rather than rayon's
 //! global one; the batch-norm kernels share their tasks between the calling thread and the
-//! pool's workers with [`with_helpers`]. Resizing swaps in a new pool, and calls already running
-//! finish on the old one.
+//! pool's workers with [`with_helpers`], or the threads of an OpenMP team when one is joined
+//! ([`openmp`], which `bntune.torch` does with torch's). Resizing swaps in a new pool, and calls
+//! already running finish on the old one.
+
+pub mod openmp;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -69,11 +72,17 @@ pub fn num_threads() -> Result<usize> {
 /// scheduler time slice to run, far longer than the calling thread needs to do the job alone.
 /// A worker that starts after the call returned finds the call closed and does nothing.
 ///
+/// With an OpenMP team joined ([`openmp::join`]), the helpers are the team's threads instead,
+/// and the call returns once each has run `work` (the team's own rule).
+///
 /// Returns an error (never a panic) when a run panicked, on a worker or on the calling thread.
 pub fn with_helpers(helpers: usize, work: &(dyn Fn() + Sync)) -> Result<()> {
     if helpers == 0 {
         work();
         return Ok(());
+    }
+    if let Some(done) = openmp::run_on_team(helpers + 1, work) {
+        return done;
     }
     let pool = pool()?;
     let gate = Arc::new(Gate::default());
