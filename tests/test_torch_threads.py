@@ -92,7 +92,7 @@ def test_parallel_work_runs_on_torchs_threads_not_bntunes():
 
         def kernels_ns():
             before = pool_ns()
-            for _ in range(20):
+            for _ in range(50):
                 y, mean, invstd = _core.batch_norm_forward(x, None, None, None, None, True,
                                                            0.1, 1e-5, None)
                 _core.batch_norm_backward(x, x, None, mean, invstd, True, None)
@@ -106,8 +106,10 @@ def test_parallel_work_runs_on_torchs_threads_not_bntunes():
         """
     )
     on_team, on_pool = map(int, out.split())
-    assert on_pool > 1_000_000, "bntune's own pool did no work when it should have"
-    assert on_team < on_pool / 20
+    # The control: the same calls on bntune's pool keep its threads busy for milliseconds
+    # (less on a loaded machine, where the calling thread takes most tasks itself).
+    assert on_pool > 200_000, "bntune's own pool did no work when it should have"
+    assert on_team < 50_000
 
 
 @needs_openmp

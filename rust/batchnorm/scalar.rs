@@ -1,7 +1,7 @@
 //! The portable reference path of every inner loop: plain f64 arithmetic, four independent
 //! accumulators in the reductions so they pipeline. The AVX2 path computes the same formulas.
 
-use super::norm::{NormCols, RowNorm};
+use super::norm::{DxCols, NormCols, RowNorm};
 use super::real::Real;
 
 /// Σ x.
@@ -179,17 +179,9 @@ pub fn block_dy_dot_cols<T: Real>(
     }
 }
 
-/// out[j] = dy[j]·k[j] + (x[j] − mean[j])·p[j] + q[j].
-pub fn bwd_cols<T: Real>(
-    dy: &[T],
-    x: &[T],
-    mean: &[f64],
-    k: &[f64],
-    p: &[f64],
-    q: &[f64],
-    out: &mut [T],
-) {
-    let params = mean.iter().zip(k).zip(p).zip(q);
+/// out[j] = dy[j]·k[j] + (x[j] − mean[j])·p[j] + q[j], in f64 (the f64 form of [`DxCols`]).
+pub fn bwd_cols<T: Real>(dy: &[T], x: &[T], d: &DxCols, out: &mut [T]) {
+    let params = d.mean.iter().zip(&d.k).zip(&d.p).zip(&d.q);
     for (((o, g), v), (((m, kj), pj), qj)) in out.iter_mut().zip(dy).zip(x).zip(params) {
         *o = T::from_f64((v.to_f64() - m) * pj + (g.to_f64() * kj + qj));
     }

@@ -3,7 +3,7 @@
 //! Row loops work on one contiguous (sample, channel) row with scalar statistics; column loops
 //! work on a stretch of one sample of an (N, C) input with per-column statistics.
 
-use super::norm::{NormCols, RowNorm};
+use super::norm::{DxCols, NormCols, RowNorm};
 
 /// The inner loops for element type `T`; the scalar reference loops (`scalar.rs`) say what each
 /// computes.
@@ -21,6 +21,6 @@ pub struct Kernels<T> {
     pub block_shifted_cols: fn(&[T], usize, &[f64], &mut [f64], &mut [f64]),
     pub block_dy_dot_cols: fn(&[T], &[T], usize, &[f64], &mut [f64], &mut [f64]),
     pub affine_cols: fn(&[T], &NormCols, &mut [T]),
-    pub bwd_cols: fn(&[T], &[T], &[f64], &[f64], &[f64], &[f64], &mut [T]),
+    pub bwd_cols: fn(&[T], &[T], &DxCols, &mut [T]),
     pub scale_cols: fn(&[T], &[f64], &mut [T]),
 }

@@ -282,7 +282,7 @@ fn bad_arguments_are_refused_before_writing() {
 
 #[test]
 fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
-    use super::norm::{NormCols, RowNorm};
+    use super::norm::{DxCols, NormCols, RowNorm};
     fn check<T: Element>(tol: f64) {
         let len = 203;
         let x: Vec<T> = noise(len + 8, 21)
@@ -292,7 +292,8 @@ fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
         let dy: Vec<T> = noise(len + 8, 22).iter().map(|&v| T::from_f64(v)).collect();
         let cols = len;
         let norm = NormCols::new(noise(cols, 23), noise(cols, 24), noise(cols, 25));
-        let pk = noise(cols, 26);
+        let (m, p, q) = (norm.mean.clone(), norm.scale.clone(), norm.shift.clone());
+        let dx_form = DxCols::new(m, noise(cols, 26), p, q);
         let row_norm = RowNorm::new(5.0, 1.5, -0.5);
         for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
             let (plain, stream) = (T::kernels(backend, false), T::kernels(backend, true));
@@ -318,24 +319,8 @@ fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
                 (plain.bwd_row)(gs, xs, 5.0, 0.7, -0.2, 0.1, &mut a[off..off + len]);
                 (stream.bwd_row)(gs, xs, 5.0, 0.7, -0.2, 0.1, &mut b[off..off + len]);
                 assert!(same(&a, &b), "bwd_row {backend:?} {off}");
-                (plain.bwd_cols)(
-                    gs,
-                    xs,
-                    &norm.mean,
-                    &pk,
-                    &norm.scale,
-                    &norm.shift,
-                    &mut a[off..off + len],
-                );
-                (stream.bwd_cols)(
-                    gs,
-                    xs,
-                    &norm.mean,
-                    &pk,
-                    &norm.scale,
-                    &norm.shift,
-                    &mut b[off..off + len],
-                );
+                (plain.bwd_cols)(gs, xs, &dx_form, &mut a[off..off + len]);
+                (stream.bwd_cols)(gs, xs, &dx_form, &mut b[off..off + len]);
                 assert!(same(&a, &b), "bwd_cols {backend:?} {off}");
                 let want: Vec<T> = xs
                     .iter()

@@ -6,7 +6,7 @@ use std::arch::x86_64::{
 };
 
 use super::{param4, put4, put8};
-use crate::batchnorm::norm::NormCols;
+use crate::batchnorm::norm::{DxCols, NormCols};
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
 use crate::simd::avx2::{Lanes, aligned_head};
@@ -360,14 +360,11 @@ unsafe fn affine_cols_f32_impl<const NT: bool>(x: &[f32], norm: &NormCols, out: 
 pub(super) fn bwd_cols<T: Real + Lanes, const NT: bool>(
     dy: &[T],
     x: &[T],
-    mean: &[f64],
-    k: &[f64],
-    p: &[f64],
-    q: &[f64],
+    d: &DxCols,
     out: &mut [T],
 ) {
     // SAFETY: see the note above the wrappers.
-    unsafe { bwd_cols_impl::<T, NT>(dy, x, [mean, k, p, q], out) }
+    unsafe { bwd_cols_impl::<T, NT>(dy, x, [&d.mean, &d.k, &d.p, &d.q], out) }
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -401,6 +398,58 @@ unsafe fn bwd_cols_impl<T: Real + Lanes, const NT: bool>(
             let v = _mm256_fmadd_pd(dev, param4(p, i), base);
             put4::<T, NT>(out.as_mut_ptr().add(i), v);
             i += 4;
+        }
+    }
+    for (j, o) in (i..n).zip(&mut out[i..n]) {
+        *o = one(j);
+    }
+}
+
+pub(super) fn bwd_cols_f32<const NT: bool>(dy: &[f32], x: &[f32], d: &DxCols, out: &mut [f32]) {
+    if !d.float32_ok {
+        return bwd_cols::<f32, NT>(dy, x, d, out);
+    }
+    // SAFETY: see the note above the wrappers.
+    unsafe { bwd_cols_f32_impl::<NT>(dy, x, [&d.hi, &d.k32, &d.p32, &d.q32], out) }
+}
+
+/// The float32 form of [`DxCols`] in 8 float32 lanes: (x − hi)·p32 + (dy·k32 + q32).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bwd_cols_f32_impl<const NT: bool>(
+    dy: &[f32],
+    x: &[f32],
+    [hi, k, p, q]: [&[f32]; 4],
+    out: &mut [f32],
+) {
+    let n = dy.len().min(x.len()).min(out.len());
+    let n = n.min(hi.len()).min(k.len()).min(p.len()).min(q.len());
+    let one = |j: usize| (x[j] - hi[j]).mul_add(p[j], dy[j].mul_add(k[j], q[j]));
+    let head = if NT {
+        aligned_head(out.as_ptr(), n, 32)
+    } else {
+        0
+    };
+    for (j, o) in (0..head).zip(&mut out[..head]) {
+        *o = one(j);
+    }
+    let mut i = head;
+    let (pg, px, ph, pk, pp, pq) = (
+        dy.as_ptr(),
+        x.as_ptr(),
+        hi.as_ptr(),
+        k.as_ptr(),
+        p.as_ptr(),
+        q.as_ptr(),
+    );
+    // SAFETY: every access touches [i..i + 8] of each slice with i + 8 <= n.
+    unsafe {
+        while i + 8 <= n {
+            let g = _mm256_loadu_ps(pg.add(i));
+            let base = _mm256_fmadd_ps(g, _mm256_loadu_ps(pk.add(i)), _mm256_loadu_ps(pq.add(i)));
+            let dev = _mm256_sub_ps(_mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(ph.add(i)));
+            let v = _mm256_fmadd_ps(dev, _mm256_loadu_ps(pp.add(i)), base);
+            put8::<NT>(out.as_mut_ptr().add(i), v);
+            i += 8;
         }
     }
     for (j, o) in (i..n).zip(&mut out[i..n]) {
