@@ -328,8 +328,8 @@ def test_large_outputs_streamed_to_misaligned_out_match_reference(shape):
 
 
 def test_float32_column_gradient_is_within_a_few_roundings_of_its_terms():
-    # (N, C) float32 forms dx = dy·k + (x − mean)·p + q in float32 lanes, with x − mean exact
-    # (x − float32(mean), Sterbenz) and the mean's low part folded into q: each element is
+    # (N, C) float32 forms dx = dy·k + (x - mean)·p + q in float32 lanes, with x - mean exact
+    # (x - float32(mean), Sterbenz) and the mean's low part folded into q: each element is
     # within a few float32 roundings of the largest term. Columns: plain, offset 1e4,
     # 1e7 + 100·N(0, 1), negative offset, tiny spread straddling zero, a constant 1e7.
     n = 4096
