@@ -12,7 +12,7 @@
 //! the team, until [`leave`]. A child process forked after [`join`] uses bntune's own pool: an
 //! OpenMP team's threads do not survive a fork.
 
-use std::ffi::{c_uint, c_void};
+use std::ffi::{c_int, c_uint, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
@@ -23,8 +23,15 @@ use crate::error::{Error, Result};
 type Parallel =
     unsafe extern "C" fn(unsafe extern "C" fn(*mut c_void), *mut c_void, c_uint, c_uint);
 
+/// `omp_get_thread_num()`: the calling thread's number in its team (0 for the thread that
+/// started the region).
+type ThreadNum = unsafe extern "C" fn() -> c_int;
+
 /// `GOMP_parallel`'s address once [`join`]ed, else null.
 static ENTRY: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
+
+/// `omp_get_thread_num`'s address in the same runtime, set before [`ENTRY`].
+static THREAD_NUM: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The process that joined: a forked child has another id and keeps to bntune's pool.
 static OWNER: AtomicU32 = AtomicU32::new(0);
@@ -33,8 +40,9 @@ static OWNER: AtomicU32 = AtomicU32::new(0);
 /// name as the dynamic loader knows it, e.g. torch's `.../torch/lib/libgomp.so.1`), which must
 /// already be loaded into this process.
 pub fn join(library: &str) -> Result<()> {
-    let entry = find_entry(library)?;
+    let [entry, thread_num] = find_entries(library)?;
     OWNER.store(std::process::id(), Ordering::SeqCst);
+    THREAD_NUM.store(thread_num, Ordering::SeqCst);
     ENTRY.store(entry, Ordering::SeqCst);
     Ok(())
 }
@@ -49,18 +57,26 @@ pub fn joined() -> bool {
     entry().is_some()
 }
 
-fn entry() -> Option<Parallel> {
+fn entry() -> Option<(Parallel, ThreadNum)> {
     let ptr = ENTRY.load(Ordering::SeqCst);
     if ptr.is_null() || OWNER.load(Ordering::SeqCst) != std::process::id() {
         return None;
     }
-    // SAFETY: a non-null ENTRY is the address `find_entry` got for `GOMP_parallel`, whose
-    // signature is `Parallel`; its library stays loaded (the handle is never closed).
-    Some(unsafe { std::mem::transmute::<*mut c_void, Parallel>(ptr) })
+    let num = THREAD_NUM.load(Ordering::SeqCst);
+    // SAFETY: a non-null ENTRY is the address `find_entries` got for `GOMP_parallel`, stored
+    // after THREAD_NUM's `omp_get_thread_num` from the same runtime, with these signatures;
+    // the library stays loaded (its handle is never closed).
+    unsafe {
+        Some((
+            std::mem::transmute::<*mut c_void, Parallel>(ptr),
+            std::mem::transmute::<*mut c_void, ThreadNum>(num),
+        ))
+    }
 }
 
+/// The addresses of `GOMP_parallel` and `omp_get_thread_num` in `library`.
 #[cfg(unix)]
-fn find_entry(library: &str) -> Result<*mut c_void> {
+fn find_entries(library: &str) -> Result<[*mut c_void; 2]> {
     let name = std::ffi::CString::new(library)
         .map_err(|_| Error::Value(format!("library {library:?} contains a NUL byte")))?;
     // RTLD_NOLOAD: only a library already loaded (by torch) is found, never a second copy.
@@ -71,19 +87,25 @@ fn find_entry(library: &str) -> Result<*mut c_void> {
             "library {library:?} is not loaded in this process"
         )));
     }
-    // SAFETY: `handle` is a live handle and the symbol name a valid C string. The handle is
-    // kept open, so the address stays valid for the life of the process.
-    let entry = unsafe { libc::dlsym(handle, c"GOMP_parallel".as_ptr()) };
-    if entry.is_null() {
-        return Err(Error::Value(format!(
-            "library {library:?} has no GOMP_parallel: not an OpenMP runtime"
-        )));
+    let mut found = [std::ptr::null_mut(); 2];
+    for (slot, symbol) in found
+        .iter_mut()
+        .zip([c"GOMP_parallel", c"omp_get_thread_num"])
+    {
+        // SAFETY: `handle` is a live handle and the symbol name a valid C string. The handle
+        // is kept open, so the address stays valid for the life of the process.
+        *slot = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
+        if slot.is_null() {
+            return Err(Error::Value(format!(
+                "library {library:?} has no {symbol:?}: not an OpenMP runtime"
+            )));
+        }
     }
-    Ok(entry)
+    Ok(found)
 }
 
 #[cfg(not(unix))]
-fn find_entry(library: &str) -> Result<*mut c_void> {
+fn find_entries(library: &str) -> Result<[*mut c_void; 2]> {
     Err(Error::Value(format!(
         "joining the OpenMP runtime {library:?} is supported on Unix only"
     )))
@@ -91,27 +113,32 @@ fn find_entry(library: &str) -> Result<*mut c_void> {
 
 /// One call's work, shared with the team's threads.
 struct Call<'a> {
-    work: &'a (dyn Fn() + Sync),
+    work: &'a (dyn Fn(usize) + Sync),
+    thread_num: ThreadNum,
     panicked: AtomicBool,
 }
 
-/// What each team thread runs: the call's work, with a panic caught (it must not unwind into
-/// the OpenMP runtime) and recorded.
+/// What each team thread runs: the call's work, told the thread's number in the team, with a
+/// panic caught (it must not unwind into the OpenMP runtime) and recorded.
 unsafe extern "C" fn member(data: *mut c_void) {
     // SAFETY: `data` is the `Call` that `run_on_team` passed, alive until GOMP_parallel returns,
     // which is after every member has returned.
     let call = unsafe { &*(data as *const Call<'_>) };
-    if catch_unwind(AssertUnwindSafe(call.work)).is_err() {
+    // SAFETY: `omp_get_thread_num` takes nothing and may be called from any thread.
+    let number = usize::try_from(unsafe { (call.thread_num)() }).unwrap_or(0);
+    if catch_unwind(AssertUnwindSafe(|| (call.work)(number))).is_err() {
         call.panicked.store(true, Ordering::SeqCst);
     }
 }
 
-/// Runs `work` on the calling thread and `threads − 1` team threads, if a team is joined;
-/// `None` if not. `Some(Err)` when a run panicked.
-pub(super) fn run_on_team(threads: usize, work: &(dyn Fn() + Sync)) -> Option<Result<()>> {
-    let parallel = entry()?;
+/// Runs `work` on the calling thread and `threads − 1` team threads, each told its number in
+/// the team (the calling thread's is 0), if a team is joined; `None` if not. `Some(Err)` when
+/// a run panicked.
+pub(super) fn run_on_team(threads: usize, work: &(dyn Fn(usize) + Sync)) -> Option<Result<()>> {
+    let (parallel, thread_num) = entry()?;
     let call = Call {
         work,
+        thread_num,
         panicked: AtomicBool::new(false),
     };
     let threads = c_uint::try_from(threads).unwrap_or(c_uint::MAX);
@@ -158,18 +185,22 @@ mod tests {
         let caller = std::thread::current().id();
         let seen = Mutex::new(Vec::new());
         let met = AtomicU32::new(0);
-        let work = || {
-            seen.lock().unwrap().push(std::thread::current().id());
+        let work = |number: usize| {
+            seen.lock()
+                .unwrap()
+                .push((number, std::thread::current().id()));
             met.fetch_add(1, Ordering::SeqCst);
             while met.load(Ordering::SeqCst) < 2 {
                 std::thread::yield_now();
             }
         };
         run_on_team(2, &work).unwrap().unwrap();
-        let ran = std::mem::take(&mut *seen.lock().unwrap());
-        assert_eq!(ran.len(), 2);
-        assert!(ran.contains(&caller) && ran.iter().any(|&t| t != caller));
-        let panicky = || {
+        let mut ran = std::mem::take(&mut *seen.lock().unwrap());
+        ran.sort_unstable_by_key(|&(number, _)| number);
+        // The calling thread is number 0, the team's other thread number 1.
+        assert_eq!(ran.iter().map(|&(n, _)| n).collect::<Vec<_>>(), [0, 1]);
+        assert!(ran[0].1 == caller && ran[1].1 != caller);
+        let panicky = |_: usize| {
             if std::thread::current().id() != caller {
                 panic!("a task's bug");
             }
