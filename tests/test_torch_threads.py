@@ -140,3 +140,28 @@ def test_a_forked_child_uses_bntunes_pool_and_gets_the_same_result():
 def test_joining_a_library_that_is_not_loaded_is_refused():
     with pytest.raises(ValueError, match=r"libbntune-no-such-runtime\.so"):
         _core.join_openmp("libbntune-no-such-runtime.so")
+
+
+@needs_openmp
+def test_python_threads_calling_kernels_at_once_on_the_team():
+    # Each Python thread that starts parallel work leads its own OpenMP team: no deadlock, and
+    # every result equals the one computed alone.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    inputs = [rng.normal(i, 1.0 + i, (64, 32, 8, 8)).astype(np.float32) for i in range(4)]
+
+    def forward(x):
+        return _core.batch_norm_forward(x, None, None, None, None, True, 0.1, 1e-5, None)[0]
+
+    threads = _core.get_num_threads()
+    try:
+        _core.set_num_threads(2)
+        alone = [forward(x) for x in inputs]
+        with ThreadPoolExecutor(4) as pool:
+            for _ in range(5):
+                together = list(pool.map(forward, inputs))
+                for a, b in zip(alone, together, strict=True):
+                    np.testing.assert_array_equal(a, b)
+    finally:
+        _core.set_num_threads(threads)
