@@ -13,6 +13,8 @@ ratios, not the times, are the figures to quote, and only when the load stayed l
   conv step a 3-block conv net (conv-BN-ReLU-pool) on 32x32 inputs, batch 128: forward,
             cross-entropy, backward, SGD step; torch's model vs the same after convert(model)
   MLP step  the same for an (N, C) MLP, Linear-BN-ReLU x 3, batch 256, width 1024
+  own pool  the step again with bntune's kernels on bntune's own thread pool rather than
+            torch's OpenMP team (what bntune.torch uses when torch runs on OpenMP)
   coexist   one BN forward+backward right after a torch conv and after a pause, bntune on
             torch's thread count and on one thread
 
@@ -181,21 +183,37 @@ def step_fn(model, x, labels):
     return run
 
 
+def on_pool(run):
+    """`run` with bntune's kernels on bntune's own pool instead of torch's OpenMP team."""
+
+    def pooled():
+        _core.join_openmp(None)
+        try:
+            run()
+        finally:
+            bt._join_torchs_openmp()
+
+    return pooled
+
+
 def step_rows(rounds):
     torch.manual_seed(0)
     rows = []
+    team = _core.openmp_joined()
     for name, model, x in (
         ("conv step", ConvNet(), torch.randn(128, 3, 32, 32)),
         ("MLP step", mlp(), torch.randn(256, 256)),
     ):
         labels = torch.randint(0, 10, (x.shape[0],))
         ours = bt.convert(copy.deepcopy(model))
-        r = race(
-            {"torch": step_fn(model, x, labels), "bntune": step_fn(ours, x, labels)},
-            rounds,
-            2,
-        )
+        contenders = {"torch": step_fn(model, x, labels), "bntune": step_fn(ours, x, labels)}
+        if team:
+            pooled = bt.convert(copy.deepcopy(model))
+            contenders["bntune pool"] = on_pool(step_fn(pooled, x, labels))
+        r = race(contenders, rounds, 2)
         rows.append((name, r["torch"][0], r["bntune"][0], r["bntune"][1]))
+        if team:
+            rows.append(("  own pool", r["torch"][0], r["bntune pool"][0], r["bntune pool"][1]))
     return rows
 
 
