@@ -187,11 +187,11 @@ def on_pool(run):
     """`run` with bntune's kernels on bntune's own pool instead of torch's OpenMP team."""
 
     def pooled():
-        _core.join_openmp(None)
+        bt.use_torch_threads(False)
         try:
             run()
         finally:
-            bt._join_torchs_openmp()
+            bt.use_torch_threads(True)
 
     return pooled
 
@@ -235,9 +235,9 @@ def coexist_rows(rounds):
                 bntune.set_num_threads(threads)
             bt._threads[0] = threads  # keep bntune.torch from resetting it
             if team:
-                bt._join_torchs_openmp()
+                bt.use_torch_threads(True)
             else:
-                _core.join_openmp(None)
+                bt.use_torch_threads(False)
             before()
             xr = x.detach().requires_grad_()
             t0 = time.perf_counter()
@@ -269,7 +269,7 @@ def coexist_rows(rounds):
     bntune.set_num_threads(torch_threads)
     bt._threads[0] = torch_threads
     if on_team:
-        bt._join_torchs_openmp()
+        bt.use_torch_threads(True)
     print(f"\nBN {shape} forward+backward after a conv / alone  ({load()})")
     print("  (team: torch's OpenMP threads; otherwise bntune's own pool)")
     for k, v in times.items():

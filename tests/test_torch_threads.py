@@ -64,7 +64,7 @@ def test_results_on_torchs_team_equal_those_on_bntunes_pool():
         assert not _core.openmp_joined()
         on_pool = run()
     finally:
-        bntune.torch._join_torchs_openmp()
+        bntune.torch.use_torch_threads(True)
         _core.set_num_threads(threads)
     assert _core.openmp_joined()
     for a, b in zip(on_team, on_pool, strict=True):
@@ -165,3 +165,16 @@ def test_python_threads_calling_kernels_at_once_on_the_team():
                     np.testing.assert_array_equal(a, b)
     finally:
         _core.set_num_threads(threads)
+
+
+@needs_openmp
+def test_use_torch_threads_switches_between_torchs_team_and_bntunes_pool():
+    try:
+        assert bntune.torch.use_torch_threads(False) is False
+        assert not _core.openmp_joined()
+        assert bntune.torch.use_torch_threads() is True
+        assert _core.openmp_joined()
+    finally:
+        bntune.torch.use_torch_threads(True)
+    with pytest.raises(TypeError, match="enabled"):
+        bntune.torch.use_torch_threads("no")

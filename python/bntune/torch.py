@@ -16,6 +16,9 @@ never wrong, only not bntune's. Gradients of gradients (``create_graph=True``) a
 torch's formula from the saved inputs. The tensors are shared with the kernels, not copied:
 a contiguous input (or a channels-last one, read as an (N·H·W, C) matrix) is passed as a numpy
 view, and the running statistics are updated in place.
+
+The kernels run on torch's thread count and, once this module is imported, on torch's own
+OpenMP threads (:func:`use_torch_threads` switches back to bntune's pool).
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 
 from bntune import _core
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm", "convert"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "batch_norm",
+    "convert",
+    "use_torch_threads",
+]
 
 _DTYPES = (torch.float32, torch.float64)
 
@@ -119,7 +129,25 @@ def _join_torchs_openmp() -> bool:
     return False
 
 
-_join_torchs_openmp()
+def use_torch_threads(enabled: bool = True) -> bool:
+    """Whether bntune's kernels run their parallel work on torch's OpenMP threads (the default
+    once ``bntune.torch`` is imported) or on bntune's own pool; returns whether they now do.
+
+    torch's threads are the right place when torch owns the cores, as in a training loop: its
+    workers spin for milliseconds after every op, and a second pool's threads would wait for a
+    core. A machine whose cores are shared with other busy processes can favour bntune's own
+    pool, which never waits for a thread that has not started (``benches/compare_torch.py
+    --part coexist`` compares the two). Returns False when torch does not run on OpenMP.
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    if enabled:
+        return _join_torchs_openmp()
+    _core.join_openmp(None)
+    return False
+
+
+use_torch_threads()
 
 # numpy views of the per-channel tensors (weights, biases, running statistics), which live as
 # long as their layer: making a view costs about 3 us, finding it here a few hundred ns. An
