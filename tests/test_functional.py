@@ -128,6 +128,43 @@ def test_float32_exactness_targets(shape, offset):
         assert rel_err(got, want) <= 1e-5
 
 
+def hard_columns(n, about_zero, seed=7):
+    """float32 (N, C) columns of hard kinds, from the same draws either way.
+
+    About zero: straddling zero, with means of 0 to 1.5 spreads, and tiny values about zero
+    (the statistics are taken about a zero pivot). Otherwise two of those beside 1e7 + integers,
+    1 + a few ulps, 1e4 + noise after a first strip of +-1e4 (two passes) and -3e4 + 0.01 noise.
+    """
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(-1, 1, (n, 8))
+    r = np.arange(n)[:, None]
+    cols = [v[:, :1], v[:, 1:2] + 0.7, 1e-20 * v[:, 2:3], v[:, 3:4] * 0.5 + 0.75]
+    if not about_zero:
+        first = np.where(r % 2 == 0, -1e4, 1e4) * (1 + v[:, 5:6])
+        cols += [
+            1e7 + (r * 7919 % 11) - 5.0,
+            1.0 + (r * 31 % 5) * np.finfo(np.float32).eps,
+            np.where(r < 8, first, 1e4 + v[:, 5:6]),
+            -3e4 + 0.01 * v[:, 6:7],
+        ]
+    return np.hstack(cols).astype(np.float32)
+
+
+@pytest.mark.parametrize("about_zero", [True, False])
+@pytest.mark.parametrize("n", [3, 8, 9, 300, 5000])
+def test_float32_columns_of_hard_kinds_match_float64(n, about_zero):
+    """Column statistics to float64 accuracy whichever pivot (zero, first row) or two passes."""
+    x = hard_columns(n, about_zero)
+    gamma = np.linspace(0.5, 2.0, x.shape[1]).astype(np.float32)
+    beta = np.linspace(-1.0, 1.0, x.shape[1]).astype(np.float32)
+    y, mean, invstd = F.batch_norm_forward(x, gamma, beta)
+    y_ref, mean_ref, var_ref, invstd_ref = ref_forward(x, gamma, beta)
+    sd = np.sqrt(var_ref)
+    assert np.all(np.abs(mean - mean_ref) <= 1e-14 * np.maximum(np.abs(mean_ref), sd))
+    assert np.max(np.abs(invstd / invstd_ref - 1)) <= 1e-12
+    assert rel_err(y, y_ref) <= TOL_Y[np.float32]
+
+
 @pytest.mark.parametrize("shape", [(32, 3, 7, 7), (1000, 3)])
 def test_a_constant_1e7_float32_channel_gives_exactly_beta(shape):
     x, gamma, beta = data(shape, np.float32, seed=5)

@@ -145,7 +145,6 @@ impl<T: Element> Job<'_, T> {
     fn columns(&self, dx: &mut [T]) -> Result<Vec<(f64, f64)>> {
         let (l, k) = (self.l, self.k);
         let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 2);
-        let cols = |i: usize| i * l.c..(i + 1) * l.c;
         let parallel = plan::is_parallel(l.len());
         let sums = plan::map_tasks(parallel, cut.count(l.n), |g| {
             let (mut sum_dy, mut sum_dot) = (vec![0.0; l.c], vec![0.0; l.c]);
@@ -185,16 +184,15 @@ impl<T: Element> Job<'_, T> {
         let form = DxCols::new(self.saved.mean.to_vec(), kk, p, q);
         let out = Shared::new(dx);
         plan::map_tasks(parallel, cut.count(l.n), |g| {
-            for i in cut.rows(g, l.n) {
-                let r = cols(i);
-                // SAFETY: row i belongs to group g's task alone.
-                let dx_row = unsafe { out.part(r.start, l.c) };
-                let (dy, x) = (&self.dy[r.clone()], &self.x[r]);
-                if self.training {
-                    (k.bwd_cols)(dy, x, &form, dx_row);
-                } else {
-                    (k.scale_cols)(dy, &form.k, dx_row);
-                }
+            let rows = cut.rows(g, l.n);
+            let r = rows.start * l.c..rows.end * l.c;
+            // SAFETY: group g's rows belong to its task alone.
+            let dx_rows = unsafe { out.part(r.start, r.len()) };
+            let (dy, x) = (&self.dy[r.clone()], &self.x[r]);
+            if self.training {
+                (k.bwd_cols)(dy, x, &form, dx_rows);
+            } else {
+                (k.scale_cols)(dy, &form.k, dx_rows);
             }
         })?;
         Ok(grads)

@@ -88,20 +88,12 @@ fn train_columns<T: Element>(
     y: &mut [T],
 ) -> Result<Vec<(f64, f64, f64)>> {
     let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 1);
-    let row = |i: usize| &x[i * l.c..(i + 1) * l.c];
     let parallel = plan::is_parallel(l.len());
     let groups = plan::map_tasks(parallel, cut.count(l.n), |g| {
         let rows = cut.rows(g, l.n);
-        let block = &x[rows.start * l.c..rows.end * l.c];
-        // The whole group in one pass where the shifted form is exact enough, else two passes
+        // Each column in one pass where the shifted form is exact enough, else two passes
         // over pieces small enough to stay in L2 between them.
-        ColumnMoments::one_pass(k, block, l.c).unwrap_or_else(|| {
-            let mut moments = ColumnMoments::new(l.c);
-            for piece in block.chunks(cut.piece * l.c) {
-                moments.merge(&ColumnMoments::two_pass(k, piece, l.c));
-            }
-            moments
-        })
+        ColumnMoments::of_block(k, &x[rows.start * l.c..rows.end * l.c], l.c, cut.piece)
     })?;
     let mut total = ColumnMoments::new(l.c);
     for g in &groups {
@@ -120,11 +112,11 @@ fn train_columns<T: Element>(
     let norm = NormCols::new(mean, scale, shift);
     let out = Shared::new(y);
     plan::map_tasks(parallel, cut.count(l.n), |g| {
-        for i in cut.rows(g, l.n) {
-            // SAFETY: row i belongs to group g's task alone.
-            let y_row = unsafe { out.part(i * l.c, l.c) };
-            (k.affine_cols)(row(i), &norm, y_row);
-        }
+        let rows = cut.rows(g, l.n);
+        let at = rows.start * l.c..rows.end * l.c;
+        // SAFETY: group g's rows belong to its task alone.
+        let y_rows = unsafe { out.part(at.start, at.len()) };
+        (k.affine_cols)(&x[at], &norm, y_rows);
     })?;
     Ok(triples)
 }
@@ -171,17 +163,20 @@ pub fn forward_infer<T: Element>(
     let norm = NormCols::new(running_mean.to_vec(), scale, shift);
     let out = Shared::new(y);
     plan::map_tasks(plan::is_parallel(l.len()), rows.div_ceil(per_task), |t| {
-        for r in t * per_task..((t + 1) * per_task).min(rows) {
+        let task = t * per_task..((t + 1) * per_task).min(rows);
+        if l.s == 1 {
+            let at = task.start * row_len..task.end * row_len;
+            // SAFETY: task t alone owns rows t·per_task.. (t + 1)·per_task.
+            let y_rows = unsafe { out.part(at.start, at.len()) };
+            (k.affine_cols)(&x[at], &norm, y_rows);
+            return;
+        }
+        for r in task {
             let start = r * row_len;
             let x_row = &x[start..start + row_len];
-            // SAFETY: task t alone owns rows t·per_task.. (t + 1)·per_task.
+            // SAFETY: as above.
             let y_row = unsafe { out.part(start, row_len) };
-            if l.s == 1 {
-                (k.affine_cols)(x_row, &norm, y_row);
-            } else {
-                let c = r % l.c;
-                (k.affine_row)(x_row, &rows_norm[c], y_row);
-            }
+            (k.affine_row)(x_row, &rows_norm[r % l.c], y_row);
         }
     })?;
     Ok(Stats {

@@ -24,6 +24,7 @@ fn scalar_table<T: Real>() -> Kernels<T> {
         block_sum_cols: scalar::block_sum_cols,
         block_sq_dev_cols: scalar::block_sq_dev_cols,
         block_shifted_cols: scalar::block_shifted_cols,
+        block_sum_sq_cols: scalar::block_sum_sq_cols,
         block_dy_dot_cols: scalar::block_dy_dot_cols,
         affine_cols: scalar::affine_cols,
         bwd_cols: scalar::bwd_cols,

@@ -113,6 +113,15 @@ pub fn acc_shifted_cols<T: Real>(x: &[T], pivot: &[f64], acc_d: &mut [f64], acc_
     }
 }
 
+/// acc[j] += x[j] and acc_sq[j] += x[j]² (the shifted sums about a zero pivot).
+pub fn acc_sum_sq_cols<T: Real>(x: &[T], acc: &mut [f64], acc_sq: &mut [f64]) {
+    for ((a, q), v) in acc.iter_mut().zip(acc_sq.iter_mut()).zip(x) {
+        let v = v.to_f64();
+        *a += v;
+        *q += v * v;
+    }
+}
+
 /// acc_dy[j] += dy[j]; acc_dot[j] += dy[j]·(x[j] − mean[j]).
 pub fn acc_dy_dot_cols<T: Real>(
     dy: &[T],
@@ -129,11 +138,15 @@ pub fn acc_dy_dot_cols<T: Real>(
     }
 }
 
-/// out[j] = (x[j] − mean[j])·scale[j] + shift[j].
+/// out[j] = (x[j] − mean[j])·scale[j] + shift[j], for rows of C = mean.len() values (the
+/// column loops take whole rows, and a part row last).
 pub fn affine_cols<T: Real>(x: &[T], norm: &NormCols, out: &mut [T]) {
-    let params = norm.mean.iter().zip(&norm.scale).zip(&norm.shift);
-    for ((o, v), ((m, sc), sh)) in out.iter_mut().zip(x).zip(params) {
-        *o = T::from_f64((v.to_f64() - m) * sc + sh);
+    let c = norm.mean.len().max(1);
+    for (xr, or) in x.chunks(c).zip(out.chunks_mut(c)) {
+        let params = norm.mean.iter().zip(&norm.scale).zip(&norm.shift);
+        for ((o, v), ((m, sc), sh)) in or.iter_mut().zip(xr).zip(params) {
+            *o = T::from_f64((v.to_f64() - m) * sc + sh);
+        }
     }
 }
 
@@ -165,6 +178,14 @@ pub fn block_shifted_cols<T: Real>(
     }
 }
 
+/// acc[j] += Σ_rows x and acc_sq[j] += Σ_rows x², for a block of whole rows of `c` values
+/// ([`block_shifted_cols`] about a zero pivot).
+pub fn block_sum_sq_cols<T: Real>(x: &[T], c: usize, acc: &mut [f64], acc_sq: &mut [f64]) {
+    for row in x.chunks_exact(c.max(1)) {
+        acc_sum_sq_cols(row, acc, acc_sq);
+    }
+}
+
 /// acc_dy[j] += Σ_rows dy; acc_dot[j] += Σ_rows dy·(x − mean[j]) for blocks of whole rows.
 pub fn block_dy_dot_cols<T: Real>(
     dy: &[T],
@@ -179,17 +200,25 @@ pub fn block_dy_dot_cols<T: Real>(
     }
 }
 
-/// out[j] = dy[j]·k[j] + (x[j] − mean[j])·p[j] + q[j], in f64 (the f64 form of [`DxCols`]).
+/// out[j] = dy[j]·k[j] + (x[j] − mean[j])·p[j] + q[j] in f64 (the f64 form of [`DxCols`]),
+/// for rows of C = mean.len() values.
 pub fn bwd_cols<T: Real>(dy: &[T], x: &[T], d: &DxCols, out: &mut [T]) {
-    let params = d.mean.iter().zip(&d.k).zip(&d.p).zip(&d.q);
-    for (((o, g), v), (((m, kj), pj), qj)) in out.iter_mut().zip(dy).zip(x).zip(params) {
-        *o = T::from_f64((v.to_f64() - m) * pj + (g.to_f64() * kj + qj));
+    let c = d.mean.len().max(1);
+    let rows = dy.chunks(c).zip(x.chunks(c)).zip(out.chunks_mut(c));
+    for ((gr, xr), or) in rows {
+        let params = d.mean.iter().zip(&d.k).zip(&d.p).zip(&d.q);
+        for (((o, g), v), (((m, kj), pj), qj)) in or.iter_mut().zip(gr).zip(xr).zip(params) {
+            *o = T::from_f64((v.to_f64() - m) * pj + (g.to_f64() * kj + qj));
+        }
     }
 }
 
-/// out[j] = dy[j]·k[j].
+/// out[j] = dy[j]·k[j], for rows of C = k.len() values.
 pub fn scale_cols<T: Real>(dy: &[T], k: &[f64], out: &mut [T]) {
-    for ((o, g), kj) in out.iter_mut().zip(dy).zip(k) {
-        *o = T::from_f64(g.to_f64() * kj);
+    let c = k.len().max(1);
+    for (gr, or) in dy.chunks(c).zip(out.chunks_mut(c)) {
+        for ((o, g), kj) in or.iter_mut().zip(gr).zip(k) {
+            *o = T::from_f64(g.to_f64() * kj);
+        }
     }
 }

@@ -3,14 +3,15 @@
 //! A channel is cut into pieces small enough to stay in L1 (fixed by the shape, see
 //! [`super::plan`]). Each piece is summed, then its squared deviations about its own mean are
 //! summed (the two-pass form, never E\[x²\] − E\[x\]²), or, where the check of
-//! [`SHIFT_LOSS`](super::shifted::SHIFT_LOSS) shows it equally exact, both sums come from one pass about a value of the data (the AVX2
-//! row loop, about the row's first value; the column loops, about the block's first row).
+//! [`SHIFT_LOSS`](super::shifted::SHIFT_LOSS) shows it equally exact, both sums come from one
+//! pass about a pivot (the AVX2 row loop, about the row's first value; the column loops, about
+//! zero, or else about the block's first row).
 //! Pieces merge by Chan et al.'s pairwise update (exact in exact arithmetic, stable in floating
 //! point), in piece order, so the result does not depend on which thread computed which piece.
 
 use super::plan::PIECE_LEN;
 use super::real::Real;
-use super::shifted::from_shifted_sums;
+use super::shifted::{SHIFT_LOSS, STRIP_ROWS, cols_from_shifted_sums};
 use super::table::Kernels;
 
 /// Count, Σx and Σ(x − mean)² of the values seen so far.
@@ -68,7 +69,13 @@ pub struct ColumnMoments {
     pub count: f64,
     /// Σx per column: the reported mean is sum/count (see [`Moments`]).
     pub sum: Vec<f64>,
-    /// The running mean M2 is taken about.
+    /// With `mean`, the running mean M2 is taken about: pivot + mean, a value of the data (or
+    /// zero) and the mean's offset from it. Two blocks' means then differ by the difference of
+    /// their pivots (exact for float32 data) plus that of their offsets (of the order of the
+    /// spread), where the difference of the means themselves would carry an ulp of each: on a
+    /// column of -3e4 + 0.01·noise that cost 1e-11 of the variance (2026-12-07).
+    pub pivot: Vec<f64>,
+    /// The running mean's offset from `pivot`.
     pub mean: Vec<f64>,
     pub m2: Vec<f64>,
 }
@@ -78,30 +85,112 @@ impl ColumnMoments {
         ColumnMoments {
             count: 0.0,
             sum: vec![0.0; c],
+            pivot: vec![0.0; c],
             mean: vec![0.0; c],
             m2: vec![0.0; c],
         }
     }
 
-    /// Moments of `block`, whole rows of `c` values, in one pass about its first row (see
-    /// [`SHIFT_LOSS`](super::shifted::SHIFT_LOSS)); `None` if a column would lose too much to
-    /// cancellation, or is not finite, and must be taken by [`ColumnMoments::two_pass`] instead.
+    /// Moments of `block`, whole rows of `c` values, column by column in one pass where that
+    /// is exact enough (see [`SHIFT_LOSS`](super::shifted::SHIFT_LOSS)), else from two passes
+    /// over pieces of `piece_rows` rows (small enough to stay in L2 between the passes).
+    ///
+    /// The pivot is zero where that is as exact, else the block's first row. About zero, d is x
+    /// itself and the loops skip the subtraction; the form's check holds when a column's mean
+    /// is within 3.87 standard deviations of zero, as for most inputs of a layer. Whether to
+    /// go on about zero is decided after the first [`STRIP_ROWS`] rows (a column whose mean is
+    /// far from zero fails there, and only those rows are read twice), and the check on the
+    /// whole block decides in the end. Only the columns that fail about the first row take the
+    /// two-pass result. Every decision depends on the block alone, so results stay the same for
+    /// any number of threads.
+    pub fn of_block<T: Real>(
+        k: &Kernels<T>,
+        block: &[T],
+        c: usize,
+        piece_rows: usize,
+    ) -> ColumnMoments {
+        if let Some(m) = Self::about_zero(k, block, c) {
+            return m;
+        }
+        let first = Self::about_first_row(k, block, c);
+        if let Some((m, None)) = first {
+            return m;
+        }
+        let mut two = ColumnMoments::new(c);
+        for piece in block.chunks((piece_rows * c).max(1)) {
+            two.merge(&ColumnMoments::two_pass(k, piece, c));
+        }
+        let Some((mut m, Some(ok))) = first else {
+            return two;
+        };
+        for j in (0..c).filter(|&j| !ok[j]) {
+            m.sum[j] = two.sum[j];
+            m.pivot[j] = two.pivot[j];
+            m.mean[j] = two.mean[j];
+            m.m2[j] = two.m2[j];
+        }
+        m
+    }
+
+    /// Moments of `block` in one pass about zero or else its first row, or `None` where a
+    /// column fails both (see [`ColumnMoments::of_block`]).
     pub fn one_pass<T: Real>(k: &Kernels<T>, block: &[T], c: usize) -> Option<ColumnMoments> {
-        if c == 0 {
+        Self::about_zero(k, block, c).or_else(|| match Self::about_first_row(k, block, c)? {
+            (m, None) => Some(m),
+            _ => None,
+        })
+    }
+
+    /// The one-pass moments about a zero pivot, or `None` where the trial on the first rows or
+    /// the final check refuses a column.
+    pub fn about_zero<T: Real>(k: &Kernels<T>, block: &[T], c: usize) -> Option<ColumnMoments> {
+        if c == 0 || block.len() < c {
             return None;
         }
-        let pivot: Vec<f64> = block.get(..c)?.iter().map(|v| v.to_f64()).collect();
+        // A whole number of strips, so the sums go on from the trial unchanged.
+        let trial = block.len().min(STRIP_ROWS * c);
         let mut m = ColumnMoments::new(c);
-        (k.block_shifted_cols)(block, c, &pivot, &mut m.sum, &mut m.m2);
-        m.count = (block.len() / c) as f64;
-        let count = m.count;
-        let cols = m.sum.iter_mut().zip(m.m2.iter_mut()).zip(m.mean.iter_mut());
-        for (((sum, m2), mean), &p) in cols.zip(&pivot) {
-            // Σd and Σd² on entry; Σx, Σ(x − mean)² and the mean on exit.
-            (*sum, *m2) = from_shifted_sums(count, p, *sum, *m2)?;
-            *mean = *sum / count;
+        (k.block_sum_sq_cols)(&block[..trial], c, &mut m.sum, &mut m.m2);
+        // The trial needs no division: (Σx)²/n ≤ (1 − SHIFT_LOSS)·Σx² is the check of
+        // `from_shifted_sums` up to rounding, and the final check is the exact one. NaN fails.
+        let bound = (trial / c) as f64 * (1.0 - SHIFT_LOSS);
+        let cols = m.sum.iter().zip(&m.m2);
+        if !cols.fold(true, |ok, (&s, &q)| ok & (s * s <= q * bound)) {
+            return None;
         }
-        Some(m)
+        (k.block_sum_sq_cols)(&block[trial..], c, &mut m.sum, &mut m.m2);
+        m.finish(block.len() / c, None).is_none().then_some(m)
+    }
+
+    /// The one-pass moments about the block's first row, with `None` if every column passes
+    /// the check, else which do; `None` for an empty block.
+    pub fn about_first_row<T: Real>(
+        k: &Kernels<T>,
+        block: &[T],
+        c: usize,
+    ) -> Option<(ColumnMoments, Option<Vec<bool>>)> {
+        if c == 0 || block.len() < c {
+            return None;
+        }
+        let first: Vec<f64> = block[..c].iter().map(|v| v.to_f64()).collect();
+        let mut m = ColumnMoments::new(c);
+        (k.block_shifted_cols)(block, c, &first, &mut m.sum, &mut m.m2);
+        let ok = m.finish(block.len() / c, Some(&first));
+        Some((m, ok))
+    }
+
+    /// Count, Σx, M2 and the mean's offset from `pivot` (zero if `None`) from Σd and Σd²
+    /// (held in `sum` and `m2`): `None` if every column passes the check of
+    /// [`cols_from_shifted_sums`], else which do.
+    fn finish(&mut self, rows: usize, pivot: Option<&[f64]>) -> Option<Vec<bool>> {
+        self.count = rows as f64;
+        if let Some(p) = pivot {
+            self.pivot.copy_from_slice(p);
+        }
+        let mut ok = vec![false; self.sum.len()];
+        let sums = [&mut self.sum[..], &mut self.m2[..], &mut self.mean[..]];
+        let all = cols_from_shifted_sums(self.count, pivot, sums, &mut ok);
+        (!all).then_some(ok)
     }
 
     /// Two-pass moments of `block` (small enough to stay in L2 between the passes): the column
@@ -119,15 +208,26 @@ impl ColumnMoments {
 
     /// Adds the moments of more rows (Chan et al.'s pairwise update, exact in exact
     /// arithmetic): with δ = mean_b − mean_a, mean += δ·n_b/n and M2 += M2_b + δ²·n_a·n_b/n.
+    /// δ is formed as (pivot_b − pivot_a) + (offset_b − offset_a), see `pivot`.
     pub fn merge(&mut self, other: &ColumnMoments) {
         let n = self.count + other.count;
         if other.count == 0.0 {
             return;
         }
+        if self.count == 0.0 {
+            // Keep the other's pivot: pivot_a + δ with pivot_a = 0 would round δ to the mean.
+            self.clone_from(other);
+            return;
+        }
         let (wb, wab) = (other.count / n, self.count * other.count / n);
-        let cols = self.mean.iter_mut().zip(self.m2.iter_mut());
-        for ((ma, m2a), (mb, m2b)) in cols.zip(other.mean.iter().zip(&other.m2)) {
-            let d = mb - *ma;
+        let cols = self
+            .mean
+            .iter_mut()
+            .zip(self.m2.iter_mut())
+            .zip(&self.pivot);
+        let others = other.mean.iter().zip(&other.m2).zip(&other.pivot);
+        for (((ma, m2a), pa), ((mb, m2b), pb)) in cols.zip(others) {
+            let d = (pb - pa) + (mb - *ma);
             *ma += d * wb;
             *m2a += m2b + d * d * wab;
         }
@@ -140,6 +240,15 @@ impl ColumnMoments {
     /// Σx/n per column.
     pub fn sum_mean(&self) -> Vec<f64> {
         self.sum.iter().map(|s| s / self.count).collect()
+    }
+
+    /// The running mean per column (pivot + offset), which M2 is taken about.
+    pub fn running_mean(&self) -> Vec<f64> {
+        self.pivot
+            .iter()
+            .zip(&self.mean)
+            .map(|(p, m)| p + m)
+            .collect()
     }
 }
 
@@ -193,7 +302,7 @@ mod tests {
             let col: Vec<f64> = (0..n).map(|i| f64::from(x[i * c + j])).collect();
             let mean = col.iter().sum::<f64>() / n as f64;
             let m2: f64 = col.iter().map(|v| (v - mean).powi(2)).sum();
-            assert!((all.mean[j] - mean).abs() < 1e-11);
+            assert!((all.running_mean()[j] - mean).abs() < 1e-11);
             assert!((all.sum_mean()[j] - mean).abs() < 1e-11);
             assert!((all.m2[j] - m2).abs() < 1e-9 * m2);
         }
@@ -272,6 +381,148 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// (mean, M2) of column j of rows of `c` values, two-pass in f64 from the widened values.
+    fn column_reference<T: Real>(x: &[T], c: usize, j: usize) -> (f64, f64) {
+        let col: Vec<f64> = x.iter().skip(j).step_by(c).map(|v| v.to_f64()).collect();
+        let mean = col.iter().sum::<f64>() / col.len() as f64;
+        (mean, col.iter().map(|v| (v - mean).powi(2)).sum())
+    }
+
+    fn assert_matches_reference<T: Real>(m: &ColumnMoments, x: &[T], c: usize, what: &str) {
+        assert_eq!(m.count, (x.len() / c) as f64, "{what}");
+        for j in 0..c {
+            let (mean, m2) = column_reference(x, c, j);
+            let sd = (m2 / m.count).sqrt();
+            let got = m.sum_mean()[j];
+            assert!(
+                (got - mean).abs() <= 1e-14 * mean.abs().max(sd),
+                "{what} column {j}: mean {got} against {mean}"
+            );
+            assert!(
+                (m.m2[j] - m2).abs() <= 1e-12 * m2,
+                "{what} column {j}: M2 {} against {m2}",
+                m.m2[j]
+            );
+        }
+    }
+
+    /// float32 columns of hard kinds, as rows of 13 values (three vectors and a tail).
+    fn hard_columns(rows: usize, kind: &str) -> Vec<f32> {
+        let c = 13;
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut noise = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        };
+        (0..rows * c)
+            .map(|i| {
+                let (r, j) = (i / c, i % c);
+                let v = noise();
+                let x = match kind {
+                    // Values straddling zero, some columns with a mean of up to 2 spreads.
+                    "about zero" => v + (j % 3) as f64 * 0.5 * v.abs().max(0.5),
+                    // A tiny spread about zero, and about zero with a far-out first row.
+                    "tiny about zero" => 1e-20 * v,
+                    // 1e7 + a few integers: every value exact in float32, the mean far out.
+                    "offset 1e7" => 1e7 + ((i * 7919) % 11) as f64 - 5.0,
+                    // Within a few ulps of 1: a tiny variance about a far-out mean.
+                    "tiny about 1" => 1.0 + ((i * 31) % 5) as f64 * f64::from(f32::EPSILON),
+                    // The first strip about zero with a spread of 1e4 (the trial about zero
+                    // passes), the rest 1e4 + noise (the block's mean is 6 spreads from zero;
+                    // about the first row, -1e4, it is 12).
+                    "zero then 1e4" if r < STRIP_ROWS => {
+                        (if r % 2 == 0 { -1e4 } else { 1e4 }) * (1.0 + 0.1 * v)
+                    }
+                    "zero then 1e4" => 1e4 + v,
+                    _ => unreachable!("{kind}"),
+                };
+                x as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn columns_about_zero_are_taken_where_exact_and_match_the_definition() {
+        let c = 13;
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+            let k = f32::kernels(backend, false);
+            for rows in [1, 2, 7, 8, 9, 23, 64, 301] {
+                for kind in [
+                    "about zero",
+                    "tiny about zero",
+                    "offset 1e7",
+                    "tiny about 1",
+                ] {
+                    let x = hard_columns(rows, kind);
+                    let what = format!("{backend:?} {rows} rows {kind}");
+                    let zero = ColumnMoments::about_zero(&k, &x, c);
+                    // One row about zero cancels completely: x² − x²/1 = 0.
+                    let want_zero = kind.ends_with("about zero") && rows >= STRIP_ROWS;
+                    if want_zero || zero.is_some() {
+                        assert!(zero.is_some() && kind.ends_with("about zero"), "{what}");
+                    }
+                    if !kind.ends_with("zero") {
+                        // Far-out means fail the trial about zero: the first row is the pivot.
+                        assert!(zero.is_none(), "{what}");
+                        assert!(
+                            ColumnMoments::about_first_row(&k, &x, c).is_some(),
+                            "{what}"
+                        );
+                    }
+                    let m = ColumnMoments::one_pass(&k, &x, c).expect(&what);
+                    assert_matches_reference(&m, &x, c, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn columns_fall_back_when_zero_passes_the_trial_but_not_the_block() {
+        let c = 13;
+        let x = hard_columns(301, "zero then 1e4");
+        for j in 0..c {
+            let head: Vec<f64> = (0..STRIP_ROWS).map(|r| f64::from(x[r * c + j])).collect();
+            let (s, q) = (
+                head.iter().sum::<f64>(),
+                head.iter().map(|v| v * v).sum::<f64>(),
+            );
+            assert!(
+                s * s <= q * STRIP_ROWS as f64 * (1.0 - SHIFT_LOSS),
+                "trial {j}"
+            );
+        }
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+            let k = f32::kernels(backend, false);
+            // The trial on the first strip passes, the whole block's check does not, and
+            // neither does the first row's: the block needs the two-pass form.
+            assert!(
+                ColumnMoments::about_zero(&k, &x, c).is_none(),
+                "{backend:?}"
+            );
+            assert!(ColumnMoments::one_pass(&k, &x, c).is_none(), "{backend:?}");
+            let m = ColumnMoments::two_pass(&k, &x, c);
+            assert_matches_reference(&m, &x, c, &format!("{backend:?} two-pass"));
+        }
+    }
+
+    #[test]
+    fn non_finite_columns_are_left_to_the_two_pass_form() {
+        let c = 13;
+        for bad in [f32::NAN, f32::INFINITY] {
+            let mut x = hard_columns(40, "about zero");
+            x[20 * c + 4] = bad;
+            for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+                let k = f32::kernels(backend, false);
+                assert!(
+                    ColumnMoments::one_pass(&k, &x, c).is_none(),
+                    "{backend:?} {bad}"
+                );
             }
         }
     }

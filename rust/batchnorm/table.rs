@@ -1,7 +1,8 @@
 //! The table of inner loops a kernel call uses (filled by [`super::kernels`]).
 //!
 //! Row loops work on one contiguous (sample, channel) row with scalar statistics; column loops
-//! work on a stretch of one sample of an (N, C) input with per-column statistics.
+//! work on whole rows of an (N, C) input (C values each, then a part row if the length is not
+//! a multiple of C) with per-column statistics.
 
 use super::norm::{DxCols, NormCols, RowNorm};
 
@@ -19,6 +20,7 @@ pub struct Kernels<T> {
     pub block_sum_cols: fn(&[T], usize, &mut [f64]),
     pub block_sq_dev_cols: fn(&[T], usize, &[f64], &mut [f64]),
     pub block_shifted_cols: fn(&[T], usize, &[f64], &mut [f64], &mut [f64]),
+    pub block_sum_sq_cols: fn(&[T], usize, &mut [f64], &mut [f64]),
     pub block_dy_dot_cols: fn(&[T], &[T], usize, &[f64], &mut [f64], &mut [f64]),
     pub affine_cols: fn(&[T], &NormCols, &mut [T]),
     pub bwd_cols: fn(&[T], &[T], &DxCols, &mut [T]),

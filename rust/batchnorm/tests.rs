@@ -149,6 +149,78 @@ fn column_statistics_fall_back_to_two_passes_where_one_would_cancel() {
 }
 
 #[test]
+fn float32_columns_of_hard_kinds_match_the_reference() {
+    // (N, C) float32 columns in four row groups. Mixed: straddling zero, 1e7 + integers and
+    // 1 + a few ulps (far-out means: the groups take their statistics about their first row),
+    // tiny values about zero, a column about zero in each group's first rows and about 1e4
+    // after (the first row's pivot fails too: two passes), a tiny spread about -3e4. About
+    // zero: only the kinds whose groups take their statistics about a zero pivot.
+    let (n, c) = (3000, 10);
+    let cut = plan::RowGroups::new(n, c, 4, 1);
+    assert!(cut.count(n) >= 4, "{cut:?}");
+    let v = noise(n * c, 41);
+    let value = |i: usize, about_zero: bool| {
+        let (r, j, v) = (i / c, i % c, v[i]);
+        let x = match (j, about_zero) {
+            (0 | 1, _) | (2 | 3 | 5 | 6, true) => v + (j % 2) as f64 * 0.7,
+            (4, _) => 1e-20 * v,
+            (2, false) => 1e7 + ((r * 7919) % 11) as f64 - 5.0,
+            (3, false) => 1.0 + ((r * 31) % 5) as f64 * f64::from(f32::EPSILON),
+            (5, false) if r % cut.group < 8 => (if r % 2 == 0 { -1e4 } else { 1e4 }) * (1.0 + v),
+            (5, false) => 1e4 + v,
+            (6, false) => -3e4 + 1e-2 * v,
+            _ => 0.5 * v - 0.25,
+        };
+        x as f32
+    };
+    let gamma = noise(c, 42);
+    let beta = noise(c, 43);
+    let affine = Affine {
+        gamma: Some(&gamma),
+        beta: Some(&beta),
+    };
+    for about_zero in [false, true] {
+        let x: Vec<f32> = (0..n * c).map(|i| value(i, about_zero)).collect();
+        let wide: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        let (mean, var) = reference_stats(&wide, &[n, c]);
+        let k = f32::kernels(crate::simd::backend(), false);
+        let groups = x.chunks(cut.group * c);
+        let zero = groups.map(|g| stats::ColumnMoments::about_zero(&k, g, c).is_some());
+        assert!(zero.into_iter().all(|z| z == about_zero), "{about_zero}");
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+            let mut y = vec![0.0f32; n * c];
+            let stats = forward_train(backend, &x, &[n, c], affine, 1e-5, &mut y).unwrap();
+            for j in 0..c {
+                let sd = var[j].sqrt();
+                let what = format!("{backend:?} {about_zero} column {j}");
+                let mean_err = (stats.mean[j] - mean[j]).abs();
+                assert!(
+                    mean_err <= 1e-14 * mean[j].abs().max(sd),
+                    "{what}: {mean_err}"
+                );
+                // Relative to the variance itself, however small. Groups merged their
+                // running means as values (an ulp of 3e4 each), the -3e4 column's variance
+                // was then off by 8.5e-12 (6e-14 as pivot + offset). One column that
+                // needs two passes (5) leaves the others of its groups their one-pass sums.
+                let var_err = (stats.var[j] - var[j]).abs();
+                assert!(var_err <= 1e-13 * var[j], "{what}: {var_err}");
+            }
+            let want = (0..n * c).map(|i| {
+                let j = i % c;
+                (wide[i] - mean[j]) / (var[j] + 1e-5).sqrt() * gamma[j] + beta[j]
+            });
+            for (i, (&got, w)) in y.iter().zip(want).enumerate() {
+                let err = (f64::from(got) - w).abs();
+                assert!(
+                    err <= 1e-6 * w.abs().max(1.0),
+                    "{backend:?} y[{i}] {got} vs {w}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn backward_matches_the_reference_on_every_backend() {
     for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
         for (si, shape) in SHAPES.iter().enumerate() {
@@ -336,6 +408,66 @@ fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
     }
     check::<f32>(4e-7);
     check::<f64>(1e-15);
+}
+
+#[test]
+fn column_loops_write_a_block_of_rows_as_they_write_each_row() {
+    use super::norm::{DxCols, NormCols};
+    // The column loops take a task's rows at once, in strips of rows sharing each load of the
+    // parameters (not when streaming): a value must not depend on the strip, the row, the
+    // alignment or the streaming, and a part row at the end is written too.
+    fn check<T: Element>() {
+        let same = |a: &[T], b: &[T]| {
+            (a.iter().zip(b)).all(|(p, q)| p.to_f64().to_bits() == q.to_f64().to_bits())
+        };
+        for c in [1, 3, 8, 13, 64] {
+            let norm = NormCols::new(noise(c, 31), noise(c, 32), noise(c, 33));
+            let pk = noise(c, 34);
+            let (m, p, q) = (norm.mean.clone(), norm.scale.clone(), norm.shift.clone());
+            let dx_form = DxCols::new(m, pk.clone(), p, q);
+            for rows in [1, 3, 4, 5, 9] {
+                let len = rows * c + c / 2;
+                let x: Vec<T> = noise(len + 8, 35)
+                    .iter()
+                    .map(|&v| T::from_f64(3.0 + v))
+                    .collect();
+                let dy: Vec<T> = noise(len + 8, 36).iter().map(|&v| T::from_f64(v)).collect();
+                for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
+                    let (plain, stream) = (T::kernels(backend, false), T::kernels(backend, true));
+                    for off in 0..8 {
+                        let (xs, gs) = (&x[off..off + len], &dy[off..off + len]);
+                        let what = format!("{backend:?} c {c} rows {rows} off {off}");
+                        let by_row = |f: &dyn Fn(std::ops::Range<usize>, &mut [T])| {
+                            let mut out = vec![T::from_f64(f64::NAN); len];
+                            for at in (0..len).step_by(c) {
+                                let r = at..(at + c).min(len);
+                                f(r.clone(), &mut out[r]);
+                            }
+                            out
+                        };
+                        let mut a = vec![T::from_f64(f64::NAN); len + 8];
+                        let mut b = vec![T::from_f64(f64::NAN); len + 8];
+                        let want = by_row(&|r, o| (plain.affine_cols)(&xs[r], &norm, o));
+                        (plain.affine_cols)(xs, &norm, &mut a[off..off + len]);
+                        (stream.affine_cols)(xs, &norm, &mut b[off..off + len]);
+                        assert!(same(&a[off..off + len], &want), "affine {what}");
+                        assert!(same(&b[off..off + len], &want), "affine streamed {what}");
+                        let want =
+                            by_row(&|r, o| (plain.bwd_cols)(&gs[r.clone()], &xs[r], &dx_form, o));
+                        (plain.bwd_cols)(gs, xs, &dx_form, &mut a[off..off + len]);
+                        (stream.bwd_cols)(gs, xs, &dx_form, &mut b[off..off + len]);
+                        assert!(same(&a[off..off + len], &want), "bwd {what}");
+                        assert!(same(&b[off..off + len], &want), "bwd streamed {what}");
+                        let want = by_row(&|r, o| (plain.scale_cols)(&gs[r], &pk, o));
+                        (plain.scale_cols)(gs, &pk, &mut a[off..off + len]);
+                        assert!(same(&a[off..off + len], &want), "scale {what}");
+                    }
+                }
+            }
+        }
+    }
+    check::<f32>();
+    check::<f64>();
 }
 
 /// The Python binding hands these kernels uninitialised outputs, so each must write every

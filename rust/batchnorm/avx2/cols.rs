@@ -9,6 +9,7 @@ use super::{param4, put4, put8};
 use crate::batchnorm::norm::{DxCols, NormCols};
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
+use crate::batchnorm::shifted::STRIP_ROWS;
 use crate::simd::avx2::{Lanes, aligned_head};
 
 // The safe wrappers in this file are handed out only by `super::table`, whose caller vouched
@@ -128,18 +129,26 @@ pub(super) fn block_shifted_cols<T: Real + Lanes>(
     acc_sq: &mut [f64],
 ) {
     // SAFETY: see the note above the wrappers.
-    unsafe { block_shifted_cols_impl(x, c, pivot, [acc_d, acc_sq]) }
+    unsafe { block_shifted_cols_impl::<T, true>(x, c, pivot, [acc_d, acc_sq]) }
 }
 
-/// Rows a strip of [`block_shifted_cols_impl`] reads side by side: the accumulators are loaded
-/// and stored once per this many rows. Eight measured 1.4x as fast as four on 64-row blocks of
-/// 1024 float32 columns, sixteen slower than either (2026-11-26).
-const SHIFTED_STRIP: usize = 8;
+pub(super) fn block_sum_sq_cols<T: Real + Lanes>(
+    x: &[T],
+    c: usize,
+    acc: &mut [f64],
+    acc_sq: &mut [f64],
+) {
+    // SAFETY: see the note above the wrappers.
+    unsafe { block_shifted_cols_impl::<T, false>(x, c, &[], [acc, acc_sq]) }
+}
 
-/// Σd and Σd² per column with d = x − pivot, in one pass over strips of [`SHIFTED_STRIP`]
-/// rows, each lane summing the strip's even rows and odd rows in two chains.
+/// Σd and Σd² per column with d = x − pivot (d = x without `SUB`: the pivot is zero and
+/// unused), in one pass over strips of [`STRIP_ROWS`] rows, each lane summing the strip's even
+/// rows and odd rows in two chains. The zero pivot's loop, with no subtraction, runs in about
+/// 0.5-0.8x the time on float32 (2026-12-07): the subtractions compete with the widening
+/// conversions and the additions for the same floating-point pipes.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn block_shifted_cols_impl<T: Real + Lanes>(
+unsafe fn block_shifted_cols_impl<T: Real + Lanes, const SUB: bool>(
     x: &[T],
     c: usize,
     pivot: &[f64],
@@ -149,19 +158,26 @@ unsafe fn block_shifted_cols_impl<T: Real + Lanes>(
         return;
     }
     let rows = x.len() / c;
-    let w = c.min(pivot.len()).min(acc_d.len()).min(acc_sq.len());
+    let w = if SUB { c.min(pivot.len()) } else { c };
+    let w = w.min(acc_d.len()).min(acc_sq.len());
     let p = x.as_ptr();
     let mut r = 0;
     // SAFETY: every load reads [(r + k)·c + j..(r + k)·c + j + 4] with r + k < rows and
-    // j + 4 <= w <= c, so within rows·c <= x.len(); pivot and accumulator accesses stay below w.
+    // j + 4 <= w <= c, so within rows·c <= x.len(); pivot (read only with `SUB`, when
+    // w <= pivot.len()) and accumulator accesses stay below w.
     unsafe {
-        while r + SHIFTED_STRIP <= rows {
+        while r + STRIP_ROWS <= rows {
             let mut j = 0;
             while j + 4 <= w {
-                let m = param4(pivot, j);
+                let m = if SUB {
+                    param4(pivot, j)
+                } else {
+                    _mm256_setzero_pd()
+                };
                 let (mut s, mut q) = ([_mm256_setzero_pd(); 2], [_mm256_setzero_pd(); 2]);
-                for k in 0..SHIFTED_STRIP {
-                    let d = _mm256_sub_pd(T::load4(p.add((r + k) * c + j)), m);
+                for k in 0..STRIP_ROWS {
+                    let v = T::load4(p.add((r + k) * c + j));
+                    let d = if SUB { _mm256_sub_pd(v, m) } else { v };
                     s[k % 2] = _mm256_add_pd(s[k % 2], d);
                     q[k % 2] = _mm256_fmadd_pd(d, d, q[k % 2]);
                 }
@@ -173,21 +189,26 @@ unsafe fn block_shifted_cols_impl<T: Real + Lanes>(
             }
             for jj in j..w {
                 // The lanes' arithmetic, fused alike (see `block_sq_dev_cols_impl`).
+                let at = if SUB { pivot[jj] } else { 0.0 };
                 let (mut s, mut q) = ([0.0; 2], [0.0; 2]);
-                for k in 0..SHIFTED_STRIP {
-                    let d = x[(r + k) * c + jj].to_f64() - pivot[jj];
+                for k in 0..STRIP_ROWS {
+                    let d = x[(r + k) * c + jj].to_f64() - at;
                     s[k % 2] += d;
                     q[k % 2] = d.mul_add(d, q[k % 2]);
                 }
                 acc_d[jj] += s[0] + s[1];
                 acc_sq[jj] += q[0] + q[1];
             }
-            r += SHIFTED_STRIP;
+            r += STRIP_ROWS;
         }
     }
     for rr in r..rows {
         let row = &x[rr * c..rr * c + w];
-        scalar::acc_shifted_cols(row, &pivot[..w], &mut acc_d[..w], &mut acc_sq[..w]);
+        if SUB {
+            scalar::acc_shifted_cols(row, &pivot[..w], &mut acc_d[..w], &mut acc_sq[..w]);
+        } else {
+            scalar::acc_sum_sq_cols(row, &mut acc_d[..w], &mut acc_sq[..w]);
+        }
     }
 }
 
@@ -265,13 +286,76 @@ unsafe fn block_dy_dot_cols_impl<T: Real + Lanes>(
     }
 }
 
+/// Cuts `len` elements of whole rows of `c` values (then a part row, if any) into strips of
+/// [`OUT_STRIP`] rows where `strips` allows, and rows: `strip(start)` takes the strip whose
+/// first row starts at element `start`, `row(start, len)` the row (or part row) there.
+#[inline(always)]
+fn by_strips(
+    len: usize,
+    c: usize,
+    strips: bool,
+    mut strip: impl FnMut(usize),
+    mut row: impl FnMut(usize, usize),
+) {
+    if c == 0 {
+        return;
+    }
+    let rows = len / c;
+    let mut r = 0;
+    if strips {
+        while r + OUT_STRIP <= rows {
+            strip(r * c);
+            r += OUT_STRIP;
+        }
+    }
+    while r * c < len {
+        row(r * c, c.min(len - r * c));
+        r += 1;
+    }
+}
+
+/// Rows the normalise and dx loops of an (N, C) input write side by side: each load of a
+/// column's parameters serves this many rows. With a load of each parameter per row, the
+/// float32 normalise pass of a (256, 1024) input (in L2) issued four loads per eight values
+/// written and took twice the time of a copy (2026-12-07).
+const OUT_STRIP: usize = 4;
+
+/// Whether rows are written a strip at a time: not with streaming stores. Each row of a strip
+/// then fills its own write-combining buffers, a half line at a time, and they are flushed
+/// part-filled: the float32 forward pass of (4096, 1024) and (32768, 1024), whose outputs
+/// are streamed, took 2.7-2.9x the time of row by row, the backward 6-7x (2026-12-07).
+fn strips_fit<const NT: bool>() -> bool {
+    !NT
+}
+
+/// Whether the dx pass writes rows a strip at a time: as [`strips_fit`], and not when a row is a
+/// multiple of 4 KiB long. The strip's next row's loads of dy and x then sit at the same
+/// address within the page as the store just made to the row before (inputs and outputs this
+/// large start at the same page offset), which the CPU takes for a dependency: 2 threads, the
+/// float32 backward of (256, 1024) (4 KiB rows) took 1.29-1.40x the time with strips and the
+/// float64 one of (256, 512) 1.15x, where (4096, 64) float32 took 0.76-0.86x and (256, 512)
+/// float32 0.97x (Zen 3, 2026-12-07).
+fn dx_strips_fit<const NT: bool>(row_bytes: usize) -> bool {
+    strips_fit::<NT>() && row_bytes % 4096 != 0
+}
+
 pub(super) fn affine_cols<T: Real + Lanes, const NT: bool>(
     x: &[T],
     norm: &NormCols,
     out: &mut [T],
 ) {
-    // SAFETY: see the note above the wrappers.
-    unsafe { affine_cols_impl::<T, NT>(x, norm, out) }
+    let c = norm.mean.len();
+    let len = x.len().min(out.len());
+    by_strips(
+        len,
+        c,
+        false,
+        |_| {},
+        |at, n| {
+            // SAFETY: see the note above the wrappers.
+            unsafe { affine_cols_impl::<T, NT>(&x[at..at + n], norm, &mut out[at..at + n]) }
+        },
+    );
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -312,8 +396,67 @@ pub(super) fn affine_cols_f32<const NT: bool>(x: &[f32], norm: &NormCols, out: &
     if !norm.float32_ok {
         return affine_cols::<f32, NT>(x, norm, out);
     }
-    // SAFETY: see the note above the wrappers.
-    unsafe { affine_cols_f32_impl::<NT>(x, norm, out) }
+    let c = norm.hi.len();
+    let len = x.len().min(out.len());
+    let (xp, op) = (x.as_ptr(), out.as_mut_ptr());
+    let strip = |at: usize| {
+        // SAFETY: see the note above the wrappers; the strip's OUT_STRIP rows of c values
+        // from `at` lie within both slices (`by_strips` hands out whole rows below len).
+        unsafe { affine_strip_f32_impl::<NT>(xp.add(at), norm, op.add(at)) }
+    };
+    let row = |at: usize, n: usize| {
+        // SAFETY: as above, for one row (or part row) of n values from `at`.
+        unsafe {
+            let (xs, os) = (
+                std::slice::from_raw_parts(xp.add(at), n),
+                std::slice::from_raw_parts_mut(op.add(at), n),
+            );
+            affine_cols_f32_impl::<NT>(xs, norm, os)
+        }
+    };
+    by_strips(len, c, strips_fit::<NT>(), strip, row);
+}
+
+/// [`affine_cols_f32_impl`] on [`OUT_STRIP`] rows at once: each load of a column's float32
+/// parameters serves every row of the strip. The same operations on each value as the row
+/// loop, so the values do not depend on which loop wrote them.
+///
+/// # Safety
+/// AVX2 and FMA are available; `x` and `out` point to OUT_STRIP rows of c = norm.hi.len()
+/// values each, and `norm.scale32` and `norm.shift32` have c values too. With `NT` (which
+/// [`strips_fit`] leaves to the row loop) the rows start at the same offset from a 32-byte
+/// boundary.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn affine_strip_f32_impl<const NT: bool>(x: *const f32, norm: &NormCols, out: *mut f32) {
+    let (hi, s, b) = (&norm.hi[..], &norm.scale32[..], &norm.shift32[..]);
+    let c = hi.len().min(s.len()).min(b.len());
+    // SAFETY: the caller's contract: every access stays within the strip's rows and the
+    // parameters' c values.
+    unsafe {
+        let one = |k: usize, j: usize| {
+            *out.add(k * c + j) = (*x.add(k * c + j) - hi[j]).mul_add(s[j], b[j]);
+        };
+        let head = if NT { aligned_head(out, c, 32) } else { 0 };
+        for j in 0..head {
+            (0..OUT_STRIP).for_each(|k| one(k, j));
+        }
+        let mut j = head;
+        while j + 8 <= c {
+            let (vh, vs, vb) = (
+                _mm256_loadu_ps(hi.as_ptr().add(j)),
+                _mm256_loadu_ps(s.as_ptr().add(j)),
+                _mm256_loadu_ps(b.as_ptr().add(j)),
+            );
+            for k in 0..OUT_STRIP {
+                let t = _mm256_sub_ps(_mm256_loadu_ps(x.add(k * c + j)), vh);
+                put8::<NT>(out.add(k * c + j), _mm256_fmadd_ps(t, vs, vb));
+            }
+            j += 8;
+        }
+        for j in j..c {
+            (0..OUT_STRIP).for_each(|k| one(k, j));
+        }
+    }
 }
 
 /// The float32 form of [`NormCols`] in 8 float32 lanes.
@@ -363,8 +506,77 @@ pub(super) fn bwd_cols<T: Real + Lanes, const NT: bool>(
     d: &DxCols,
     out: &mut [T],
 ) {
-    // SAFETY: see the note above the wrappers.
-    unsafe { bwd_cols_impl::<T, NT>(dy, x, [&d.mean, &d.k, &d.p, &d.q], out) }
+    let c = d.mean.len();
+    let params = [&d.mean[..], &d.k, &d.p, &d.q];
+    let len = dy.len().min(x.len()).min(out.len());
+    let (gp, xp, op) = (dy.as_ptr(), x.as_ptr(), out.as_mut_ptr());
+    let strip = |at: usize| {
+        // SAFETY: see the note above the wrappers; the strip's OUT_STRIP rows of c values
+        // from `at` lie within the three slices (`by_strips` hands out whole rows below len).
+        unsafe { bwd_strip_impl::<T, NT>(gp.add(at), xp.add(at), params, op.add(at)) }
+    };
+    let row = |at: usize, n: usize| {
+        // SAFETY: as above, for one row (or part row) of n values from `at`.
+        unsafe {
+            let (gs, xs, os) = (
+                std::slice::from_raw_parts(gp.add(at), n),
+                std::slice::from_raw_parts(xp.add(at), n),
+                std::slice::from_raw_parts_mut(op.add(at), n),
+            );
+            bwd_cols_impl::<T, NT>(gs, xs, params, os)
+        }
+    };
+    by_strips(len, c, dx_strips_fit::<NT>(c * size_of::<T>()), strip, row);
+}
+
+/// [`bwd_cols_impl`] on [`OUT_STRIP`] rows at once: each load of a column's four f64
+/// coefficients serves every row of the strip (six loads per four values written become
+/// three). The same operations on each value as the row loop.
+///
+/// # Safety
+/// AVX2 and FMA are available; `dy`, `x` and `out` point to OUT_STRIP rows of
+/// c = mean.len() values each, and `k`, `p` and `q` have c values too. With `NT` (which
+/// [`strips_fit`] leaves to the row loop) the rows start at the same offset from a
+/// [`Lanes::STREAM_ALIGN`] boundary.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bwd_strip_impl<T: Real + Lanes, const NT: bool>(
+    dy: *const T,
+    x: *const T,
+    [mean, k, p, q]: [&[f64]; 4],
+    out: *mut T,
+) {
+    let c = mean.len().min(k.len()).min(p.len()).min(q.len());
+    // SAFETY: the caller's contract: every access stays within the strip's rows and the
+    // coefficients' c values.
+    unsafe {
+        let one = |r: usize, j: usize| {
+            let at = r * c + j;
+            let base = (*dy.add(at)).to_f64().mul_add(k[j], q[j]);
+            *out.add(at) = T::from_f64(((*x.add(at)).to_f64() - mean[j]).mul_add(p[j], base));
+        };
+        let head = if NT {
+            aligned_head(out, c, T::STREAM_ALIGN)
+        } else {
+            0
+        };
+        for j in 0..head {
+            (0..OUT_STRIP).for_each(|r| one(r, j));
+        }
+        let mut j = head;
+        while j + 4 <= c {
+            let (vm, vk, vp, vq) = (param4(mean, j), param4(k, j), param4(p, j), param4(q, j));
+            for r in 0..OUT_STRIP {
+                let at = r * c + j;
+                let base = _mm256_fmadd_pd(T::load4(dy.add(at)), vk, vq);
+                let dev = _mm256_sub_pd(T::load4(x.add(at)), vm);
+                put4::<T, NT>(out.add(at), _mm256_fmadd_pd(dev, vp, base));
+            }
+            j += 4;
+        }
+        for j in j..c {
+            (0..OUT_STRIP).for_each(|r| one(r, j));
+        }
+    }
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -409,8 +621,83 @@ pub(super) fn bwd_cols_f32<const NT: bool>(dy: &[f32], x: &[f32], d: &DxCols, ou
     if !d.float32_ok {
         return bwd_cols::<f32, NT>(dy, x, d, out);
     }
-    // SAFETY: see the note above the wrappers.
-    unsafe { bwd_cols_f32_impl::<NT>(dy, x, [&d.hi, &d.k32, &d.p32, &d.q32], out) }
+    let c = d.hi.len();
+    let params = [&d.hi[..], &d.k32, &d.p32, &d.q32];
+    let len = dy.len().min(x.len()).min(out.len());
+    let (gp, xp, op) = (dy.as_ptr(), x.as_ptr(), out.as_mut_ptr());
+    let strip = |at: usize| {
+        // SAFETY: see the note above the wrappers; the strip's OUT_STRIP rows of c values
+        // from `at` lie within the three slices (`by_strips` hands out whole rows below len).
+        unsafe { bwd_strip_f32_impl::<NT>(gp.add(at), xp.add(at), params, op.add(at)) }
+    };
+    let row = |at: usize, n: usize| {
+        // SAFETY: as above, for one row (or part row) of n values from `at`.
+        unsafe {
+            let (gs, xs, os) = (
+                std::slice::from_raw_parts(gp.add(at), n),
+                std::slice::from_raw_parts(xp.add(at), n),
+                std::slice::from_raw_parts_mut(op.add(at), n),
+            );
+            bwd_cols_f32_impl::<NT>(gs, xs, params, os)
+        }
+    };
+    by_strips(
+        len,
+        c,
+        dx_strips_fit::<NT>(c * size_of::<f32>()),
+        strip,
+        row,
+    );
+}
+
+/// [`bwd_cols_f32_impl`] on [`OUT_STRIP`] rows at once: each load of a column's float32
+/// coefficients serves every row of the strip. The same operations on each value as the row
+/// loop.
+///
+/// # Safety
+/// AVX2 and FMA are available; `dy`, `x` and `out` point to OUT_STRIP rows of c = hi.len()
+/// values each, and `k`, `p` and `q` have c values too. With `NT` (which [`strips_fit`] leaves
+/// to the row loop) the rows start at the same offset from a 32-byte boundary.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bwd_strip_f32_impl<const NT: bool>(
+    dy: *const f32,
+    x: *const f32,
+    [hi, k, p, q]: [&[f32]; 4],
+    out: *mut f32,
+) {
+    let c = hi.len().min(k.len()).min(p.len()).min(q.len());
+    // SAFETY: the caller's contract: every access stays within the strip's rows and the
+    // coefficients' c values.
+    unsafe {
+        let one = |r: usize, j: usize| {
+            let at = r * c + j;
+            let base = (*dy.add(at)).mul_add(k[j], q[j]);
+            *out.add(at) = (*x.add(at) - hi[j]).mul_add(p[j], base);
+        };
+        let head = if NT { aligned_head(out, c, 32) } else { 0 };
+        for j in 0..head {
+            (0..OUT_STRIP).for_each(|r| one(r, j));
+        }
+        let mut j = head;
+        while j + 8 <= c {
+            let (vh, vk, vp, vq) = (
+                _mm256_loadu_ps(hi.as_ptr().add(j)),
+                _mm256_loadu_ps(k.as_ptr().add(j)),
+                _mm256_loadu_ps(p.as_ptr().add(j)),
+                _mm256_loadu_ps(q.as_ptr().add(j)),
+            );
+            for r in 0..OUT_STRIP {
+                let at = r * c + j;
+                let base = _mm256_fmadd_ps(_mm256_loadu_ps(dy.add(at)), vk, vq);
+                let dev = _mm256_sub_ps(_mm256_loadu_ps(x.add(at)), vh);
+                put8::<NT>(out.add(at), _mm256_fmadd_ps(dev, vp, base));
+            }
+            j += 8;
+        }
+        for j in j..c {
+            (0..OUT_STRIP).for_each(|r| one(r, j));
+        }
+    }
 }
 
 /// The float32 form of [`DxCols`] in 8 float32 lanes: (x − hi)·p32 + (dy·k32 + q32).
@@ -458,8 +745,17 @@ unsafe fn bwd_cols_f32_impl<const NT: bool>(
 }
 
 pub(super) fn scale_cols<T: Real + Lanes>(dy: &[T], k: &[f64], out: &mut [T]) {
-    // SAFETY: see the note above the wrappers.
-    unsafe { scale_cols_impl(dy, k, out) }
+    let len = dy.len().min(out.len());
+    by_strips(
+        len,
+        k.len(),
+        false,
+        |_| {},
+        |at, n| {
+            // SAFETY: see the note above the wrappers.
+            unsafe { scale_cols_impl(&dy[at..at + n], k, &mut out[at..at + n]) }
+        },
+    );
 }
 
 #[target_feature(enable = "avx2,fma")]

@@ -17,7 +17,7 @@ use super::table::Kernels;
 use crate::simd::avx2::Lanes;
 use cols::{
     affine_cols, affine_cols_f32, block_dy_dot_cols, block_shifted_cols, block_sq_dev_cols,
-    block_sum_cols, bwd_cols, bwd_cols_f32, scale_cols,
+    block_sum_cols, block_sum_sq_cols, bwd_cols, bwd_cols_f32, scale_cols,
 };
 use rows::{affine_row, affine_row_f32, bwd_row, moments, scale_row, sum_dy_dot};
 
@@ -35,6 +35,7 @@ pub unsafe fn table<T: Real + Lanes>(stream: bool) -> Kernels<T> {
         block_sum_cols: block_sum_cols::<T>,
         block_sq_dev_cols: block_sq_dev_cols::<T>,
         block_shifted_cols: block_shifted_cols::<T>,
+        block_sum_sq_cols: block_sum_sq_cols::<T>,
         block_dy_dot_cols: block_dy_dot_cols::<T>,
         affine_cols: affine_cols::<T, false>,
         bwd_cols: bwd_cols::<T, false>,
