@@ -13,6 +13,8 @@ ratios, not the times, are the figures to quote, and only when the load stayed l
   conv step a 3-block conv net (conv-BN-ReLU-pool) on 32x32 inputs, batch 128: forward,
             cross-entropy, backward, SGD step; torch's model vs the same after convert(model)
   MLP step  the same for an (N, C) MLP, Linear-BN-ReLU x 3, batch 256, width 1024
+  own pool  the step again with bntune's kernels on bntune's own thread pool rather than
+            torch's OpenMP team (what bntune.torch uses when torch runs on OpenMP)
   coexist   one BN forward+backward right after a torch conv and after a pause, bntune on
             torch's thread count and on one thread
 
@@ -38,6 +40,7 @@ except ImportError:  # pragma: no cover
 
 import bntune
 import bntune.torch as bt
+from bntune import _core
 from bntune import functional as F  # noqa: N812 (the name the docs use)
 
 OP_SHAPES = [
@@ -180,39 +183,61 @@ def step_fn(model, x, labels):
     return run
 
 
+def on_pool(run):
+    """`run` with bntune's kernels on bntune's own pool instead of torch's OpenMP team."""
+
+    def pooled():
+        bt.use_torch_threads(False)
+        try:
+            run()
+        finally:
+            bt.use_torch_threads(True)
+
+    return pooled
+
+
 def step_rows(rounds):
     torch.manual_seed(0)
     rows = []
+    team = _core.openmp_joined()
     for name, model, x in (
         ("conv step", ConvNet(), torch.randn(128, 3, 32, 32)),
         ("MLP step", mlp(), torch.randn(256, 256)),
     ):
         labels = torch.randint(0, 10, (x.shape[0],))
         ours = bt.convert(copy.deepcopy(model))
-        r = race(
-            {"torch": step_fn(model, x, labels), "bntune": step_fn(ours, x, labels)},
-            rounds,
-            2,
-        )
+        contenders = {"torch": step_fn(model, x, labels), "bntune": step_fn(ours, x, labels)}
+        if team:
+            pooled = bt.convert(copy.deepcopy(model))
+            contenders["bntune pool"] = on_pool(step_fn(pooled, x, labels))
+        r = race(contenders, rounds, 2)
         rows.append((name, r["torch"][0], r["bntune"][0], r["bntune"][1]))
+        if team:
+            rows.append(("  own pool", r["torch"][0], r["bntune pool"][0], r["bntune pool"][1]))
     return rows
 
 
 def coexist_rows(rounds):
     """One BN forward+backward timed right after a torch conv (whose OpenMP workers are still
-    spinning) and after a 20 ms pause (alone), bntune on torch's thread count and on one."""
+    spinning) and after a 20 ms pause (alone): bntune on torch's OpenMP team (what
+    bntune.torch does), on its own pool of torch's thread count, and on one thread."""
     torch.manual_seed(0)
     shape = (128, 32, 32, 32)
     x, g = torch.randn(shape), torch.randn(shape)
     conv, conv_in = nn.Conv2d(32, 32, 3, padding=1), torch.randn(shape)
     layers = {"torch": nn.BatchNorm2d(32), "bntune": bt.BatchNorm2d(32)}
     torch_threads = torch.get_num_threads()
+    on_team = _core.openmp_joined()
 
-    def bn_after(layer, before, threads):
+    def bn_after(layer, before, threads, team=False):
         def run():
             if bntune.get_num_threads() != threads:
                 bntune.set_num_threads(threads)
             bt._threads[0] = threads  # keep bntune.torch from resetting it
+            if team:
+                bt.use_torch_threads(True)
+            else:
+                bt.use_torch_threads(False)
             before()
             xr = x.detach().requires_grad_()
             t0 = time.perf_counter()
@@ -230,6 +255,10 @@ def coexist_rows(rounds):
 
     cases = {"torch after conv": bn_after(layers["torch"], conv_op, torch_threads)}
     cases["torch alone"] = bn_after(layers["torch"], pause, torch_threads)
+    if on_team:
+        t = torch_threads
+        cases[f"bntune/{t}t team after conv"] = bn_after(layers["bntune"], conv_op, t, True)
+        cases[f"bntune/{t}t team alone"] = bn_after(layers["bntune"], pause, t, True)
     for threads in sorted({torch_threads, 1}, reverse=True):
         cases[f"bntune/{threads}t after conv"] = bn_after(layers["bntune"], conv_op, threads)
         cases[f"bntune/{threads}t alone"] = bn_after(layers["bntune"], pause, threads)
@@ -239,9 +268,12 @@ def coexist_rows(rounds):
             times[k].append(fn())
     bntune.set_num_threads(torch_threads)
     bt._threads[0] = torch_threads
+    if on_team:
+        bt.use_torch_threads(True)
     print(f"\nBN {shape} forward+backward after a conv / alone  ({load()})")
+    print("  (team: torch's OpenMP threads; otherwise bntune's own pool)")
     for k, v in times.items():
-        print(f"  {k:<24} {statistics.median(v) * 1e3:8.3f} ms")
+        print(f"  {k:<28} {statistics.median(v) * 1e3:8.3f} ms")
 
 
 def print_rows(title, rows):
@@ -268,10 +300,11 @@ def main() -> None:
     dtypes = {"float32": [torch.float32], "float64": [torch.float64]}.get(
         args.dtype, [torch.float32, torch.float64]
     )
+    team = " on torch's OpenMP team" if _core.openmp_joined() else " of its own"
     print(
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), bntune "
-        f"{bntune.__version__} ({bntune.get_num_threads()} threads, {bntune.simd_backend()}); "
-        f"{rounds} rounds; {load()}"
+        f"{bntune.__version__} ({bntune.get_num_threads()} threads{team}, "
+        f"{bntune.simd_backend()}); {rounds} rounds; {load()}"
     )
     if args.part in ("op", "all"):
         shapes = OP_SHAPES[:3] + OP_SHAPES[5:6] if args.quick else OP_SHAPES

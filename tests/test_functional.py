@@ -362,3 +362,49 @@ def test_large_outputs_streamed_to_misaligned_out_match_reference(shape):
     dx_ref, dgamma_ref, dbeta_ref = ref_backward(dy, x, gamma, mean_ref, invstd_ref)
     for got, want in [(dx, dx_ref), (dgamma, dgamma_ref), (dbeta, dbeta_ref)]:
         assert rel_err(got, want) <= 1e-5
+
+
+def test_float32_column_gradient_is_within_a_few_roundings_of_its_terms():
+    # (N, C) float32 forms dx = dy·k + (x - mean)·p + q in float32 lanes, with x - mean exact
+    # (x - float32(mean), Sterbenz) and the mean's low part folded into q: each element is
+    # within a few float32 roundings of the largest term. Columns: plain, offset 1e4,
+    # 1e7 + 100·N(0, 1), negative offset, tiny spread straddling zero, a constant 1e7.
+    n = 4096
+    rng = np.random.default_rng(11)
+    z = rng.standard_normal((n, 6))
+    x = np.stack(
+        [
+            z[:, 0],
+            1e4 + z[:, 1],
+            1e7 + 100 * z[:, 2],
+            -3e5 + z[:, 3],
+            1e-3 * z[:, 4],
+            1e7 + 0 * z[:, 5],
+        ],
+        axis=1,
+    ).astype(np.float32)
+    gamma = rng.uniform(0.5, 2.0, 6).astype(np.float32)
+    dy = rng.standard_normal((n, 6)).astype(np.float32)
+    _, mean, _, invstd = ref_forward(x)
+    dx, _, _ = F.batch_norm_backward(dy, x, gamma, mean, invstd)
+    dx_ref, dgamma, dbeta = ref_backward(dy, x, gamma, mean, invstd)
+    k = gamma.astype(np.float64) * invstd
+    p, q = -k * invstd * dgamma / n, -k * dbeta / n
+    terms = np.abs(dy * k) + np.abs((x.astype(np.float64) - mean) * p) + np.abs(q)
+    ulp = np.finfo(np.float32).eps / 2
+    assert np.all(np.abs(dx - dx_ref) <= 4 * ulp * terms.max(axis=0) + 1e-45)
+    assert rel_err(dx, dx_ref) <= TOL_GRAD[np.float32]
+
+
+def test_float32_column_gradient_keeps_f64_when_a_float32_coefficient_overflows():
+    # gamma·invstd beyond float32's range: the float32 form would give inf, the f64 one the
+    # finite dx (dy is tiny), rounded once.
+    rng = np.random.default_rng(12)
+    x = (1e-3 * rng.standard_normal((64, 3))).astype(np.float32)
+    dy = (1e-30 * rng.standard_normal((64, 3))).astype(np.float32)
+    gamma = np.array([1e38, 1.0, 2.0], np.float32)
+    _, mean, _, invstd = ref_forward(x)
+    dx, _, _ = F.batch_norm_backward(dy, x, gamma, mean, invstd)
+    dx_ref, _, _ = ref_backward(dy, x, gamma, mean, invstd)
+    assert np.all(np.isfinite(dx))
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-5)

@@ -91,10 +91,27 @@ def values_checked_against_their_boxes(study: optuna.Study, q: int) -> int:
                 assert dim.index(value) in box[name]
                 continue
             lo, hi = box[name]
-            cell = 0.5 / getattr(dim, "_count", math.inf)
-            assert lo - cell - 1e-12 <= dim.to_unit(value) <= hi + cell + 1e-12, (name, value)
+            start, end = unit_cell(dim, value)
+            where = (name, value, (start, end), (lo, hi))
+            assert lo - 1e-12 <= end, where
+            assert start <= hi + 1e-12, where
             checked += 1
     return checked
+
+
+def unit_cell(dim: dims.Dimension, value: object) -> tuple[float, float]:
+    """The unit coordinates that map to `value`: an integer's or a grid value's whole cell
+    (on a log scale for IntLogUniform), a continuous value's own point."""
+    if isinstance(dim, dims.IntLogUniform):
+        span = math.log(dim.high + 1) - math.log(dim.low)
+        k = int(value)  # type: ignore[call-overload]
+        return (
+            (math.log(k) - math.log(dim.low)) / span,
+            (math.log(k + 1) - math.log(dim.low)) / span,
+        )
+    u = dim.to_unit(value)
+    half = 0.5 / getattr(dim, "_count", math.inf)
+    return u - half, u + half
 
 
 def test_every_trial_lies_in_its_rounds_box() -> None:

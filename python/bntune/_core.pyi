@@ -24,6 +24,14 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The number of threads bntune kernels run on (default: the available cores)."""
 
+def join_openmp(library: str | None) -> None:
+    """Runs the kernels' parallel work on the team of the already loaded OpenMP runtime
+    ``library`` (bntune.torch joins torch's); ``None`` goes back to bntune's own pool.
+    ValueError if the library is not loaded or is not an OpenMP runtime."""
+
+def openmp_joined() -> bool:
+    """Whether the kernels' parallel work runs on an OpenMP team (see ``join_openmp``)."""
+
 # --- batch norm (rust/python/batchnorm.rs) ---
 
 def batch_norm_forward(

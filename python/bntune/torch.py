@@ -16,11 +16,15 @@ never wrong, only not bntune's. Gradients of gradients (``create_graph=True``) a
 torch's formula from the saved inputs. The tensors are shared with the kernels, not copied:
 a contiguous input (or a channels-last one, read as an (N·H·W, C) matrix) is passed as a numpy
 view, and the running statistics are updated in place.
+
+The kernels run on torch's thread count and, once this module is imported, on torch's own
+OpenMP threads (:func:`use_torch_threads` switches back to bntune's pool).
 """
 
 from __future__ import annotations
 
 import weakref
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +40,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 
 from bntune import _core
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm", "convert"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "batch_norm",
+    "convert",
+    "use_torch_threads",
+]
 
 _DTYPES = (torch.float32, torch.float64)
 
@@ -90,6 +101,53 @@ def _share_torchs_threads() -> None:
         _core.set_num_threads(n)
         _threads[0] = n
 
+
+def _join_torchs_openmp() -> bool:
+    """Runs the kernels' parallel work on torch's own OpenMP threads; whether it could.
+
+    After each parallel op torch's OpenMP workers spin for milliseconds before they sleep, and a
+    thread of bntune's own pool woken meanwhile waits for a core: a BN layer right after a conv
+    took 2.5x its standalone time on 2 cores (rust/threads/openmp.rs). On torch's team the work
+    goes to threads that are already running. Only a runtime already loaded is joined; without
+    one (torch built without OpenMP, another platform) bntune keeps its own pool.
+    """
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return False
+    candidates = sorted(str(p) for p in (Path(torch.__file__).parent / "lib").glob("*omp*"))
+    try:  # where the loader found it, if not in torch's own directory (conda, distro builds)
+        with open("/proc/self/maps") as maps:
+            paths = {parts[-1] for parts in map(str.split, maps) if len(parts) == 6}
+        candidates += sorted(p for p in paths if "omp" in p.rsplit("/", 1)[-1])
+    except OSError:
+        pass
+    for path in candidates:
+        try:
+            _core.join_openmp(path)
+        except ValueError:  # not loaded here, or not an OpenMP runtime
+            continue
+        return True
+    return False
+
+
+def use_torch_threads(enabled: bool = True) -> bool:
+    """Whether bntune's kernels run their parallel work on torch's OpenMP threads (the default
+    once ``bntune.torch`` is imported) or on bntune's own pool; returns whether they now do.
+
+    torch's threads are the right place when torch owns the cores, as in a training loop: its
+    workers spin for milliseconds after every op, and a second pool's threads would wait for a
+    core. A machine whose cores are shared with other busy processes can favour bntune's own
+    pool, which never waits for a thread that has not started (``benches/compare_torch.py
+    --part coexist`` compares the two). Returns False when torch does not run on OpenMP.
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    if enabled:
+        return _join_torchs_openmp()
+    _core.join_openmp(None)
+    return False
+
+
+use_torch_threads()
 
 # numpy views of the per-channel tensors (weights, biases, running statistics), which live as
 # long as their layer: making a view costs about 3 us, finding it here a few hundred ns. An

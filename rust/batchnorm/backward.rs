@@ -4,10 +4,13 @@
 //! dx = gamma·invstd/M·(M·dy − dbeta − x̂·dgamma), evaluated per element in f64 as
 //! dx = dy·k + (x − mean)·p + q with k = gamma·invstd, p = −k·invstd·dgamma/M, q = −k·dbeta/M.
 //! Inference (the statistics are constants): the same dgamma and dbeta, dx = dy·gamma·invstd.
+//! Float32 (N, C) inputs form dx in float32 lanes, x − mean kept exact as in the forward pass
+//! ([`DxCols`]).
 
 use super::blocks::{self, Passes};
 use super::kernels::Element;
 use super::layout::Layout;
+use super::norm::DxCols;
 use super::plan::{self, Shared};
 use super::table::Kernels;
 use crate::error::Result;
@@ -177,7 +180,8 @@ impl<T: Element> Job<'_, T> {
             }
             grads.push(g);
         }
-        let [kk, p, q] = &coef;
+        let [kk, p, q] = coef;
+        let form = DxCols::new(self.saved.mean.to_vec(), kk, p, q);
         let out = Shared::new(dx);
         plan::map_tasks(parallel, cut.count(l.n), |g| {
             let rows = cut.rows(g, l.n);
@@ -186,9 +190,9 @@ impl<T: Element> Job<'_, T> {
             let dx_rows = unsafe { out.part(r.start, r.len()) };
             let (dy, x) = (&self.dy[r.clone()], &self.x[r]);
             if self.training {
-                (k.bwd_cols)(dy, x, self.saved.mean, kk, p, q, dx_rows);
+                (k.bwd_cols)(dy, x, &form, dx_rows);
             } else {
-                (k.scale_cols)(dy, kk, dx_rows);
+                (k.scale_cols)(dy, &form.k, dx_rows);
             }
         })?;
         Ok(grads)

@@ -1,5 +1,6 @@
 //! How a kernel normalises: the per-channel ([`RowNorm`]) and per-column ([`NormCols`])
-//! parameters of y = (x − mean)·scale + shift, with their float32 forms. Plain data shared by
+//! parameters of y = (x − mean)·scale + shift, and the per-column ones of the backward pass's
+//! dx = dy·k + (x − mean)·p + q ([`DxCols`]), with their float32 forms. Plain data shared by
 //! the scalar and vector loops; it depends on nothing else in the crate.
 
 /// How each column of an (N, C) input is normalised: y = (x − mean)·scale + shift.
@@ -40,6 +41,47 @@ impl NormCols {
             shift,
             ..n
         }
+    }
+}
+
+/// How the training backward pass forms dx in each column of an (N, C) input:
+/// dx = dy·k + (x − mean)·p + q (see `backward`).
+///
+/// Its float32 form follows [`NormCols`]'s: with hi = float32(mean) and lo = mean − hi,
+/// dx = (x − hi)·p32 + (dy·k32 + q32), q32 = float32(q − lo·p). x − hi is as exact as there, and
+/// the rest is two fused multiply-adds in float32, so dx is within a few float32 roundings of
+/// its terms (the f64 form rounds once); the parameters are C values, converted once per call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DxCols {
+    pub mean: Vec<f64>,
+    pub k: Vec<f64>,
+    pub p: Vec<f64>,
+    pub q: Vec<f64>,
+    pub hi: Vec<f32>,
+    pub k32: Vec<f32>,
+    pub p32: Vec<f32>,
+    pub q32: Vec<f32>,
+    /// Whether every float32 parameter is finite (else float32 kernels use the f64 form).
+    pub float32_ok: bool,
+}
+
+impl DxCols {
+    pub fn new(mean: Vec<f64>, k: Vec<f64>, p: Vec<f64>, q: Vec<f64>) -> DxCols {
+        let mut d = DxCols {
+            float32_ok: true,
+            ..DxCols::default()
+        };
+        for (((&m, &kj), &pj), &qj) in mean.iter().zip(&k).zip(&p).zip(&q) {
+            let hi = m as f32;
+            let lo = m - f64::from(hi);
+            let (k32, p32, q32) = (kj as f32, pj as f32, (qj - lo * pj) as f32);
+            d.float32_ok &= hi.is_finite() && k32.is_finite() && p32.is_finite() && q32.is_finite();
+            d.hi.push(hi);
+            d.k32.push(k32);
+            d.p32.push(p32);
+            d.q32.push(q32);
+        }
+        DxCols { mean, k, p, q, ..d }
     }
 }
 

@@ -55,11 +55,13 @@ pub const MAX_GROUPS: usize = 64;
 /// Runs `count` tasks, on several threads when `parallel` (and the pool has more than one
 /// thread), and returns their results in task order.
 ///
-/// The calling thread and up to n − 1 of the pool's n workers each take the next task not yet
-/// taken until none is left. The calling thread starts at once (no hand-off into the pool and
-/// back), and a worker slow to wake, because other threads hold the cores (torch's OpenMP
-/// workers spin after each op; other processes), takes fewer tasks instead of leaving its
-/// share of a fixed split for the others to wait on.
+/// The calling thread and up to n − 1 helpers (the pool's workers, or torch's OpenMP team) each
+/// take tasks until none is left. The tasks are cut into one contiguous share per thread, and a
+/// thread takes its own share first, then what is left of the others': a slow helper (other
+/// threads hold the cores) leaves its share to the rest instead of being waited for, and a
+/// thread keeps the same share from call to call ([`threads::with_helpers`] numbers them), so
+/// the passes of one kernel call (statistics, then normalise) find their rows in that core's
+/// cache rather than the other's.
 ///
 /// Each task ends with a store fence, so what it wrote with streaming (non-temporal) stores is
 /// visible to every thread once the call returns; the streaming loops themselves do not fence.
@@ -79,19 +81,21 @@ pub fn map_tasks<R: Send>(
     if threads <= 1 || count <= 1 {
         return Ok((0..count).map(fenced).collect());
     }
-    let next = AtomicUsize::new(0);
+    let members = threads.min(count);
+    let shares: Vec<Share> = (0..members)
+        .map(|m| Share::new(m * count / members, (m + 1) * count / members))
+        .collect();
     let slots: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
-    let work = || {
-        loop {
-            let t = next.fetch_add(1, Ordering::Relaxed);
-            if t >= count {
-                break;
+    let work = |member: usize| {
+        for i in 0..members {
+            let share = &shares[(member + i) % members];
+            while let Some(t) = share.take() {
+                let result = fenced(t);
+                *slots[t].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
             }
-            let result = fenced(t);
-            *slots[t].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
         }
     };
-    threads::with_helpers(threads.min(count) - 1, &work)?;
+    threads::with_helpers(members - 1, &work)?;
     slots
         .into_iter()
         .map(|slot| {
@@ -99,6 +103,27 @@ pub fn map_tasks<R: Send>(
             result.ok_or_else(|| Error::Value("a kernel task did not finish".to_owned()))
         })
         .collect()
+}
+
+/// One thread's share of a [`map_tasks`] call: tasks `next..end`, taken one at a time by
+/// whichever thread gets there.
+struct Share {
+    next: AtomicUsize,
+    end: usize,
+}
+
+impl Share {
+    fn new(start: usize, end: usize) -> Share {
+        Share {
+            next: AtomicUsize::new(start),
+            end,
+        }
+    }
+
+    fn take(&self) -> Option<usize> {
+        let t = self.next.fetch_add(1, Ordering::Relaxed);
+        (t < self.end).then_some(t)
+    }
 }
 
 /// Orders this thread's earlier streaming stores before its later stores (a no-op where there

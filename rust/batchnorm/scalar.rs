@@ -1,7 +1,7 @@
 //! The portable reference path of every inner loop: plain f64 arithmetic, four independent
 //! accumulators in the reductions so they pipeline. The AVX2 path computes the same formulas.
 
-use super::norm::{NormCols, RowNorm};
+use super::norm::{DxCols, NormCols, RowNorm};
 use super::real::Real;
 
 /// Σ x.
@@ -200,20 +200,13 @@ pub fn block_dy_dot_cols<T: Real>(
     }
 }
 
-/// out[j] = dy[j]·k[j] + (x[j] − mean[j])·p[j] + q[j], for rows of C = mean.len() values.
-pub fn bwd_cols<T: Real>(
-    dy: &[T],
-    x: &[T],
-    mean: &[f64],
-    k: &[f64],
-    p: &[f64],
-    q: &[f64],
-    out: &mut [T],
-) {
-    let c = mean.len().max(1);
+/// out[j] = dy[j]·k[j] + (x[j] − mean[j])·p[j] + q[j] in f64 (the f64 form of [`DxCols`]),
+/// for rows of C = mean.len() values.
+pub fn bwd_cols<T: Real>(dy: &[T], x: &[T], d: &DxCols, out: &mut [T]) {
+    let c = d.mean.len().max(1);
     let rows = dy.chunks(c).zip(x.chunks(c)).zip(out.chunks_mut(c));
     for ((gr, xr), or) in rows {
-        let params = mean.iter().zip(k).zip(p).zip(q);
+        let params = d.mean.iter().zip(&d.k).zip(&d.p).zip(&d.q);
         for (((o, g), v), (((m, kj), pj), qj)) in or.iter_mut().zip(gr).zip(xr).zip(params) {
             *o = T::from_f64((v.to_f64() - m) * pj + (g.to_f64() * kj + qj));
         }

@@ -4,7 +4,7 @@
 //! work on whole rows of an (N, C) input (C values each, then a part row if the length is not
 //! a multiple of C) with per-column statistics.
 
-use super::norm::{NormCols, RowNorm};
+use super::norm::{DxCols, NormCols, RowNorm};
 
 /// The inner loops for element type `T`; the scalar reference loops (`scalar.rs`) say what each
 /// computes.
@@ -23,6 +23,6 @@ pub struct Kernels<T> {
     pub block_sum_sq_cols: fn(&[T], usize, &mut [f64], &mut [f64]),
     pub block_dy_dot_cols: fn(&[T], &[T], usize, &[f64], &mut [f64], &mut [f64]),
     pub affine_cols: fn(&[T], &NormCols, &mut [T]),
-    pub bwd_cols: fn(&[T], &[T], &[f64], &[f64], &[f64], &[f64], &mut [T]),
+    pub bwd_cols: fn(&[T], &[T], &DxCols, &mut [T]),
     pub scale_cols: fn(&[T], &[f64], &mut [T]),
 }

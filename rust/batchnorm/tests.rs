@@ -354,7 +354,7 @@ fn bad_arguments_are_refused_before_writing() {
 
 #[test]
 fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
-    use super::norm::{NormCols, RowNorm};
+    use super::norm::{DxCols, NormCols, RowNorm};
     fn check<T: Element>(tol: f64) {
         let len = 203;
         let x: Vec<T> = noise(len + 8, 21)
@@ -364,7 +364,8 @@ fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
         let dy: Vec<T> = noise(len + 8, 22).iter().map(|&v| T::from_f64(v)).collect();
         let cols = len;
         let norm = NormCols::new(noise(cols, 23), noise(cols, 24), noise(cols, 25));
-        let pk = noise(cols, 26);
+        let (m, p, q) = (norm.mean.clone(), norm.scale.clone(), norm.shift.clone());
+        let dx_form = DxCols::new(m, noise(cols, 26), p, q);
         let row_norm = RowNorm::new(5.0, 1.5, -0.5);
         for backend in Backend::ALL.into_iter().filter(|b| b.is_supported()) {
             let (plain, stream) = (T::kernels(backend, false), T::kernels(backend, true));
@@ -390,24 +391,8 @@ fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
                 (plain.bwd_row)(gs, xs, 5.0, 0.7, -0.2, 0.1, &mut a[off..off + len]);
                 (stream.bwd_row)(gs, xs, 5.0, 0.7, -0.2, 0.1, &mut b[off..off + len]);
                 assert!(same(&a, &b), "bwd_row {backend:?} {off}");
-                (plain.bwd_cols)(
-                    gs,
-                    xs,
-                    &norm.mean,
-                    &pk,
-                    &norm.scale,
-                    &norm.shift,
-                    &mut a[off..off + len],
-                );
-                (stream.bwd_cols)(
-                    gs,
-                    xs,
-                    &norm.mean,
-                    &pk,
-                    &norm.scale,
-                    &norm.shift,
-                    &mut b[off..off + len],
-                );
+                (plain.bwd_cols)(gs, xs, &dx_form, &mut a[off..off + len]);
+                (stream.bwd_cols)(gs, xs, &dx_form, &mut b[off..off + len]);
                 assert!(same(&a, &b), "bwd_cols {backend:?} {off}");
                 let want: Vec<T> = xs
                     .iter()
@@ -427,7 +412,7 @@ fn streaming_stores_give_the_plain_results_bit_for_bit_at_any_alignment() {
 
 #[test]
 fn column_loops_write_a_block_of_rows_as_they_write_each_row() {
-    use super::norm::NormCols;
+    use super::norm::{DxCols, NormCols};
     // The column loops take a task's rows at once, in strips of rows sharing each load of the
     // parameters (not when streaming): a value must not depend on the strip, the row, the
     // alignment or the streaming, and a part row at the end is written too.
@@ -439,6 +424,8 @@ fn column_loops_write_a_block_of_rows_as_they_write_each_row() {
         for c in [1, 3, 8, 13, 64, 1024] {
             let norm = NormCols::new(noise(c, 31), noise(c, 32), noise(c, 33));
             let pk = noise(c, 34);
+            let (m, p, q) = (norm.mean.clone(), norm.scale.clone(), norm.shift.clone());
+            let dx_form = DxCols::new(m, pk.clone(), p, q);
             for rows in [1, 3, 4, 5, 9] {
                 let len = rows * c + c / 2;
                 let x: Vec<T> = noise(len + 8, 35)
@@ -466,12 +453,10 @@ fn column_loops_write_a_block_of_rows_as_they_write_each_row() {
                         (stream.affine_cols)(xs, &norm, &mut b[off..off + len]);
                         assert!(same(&a[off..off + len], &want), "affine {what}");
                         assert!(same(&b[off..off + len], &want), "affine streamed {what}");
-                        let (m, sc, sh) = (&norm.mean, &norm.scale, &norm.shift);
-                        let want = by_row(&|r, o| {
-                            (plain.bwd_cols)(&gs[r.clone()], &xs[r], m, &pk, sc, sh, o)
-                        });
-                        (plain.bwd_cols)(gs, xs, m, &pk, sc, sh, &mut a[off..off + len]);
-                        (stream.bwd_cols)(gs, xs, m, &pk, sc, sh, &mut b[off..off + len]);
+                        let want =
+                            by_row(&|r, o| (plain.bwd_cols)(&gs[r.clone()], &xs[r], &dx_form, o));
+                        (plain.bwd_cols)(gs, xs, &dx_form, &mut a[off..off + len]);
+                        (stream.bwd_cols)(gs, xs, &dx_form, &mut b[off..off + len]);
                         assert!(same(&a[off..off + len], &want), "bwd {what}");
                         assert!(same(&b[off..off + len], &want), "bwd streamed {what}");
                         let want = by_row(&|r, o| (plain.scale_cols)(&gs[r], &pk, o));

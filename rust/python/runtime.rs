@@ -32,7 +32,29 @@ fn get_num_threads(py: Python<'_>) -> PyResult<usize> {
         .map_err(|e| to_py_err(py, e))
 }
 
+/// Runs the kernels' parallel work on the team of the OpenMP runtime `library` (already loaded
+/// in this process, e.g. torch's libgomp), or back on bntune's own pool when `library` is None.
+#[pyfunction]
+#[pyo3(signature = (library))]
+fn join_openmp(py: Python<'_>, library: Option<&str>) -> PyResult<()> {
+    match library {
+        Some(path) => threads::openmp::join(path).map_err(|e| to_py_err(py, e)),
+        None => {
+            threads::openmp::leave();
+            Ok(())
+        }
+    }
+}
+
+/// Whether the kernels' parallel work runs on an OpenMP team ([`join_openmp`]).
+#[pyfunction]
+fn openmp_joined() -> bool {
+    threads::openmp::joined()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(join_openmp, m)?)?;
+    m.add_function(wrap_pyfunction!(openmp_joined, m)?)?;
     m.add_function(wrap_pyfunction!(simd_backend, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;

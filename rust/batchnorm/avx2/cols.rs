@@ -6,7 +6,7 @@ use std::arch::x86_64::{
 };
 
 use super::{param4, put4, put8};
-use crate::batchnorm::norm::NormCols;
+use crate::batchnorm::norm::{DxCols, NormCols};
 use crate::batchnorm::real::Real;
 use crate::batchnorm::scalar;
 use crate::batchnorm::shifted::STRIP_ROWS;
@@ -287,7 +287,7 @@ unsafe fn block_dy_dot_cols_impl<T: Real + Lanes>(
 }
 
 /// Cuts `len` elements of whole rows of `c` values (then a part row, if any) into strips of
-/// [`OUT_STRIP`] rows where `strips` allows, and rows: `strip(start)` takes the strip whose
+/// `strips` rows (if any), and rows: `strip(start)` takes the strip whose
 /// first row starts at element `start`, `row(start, len)` the row (or part row) there.
 #[inline(always)]
 fn by_strips(
@@ -334,24 +334,30 @@ fn strips_fit<const NT: bool>() -> bool {
     !NT
 }
 
-/// The rows of a dx strip, for rows of `row_bytes` bytes: [`OUT_STRIP`], or [`OUT_STRIP_4K`]
-/// where rows are a multiple of 4 KiB apart. Every row of a strip then falls in the same set of
-/// the 8-way L1 at each step, and four rows of dy, x and dx are twelve lines for its eight ways
-/// when the arrays start at nearby offsets in their pages: the (256, 1024) float32 backward
-/// pass took 280-534 us as dx moved within its page (dy and x at the start of theirs), 277-308
-/// us in strips of two rows; paired at numpy's own placement, 0.89-0.93x the time on
-/// (256, 1024) and (1024, 1024) (one thread, CPU time, 2026-12-07). The forward pass keeps
-/// four rows (eight lines of x and y): with two it took 1.03-1.14x the time.
-fn strip_rows<const NT: bool>(row_bytes: usize) -> Option<usize> {
-    strips_fit::<NT>().then_some(if row_bytes % 4096 == 0 {
+/// The rows of a dx strip, for rows of `row_bytes` bytes: [`OUT_STRIP`], or where rows are a
+/// multiple of 4 KiB apart [`OUT_STRIP_4K`] (`None`: row by row). Every row of a strip then
+/// falls in the same set of the 8-way L1 at each step, and four rows of dy, x and dx are twelve
+/// lines for its eight ways when the arrays start at nearby offsets in their pages; and the
+/// next row's loads sit at the address, modulo 4 KiB, of the store just made to the row before,
+/// which the CPU takes for a dependency. The (256, 1024) float32 backward pass (f64 dx form)
+/// took 280-534 us as dx moved within its page (dy and x at the start of theirs), 277-308 us in
+/// strips of two rows, at numpy's own placement 0.89-0.93x the time of four (one thread, CPU
+/// time); with four rows and stores before the next row's loads, 1.29-1.40x the time of row by
+/// row (2 threads; the float64 (256, 512) 1.15x). Two rows, loads first, against row by row
+/// (paired, float32 dx form): 0.94-0.98x the time on (256, 1024), (1024, 1024), (256, 512),
+/// (2048, 512) on one thread, 0.84-0.96x on two; float64 0.84-1.05x (2026-12-07).
+fn dx_strip_rows<const NT: bool>(row_bytes: usize) -> Option<usize> {
+    if !strips_fit::<NT>() {
+        None
+    } else if row_bytes % 4096 == 0 {
         OUT_STRIP_4K
     } else {
-        OUT_STRIP
-    })
+        Some(OUT_STRIP)
+    }
 }
 
-/// See [`strip_rows`].
-const OUT_STRIP_4K: usize = 2;
+/// See [`dx_strip_rows`].
+const OUT_STRIP_4K: Option<usize> = Some(2);
 
 pub(super) fn affine_cols<T: Real + Lanes, const NT: bool>(
     x: &[T],
@@ -527,25 +533,22 @@ unsafe fn affine_cols_f32_impl<const NT: bool>(x: &[f32], norm: &NormCols, out: 
 pub(super) fn bwd_cols<T: Real + Lanes, const NT: bool>(
     dy: &[T],
     x: &[T],
-    mean: &[f64],
-    k: &[f64],
-    p: &[f64],
-    q: &[f64],
+    d: &DxCols,
     out: &mut [T],
 ) {
-    let c = mean.len();
+    let c = d.mean.len();
+    let params = [&d.mean[..], &d.k, &d.p, &d.q];
     let len = dy.len().min(x.len()).min(out.len());
     let (gp, xp, op) = (dy.as_ptr(), x.as_ptr(), out.as_mut_ptr());
-    let height = strip_rows::<NT>(c * size_of::<T>());
-    let coef = [mean, k, p, q];
+    let height = dx_strip_rows::<NT>(c * size_of::<T>());
     let strip = |at: usize| {
         // SAFETY: see the note above the wrappers; the strip's rows of c values from `at` lie
         // within the three slices (`by_strips` hands out whole rows below len).
         unsafe {
-            if height == Some(OUT_STRIP_4K) {
-                bwd_strip_impl::<T, NT, OUT_STRIP_4K>(gp.add(at), xp.add(at), coef, op.add(at))
+            if height == Some(OUT_STRIP) {
+                bwd_strip_impl::<T, NT, OUT_STRIP>(gp.add(at), xp.add(at), params, op.add(at))
             } else {
-                bwd_strip_impl::<T, NT, OUT_STRIP>(gp.add(at), xp.add(at), coef, op.add(at))
+                bwd_strip_impl::<T, NT, 2>(gp.add(at), xp.add(at), params, op.add(at))
             }
         }
     };
@@ -557,19 +560,19 @@ pub(super) fn bwd_cols<T: Real + Lanes, const NT: bool>(
                 std::slice::from_raw_parts(xp.add(at), n),
                 std::slice::from_raw_parts_mut(op.add(at), n),
             );
-            bwd_cols_impl::<T, NT>(gs, xs, [mean, k, p, q], os)
+            bwd_cols_impl::<T, NT>(gs, xs, params, os)
         }
     };
     by_strips(len, c, height, strip, row);
 }
 
-/// [`bwd_cols_impl`] on [`OUT_STRIP`] rows at once: each load of a column's four f64
+/// [`bwd_cols_impl`] on `R` rows at once: each load of a column's four f64
 /// coefficients serves every row of the strip (six loads per four values written become
 /// three). The same operations on each value as the row loop.
 ///
 /// # Safety
-/// AVX2 and FMA are available; `dy`, `x` and `out` point to OUT_STRIP rows of
-/// c = mean.len() values each, and `k`, `p` and `q` have c values too. With `NT` (which
+/// AVX2 and FMA are available; `dy`, `x` and `out` point to R rows of c = mean.len() values
+/// each, and `k`, `p` and `q` have c values too. With `NT` (which
 /// [`strips_fit`] leaves to the row loop) the rows start at the same offset from a
 /// [`Lanes::STREAM_ALIGN`] boundary.
 #[target_feature(enable = "avx2,fma")]
@@ -648,6 +651,138 @@ unsafe fn bwd_cols_impl<T: Real + Lanes, const NT: bool>(
             let v = _mm256_fmadd_pd(dev, param4(p, i), base);
             put4::<T, NT>(out.as_mut_ptr().add(i), v);
             i += 4;
+        }
+    }
+    for (j, o) in (i..n).zip(&mut out[i..n]) {
+        *o = one(j);
+    }
+}
+
+pub(super) fn bwd_cols_f32<const NT: bool>(dy: &[f32], x: &[f32], d: &DxCols, out: &mut [f32]) {
+    if !d.float32_ok {
+        return bwd_cols::<f32, NT>(dy, x, d, out);
+    }
+    let c = d.hi.len();
+    let params = [&d.hi[..], &d.k32, &d.p32, &d.q32];
+    let len = dy.len().min(x.len()).min(out.len());
+    let (gp, xp, op) = (dy.as_ptr(), x.as_ptr(), out.as_mut_ptr());
+    let height = dx_strip_rows::<NT>(c * size_of::<f32>());
+    let strip = |at: usize| {
+        // SAFETY: see the note above the wrappers; the strip's rows of c values from `at` lie
+        // within the three slices (`by_strips` hands out whole rows below len).
+        unsafe {
+            if height == Some(OUT_STRIP) {
+                bwd_strip_f32_impl::<NT, OUT_STRIP>(gp.add(at), xp.add(at), params, op.add(at))
+            } else {
+                bwd_strip_f32_impl::<NT, 2>(gp.add(at), xp.add(at), params, op.add(at))
+            }
+        }
+    };
+    let row = |at: usize, n: usize| {
+        // SAFETY: as above, for one row (or part row) of n values from `at`.
+        unsafe {
+            let (gs, xs, os) = (
+                std::slice::from_raw_parts(gp.add(at), n),
+                std::slice::from_raw_parts(xp.add(at), n),
+                std::slice::from_raw_parts_mut(op.add(at), n),
+            );
+            bwd_cols_f32_impl::<NT>(gs, xs, params, os)
+        }
+    };
+    by_strips(len, c, height, strip, row);
+}
+
+/// [`bwd_cols_f32_impl`] on `R` rows at once: each load of a column's float32
+/// coefficients serves every row of the strip. The same operations on each value as the row
+/// loop.
+///
+/// # Safety
+/// AVX2 and FMA are available; `dy`, `x` and `out` point to R rows of c = hi.len()
+/// values each, and `k`, `p` and `q` have c values too. With `NT` (which [`strips_fit`] leaves
+/// to the row loop) the rows start at the same offset from a 32-byte boundary.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bwd_strip_f32_impl<const NT: bool, const R: usize>(
+    dy: *const f32,
+    x: *const f32,
+    [hi, k, p, q]: [&[f32]; 4],
+    out: *mut f32,
+) {
+    let c = hi.len().min(k.len()).min(p.len()).min(q.len());
+    // SAFETY: the caller's contract: every access stays within the strip's rows and the
+    // coefficients' c values.
+    unsafe {
+        let one = |r: usize, j: usize| {
+            let at = r * c + j;
+            let base = (*dy.add(at)).mul_add(k[j], q[j]);
+            *out.add(at) = (*x.add(at) - hi[j]).mul_add(p[j], base);
+        };
+        let head = if NT { aligned_head(out, c, 32) } else { 0 };
+        for j in 0..head {
+            (0..R).for_each(|r| one(r, j));
+        }
+        let mut j = head;
+        while j + 8 <= c {
+            let (vh, vk, vp, vq) = (
+                _mm256_loadu_ps(hi.as_ptr().add(j)),
+                _mm256_loadu_ps(k.as_ptr().add(j)),
+                _mm256_loadu_ps(p.as_ptr().add(j)),
+                _mm256_loadu_ps(q.as_ptr().add(j)),
+            );
+            // Every load of the step before its stores (see `OUT_STRIP`).
+            let v: [_; R] = std::array::from_fn(|r| {
+                let at = r * c + j;
+                let base = _mm256_fmadd_ps(_mm256_loadu_ps(dy.add(at)), vk, vq);
+                let dev = _mm256_sub_ps(_mm256_loadu_ps(x.add(at)), vh);
+                _mm256_fmadd_ps(dev, vp, base)
+            });
+            for (r, v) in v.into_iter().enumerate() {
+                put8::<NT>(out.add(r * c + j), v);
+            }
+            j += 8;
+        }
+        for j in j..c {
+            (0..R).for_each(|r| one(r, j));
+        }
+    }
+}
+
+/// The float32 form of [`DxCols`] in 8 float32 lanes: (x − hi)·p32 + (dy·k32 + q32).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bwd_cols_f32_impl<const NT: bool>(
+    dy: &[f32],
+    x: &[f32],
+    [hi, k, p, q]: [&[f32]; 4],
+    out: &mut [f32],
+) {
+    let n = dy.len().min(x.len()).min(out.len());
+    let n = n.min(hi.len()).min(k.len()).min(p.len()).min(q.len());
+    let one = |j: usize| (x[j] - hi[j]).mul_add(p[j], dy[j].mul_add(k[j], q[j]));
+    let head = if NT {
+        aligned_head(out.as_ptr(), n, 32)
+    } else {
+        0
+    };
+    for (j, o) in (0..head).zip(&mut out[..head]) {
+        *o = one(j);
+    }
+    let mut i = head;
+    let (pg, px, ph, pk, pp, pq) = (
+        dy.as_ptr(),
+        x.as_ptr(),
+        hi.as_ptr(),
+        k.as_ptr(),
+        p.as_ptr(),
+        q.as_ptr(),
+    );
+    // SAFETY: every access touches [i..i + 8] of each slice with i + 8 <= n.
+    unsafe {
+        while i + 8 <= n {
+            let g = _mm256_loadu_ps(pg.add(i));
+            let base = _mm256_fmadd_ps(g, _mm256_loadu_ps(pk.add(i)), _mm256_loadu_ps(pq.add(i)));
+            let dev = _mm256_sub_ps(_mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(ph.add(i)));
+            let v = _mm256_fmadd_ps(dev, _mm256_loadu_ps(pp.add(i)), base);
+            put8::<NT>(out.as_mut_ptr().add(i), v);
+            i += 8;
         }
     }
     for (j, o) in (i..n).zip(&mut out[i..n]) {

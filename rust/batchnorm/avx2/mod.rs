@@ -17,7 +17,7 @@ use super::table::Kernels;
 use crate::simd::avx2::Lanes;
 use cols::{
     affine_cols, affine_cols_f32, block_dy_dot_cols, block_shifted_cols, block_sq_dev_cols,
-    block_sum_cols, block_sum_sq_cols, bwd_cols, scale_cols,
+    block_sum_cols, block_sum_sq_cols, bwd_cols, bwd_cols_f32, scale_cols,
 };
 use rows::{affine_row, affine_row_f32, bwd_row, moments, scale_row, sum_dy_dot};
 
@@ -54,8 +54,9 @@ pub unsafe fn table<T: Real + Lanes>(stream: bool) -> Kernels<T> {
     }
 }
 
-/// The AVX2 table for float32: the generic one, with the normalise passes in 8 float32 lanes
-/// (see [`NormCols`](crate::batchnorm::norm::NormCols)).
+/// The AVX2 table for float32: the generic one, with the normalise passes and the (N, C)
+/// backward's dx pass in 8 float32 lanes (see [`NormCols`](crate::batchnorm::norm::NormCols)
+/// and [`DxCols`](crate::batchnorm::norm::DxCols)).
 ///
 /// # Safety
 /// The CPU supports AVX2 and FMA.
@@ -66,12 +67,14 @@ pub unsafe fn table_f32(stream: bool) -> Kernels<f32> {
         Kernels {
             affine_row: affine_row_f32::<true>,
             affine_cols: affine_cols_f32::<true>,
+            bwd_cols: bwd_cols_f32::<true>,
             ..generic
         }
     } else {
         Kernels {
             affine_row: affine_row_f32::<false>,
             affine_cols: affine_cols_f32::<false>,
+            bwd_cols: bwd_cols_f32::<false>,
             ..generic
         }
     }

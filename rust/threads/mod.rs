@@ -2,8 +2,11 @@
 //!
 //! The samplers call [`install`] so their parallel iterators use this pool rather than rayon's
 //! global one; the batch-norm kernels share their tasks between the calling thread and the
-//! pool's workers with [`with_helpers`]. Resizing swaps in a new pool, and calls already running
-//! finish on the old one.
+//! pool's workers with [`with_helpers`], or the threads of an OpenMP team when one is joined
+//! ([`openmp`], which `bntune.torch` does with torch's). Resizing swaps in a new pool, and calls
+//! already running finish on the old one.
+
+pub mod openmp;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -58,41 +61,51 @@ pub fn num_threads() -> Result<usize> {
     Ok(pool()?.current_num_threads())
 }
 
-/// Runs `work` on the calling thread and on up to `helpers` of the pool's workers, as each
-/// becomes free, and returns once the calling thread's run has returned and no worker is still
-/// inside `work`.
+/// Runs `work(0)` on the calling thread and `work(1)`, …, `work(helpers)` on up to `helpers` of
+/// the pool's workers, as each becomes free, and returns once the calling thread's run has
+/// returned and no worker is still inside `work`.
 ///
 /// `work` must share its job out itself (each run takes what no other run took, see
-/// `batchnorm::plan::map_tasks`), so that it does not matter how many runs join. Unlike a rayon
-/// scope, the call does not wait for a worker that has not started yet: on a machine whose
-/// cores are busy (torch's OpenMP workers spin after each op), a woken worker can take a
-/// scheduler time slice to run, far longer than the calling thread needs to do the job alone.
-/// A worker that starts after the call returned finds the call closed and does nothing.
+/// `batchnorm::plan::map_tasks`), so that it does not matter how many runs join. Its argument
+/// numbers the runs: the calling thread is 0, and with an OpenMP team joined a number is a team
+/// thread's, the same thread from call to call; bntune's pool keeps a number on one thread when
+/// it has one helper. Unlike a rayon scope, the call does not wait for a worker that has not
+/// started yet: on a machine whose cores are busy (torch's OpenMP workers spin after each op),
+/// a woken worker can take a scheduler time slice to run, far longer than the calling thread
+/// needs to do the job alone. A worker that starts after the call returned finds the call
+/// closed and does nothing.
+///
+/// With an OpenMP team joined ([`openmp::join`]), the helpers are the team's threads instead,
+/// and the call returns once each has run `work` (the team's own rule).
 ///
 /// Returns an error (never a panic) when a run panicked, on a worker or on the calling thread.
-pub fn with_helpers(helpers: usize, work: &(dyn Fn() + Sync)) -> Result<()> {
+pub fn with_helpers(helpers: usize, work: &(dyn Fn(usize) + Sync)) -> Result<()> {
     if helpers == 0 {
-        work();
+        work(0);
         return Ok(());
+    }
+    if let Some(done) = openmp::run_on_team(helpers + 1, work) {
+        return done;
     }
     let pool = pool()?;
     let gate = Arc::new(Gate::default());
     // SAFETY: the reference is used only by helpers that entered the gate before it closed,
     // and this function returns only after every such helper has left it (`close_and_wait`),
     // so no use outlives the borrow; helpers entering later never touch it.
-    let shared: &'static (dyn Fn() + Sync) =
-        unsafe { std::mem::transmute::<&(dyn Fn() + Sync), &'static (dyn Fn() + Sync)>(work) };
-    for _ in 0..helpers {
+    let shared: &'static (dyn Fn(usize) + Sync) = unsafe {
+        std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(work)
+    };
+    for member in 1..=helpers {
         let gate = Arc::clone(&gate);
         pool.spawn(move || {
             if gate.enter() {
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(shared));
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared(member)));
                 gate.leave(ran.is_err());
             }
         });
     }
     // The calling thread's run may not unwind past the gate: a helper inside still uses `work`.
-    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(0)));
     let theirs = gate.close_and_wait();
     if mine.is_err() || theirs {
         return Err(Error::Value(
@@ -158,7 +171,7 @@ mod tests {
     fn helpers_share_the_work_and_report_a_panic() {
         let next = AtomicUsize::new(0);
         let done: Vec<AtomicUsize> = (0..64).map(|_| AtomicUsize::new(0)).collect();
-        let work = || {
+        let work = |_: usize| {
             loop {
                 let t = next.fetch_add(1, Ordering::Relaxed);
                 if t >= done.len() {
@@ -177,7 +190,7 @@ mod tests {
         // Only the worker's run panics; the calling thread's run waits until it has started.
         let caller = std::thread::current().id();
         let started = AtomicBool::new(false);
-        let panicky = || {
+        let panicky = |_: usize| {
             if std::thread::current().id() != caller {
                 started.store(true, Ordering::SeqCst);
                 panic!("a task's bug");
@@ -190,7 +203,7 @@ mod tests {
         // The calling thread's run panics while a worker is inside its own: the call waits
         // for the worker, then reports the panic as an error.
         let (entered, left) = (AtomicBool::new(false), AtomicBool::new(false));
-        let caller_panics = || {
+        let caller_panics = |_: usize| {
             if std::thread::current().id() != caller {
                 entered.store(true, Ordering::SeqCst);
                 std::thread::sleep(std::time::Duration::from_millis(20));
