@@ -108,7 +108,7 @@ def test_parallel_work_runs_on_torchs_threads_not_bntunes():
     on_team, on_pool = map(int, out.split())
     # The control: the same calls on bntune's pool keep its threads busy for milliseconds
     # (less on a loaded machine, where the calling thread takes most tasks itself).
-    assert on_pool > 200_000, "bntune's own pool did no work when it should have"
+    assert on_pool > 100_000, "bntune's own pool did no work when it should have"
     assert on_team < 50_000
 
 
