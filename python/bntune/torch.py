@@ -113,7 +113,11 @@ def _join_torchs_openmp() -> bool:
     """
     if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
         return False
-    candidates = sorted(str(p) for p in (Path(torch.__file__).parent / "lib").glob("*omp*"))
+    # torch's own copy first: lib/ in its package, or torch.libs/ beside it (auditwheel's name)
+    home = Path(torch.__file__).parent
+    candidates = [
+        str(p) for d in (home / "lib", home.parent / "torch.libs") for p in sorted(d.glob("*omp*"))
+    ]
     try:  # where the loader found it, if not in torch's own directory (conda, distro builds)
         with open("/proc/self/maps") as maps:
             paths = {parts[-1] for parts in map(str.split, maps) if len(parts) == 6}
