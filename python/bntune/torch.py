@@ -102,17 +102,16 @@ def _share_torchs_threads() -> None:
         _threads[0] = n
 
 
-def _join_torchs_openmp() -> bool:
-    """Runs the kernels' parallel work on torch's own OpenMP threads; whether it could.
+# The OpenMP runtime bntune joined ("" before the first try, None when there is none), so that
+# switching back and forth (`use_torch_threads`) does not search again.
+_runtime: list[str | None] = [""]
 
-    After each parallel op torch's OpenMP workers spin for milliseconds before they sleep, and a
-    thread of bntune's own pool woken meanwhile waits for a core: a BN layer right after a conv
-    took 2.5x its standalone time on 2 cores (rust/threads/openmp.rs). On torch's team the work
-    goes to threads that are already running. Only a runtime already loaded is joined; without
-    one (torch built without OpenMP, another platform) bntune keeps its own pool.
-    """
+
+def _torchs_openmp_runtime() -> str | None:
+    """The path of torch's OpenMP runtime as loaded in this process, or None (torch built without
+    OpenMP, another platform). Only a runtime already loaded qualifies."""
     if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
-        return False
+        return None
     # torch's own copy first: lib/ in its package, or torch.libs/ beside it (auditwheel's name)
     home = Path(torch.__file__).parent
     candidates = [
@@ -129,8 +128,23 @@ def _join_torchs_openmp() -> bool:
             _core.join_openmp(path)
         except ValueError:  # not loaded here, or not an OpenMP runtime
             continue
-        return True
-    return False
+        return path
+    return None
+
+
+def _join_torchs_openmp() -> bool:
+    """Runs the kernels' parallel work on torch's own OpenMP threads; whether it could.
+
+    After each parallel op torch's OpenMP workers spin for milliseconds before they sleep, and a
+    thread of bntune's own pool woken meanwhile waits for a core: a BN layer right after a conv
+    took 2.5x its standalone time on 2 cores (rust/threads/openmp.rs). On torch's team the work
+    goes to threads that are already running.
+    """
+    if _runtime[0] == "":
+        _runtime[0] = _torchs_openmp_runtime()
+    elif _runtime[0] is not None:
+        _core.join_openmp(_runtime[0])
+    return _runtime[0] is not None
 
 
 def use_torch_threads(enabled: bool = True) -> bool:

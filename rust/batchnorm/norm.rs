@@ -72,9 +72,9 @@ impl DxCols {
             ..DxCols::default()
         };
         for (((&m, &kj), &pj), &qj) in mean.iter().zip(&k).zip(&p).zip(&q) {
-            let hi = m as f32;
-            let lo = m - f64::from(hi);
-            let (k32, p32, q32) = (kj as f32, pj as f32, (qj - lo * pj) as f32);
+            // (x − mean)·p + q is y = (x − mean)·scale + shift with scale = p, shift = q.
+            let (hi, p32, q32) = float32_form(m, pj, qj);
+            let k32 = kj as f32;
             d.float32_ok &= hi.is_finite() && k32.is_finite() && p32.is_finite() && q32.is_finite();
             d.hi.push(hi);
             d.k32.push(k32);
