@@ -64,13 +64,12 @@ pub fn backward<T: Element>(
         saved,
         training,
     };
-    let pairs = if l.s == 1 {
-        job.columns(dx)?
+    if l.s == 1 {
+        job.columns(dx)
     } else {
-        job.rows(dx)?
-    };
-    let (dgamma, dbeta) = pairs.into_iter().unzip();
-    Ok(Grads { dgamma, dbeta })
+        let (dgamma, dbeta) = job.rows(dx)?.into_iter().unzip();
+        Ok(Grads { dgamma, dbeta })
+    }
 }
 
 struct Job<'a, T> {
@@ -142,7 +141,7 @@ impl<T: Element> Job<'_, T> {
     }
 
     /// (N, C): tasks are groups of whole rows; their per-column sums add up in group order.
-    fn columns(&self, dx: &mut [T]) -> Result<Vec<(f64, f64)>> {
+    fn columns(&self, dx: &mut [T]) -> Result<Grads> {
         let (l, k) = (self.l, self.k);
         let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 2);
         let parallel = plan::is_parallel(l.len());
@@ -157,31 +156,39 @@ impl<T: Element> Job<'_, T> {
             }
             (sum_dy, sum_dot)
         })?;
-        let (mut sum_dy, mut sum_dot) = (vec![0.0; l.c], vec![0.0; l.c]);
-        for (a, b) in &sums {
-            sum_dy.iter_mut().zip(a).for_each(|(s, v)| *s += v);
-            sum_dot.iter_mut().zip(b).for_each(|(s, v)| *s += v);
+        // Group sums added in group order, then the coefficients and both forms of dx in one
+        // loop over the columns.
+        let mut sums = sums.into_iter();
+        let (mut sum_dy, mut sum_dot) = sums
+            .next()
+            .unwrap_or_else(|| (vec![0.0; l.c], vec![0.0; l.c]));
+        for (a, b) in sums {
+            sum_dy.iter_mut().zip(&a).for_each(|(s, v)| *s += v);
+            sum_dot.iter_mut().zip(&b).for_each(|(s, v)| *s += v);
         }
         let m = l.n as f64;
-        let mut coef = [vec![0.0; l.c], vec![0.0; l.c], vec![0.0; l.c]];
-        let mut grads = Vec::with_capacity(l.c);
-        for j in 0..l.c {
-            let invstd = self.saved.invstd[j];
-            let (kpq, g) = coefficients(
-                self.gamma(j),
-                invstd,
-                sum_dy[j],
-                sum_dot[j],
-                m,
-                self.training,
-            );
-            for (v, c) in kpq.iter().zip(coef.iter_mut()) {
-                c[j] = *v;
-            }
-            grads.push(g);
-        }
-        let [kk, p, q] = coef;
-        let form = DxCols::new(self.saved.mean.to_vec(), kk, p, q);
+        let (invstd, mean) = (self.saved.invstd, self.saved.mean);
+        // The coefficients of `coefficients`, as loops over the columns that the compiler
+        // vectorises (same expressions, so the same values).
+        let dgamma: Vec<f64> = sum_dot.iter().zip(invstd).map(|(s, i)| s * i).collect();
+        let kk: Vec<f64> = match self.gamma {
+            Some(gamma) => gamma.iter().zip(invstd).map(|(g, i)| g * i).collect(),
+            None => invstd.to_vec(),
+        };
+        let (p, q) = if self.training {
+            let p = (kk.iter().zip(invstd).zip(&dgamma))
+                .map(|((k, i), dg)| -k * i * dg / m)
+                .collect();
+            let q = kk.iter().zip(&sum_dy).map(|(k, s)| -k * s / m).collect();
+            (p, q)
+        } else {
+            (vec![0.0; l.c], vec![0.0; l.c])
+        };
+        let form = DxCols::new(mean.to_vec(), kk, p, q);
+        let grads = Grads {
+            dgamma,
+            dbeta: sum_dy,
+        };
         let out = Shared::new(dx);
         plan::map_tasks(parallel, cut.count(l.n), |g| {
             let rows = cut.rows(g, l.n);

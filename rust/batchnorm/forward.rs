@@ -37,12 +37,11 @@ pub fn forward_train<T: Element>(
         backend,
         plan::streams(size_of_val(y), layout.row_len() * size_of::<T>()),
     );
-    let triples = if layout.s == 1 {
-        train_columns(&k, layout, x, affine, eps, y)?
+    if layout.s == 1 {
+        train_columns(&k, layout, x, affine, eps, y)
     } else {
-        train_rows(&k, layout, x, affine, eps, y)?
-    };
-    Ok(Stats::from_triples(triples))
+        train_rows(&k, layout, x, affine, eps, y).map(Stats::from_triples)
+    }
 }
 
 /// (N, C, S) with S > 1: a task per block of channels ([`blocks`]), whose rows are read once
@@ -86,7 +85,7 @@ fn train_columns<T: Element>(
     affine: Affine<'_>,
     eps: f64,
     y: &mut [T],
-) -> Result<Vec<(f64, f64, f64)>> {
+) -> Result<Stats> {
     let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 1);
     let parallel = plan::is_parallel(l.len());
     let groups = plan::map_tasks(parallel, cut.count(l.n), |g| {
@@ -95,21 +94,23 @@ fn train_columns<T: Element>(
         // over pieces small enough to stay in L2 between them.
         ColumnMoments::of_block(k, &x[rows.start * l.c..rows.end * l.c], l.c, cut.piece)
     })?;
-    let mut total = ColumnMoments::new(l.c);
-    for g in &groups {
-        total.merge(g);
+    let mut groups = groups.into_iter();
+    let mut total = groups.next().unwrap_or_else(|| ColumnMoments::new(l.c));
+    for g in groups {
+        total.merge(&g);
     }
-    let m = total.count;
-    let mean = total.sum_mean();
-    let triples: Vec<(f64, f64, f64)> = (mean.iter().zip(&total.m2))
-        .map(|(&mean, &m2)| {
-            let var = m2 / m;
-            (mean, var, stats::invstd(var, eps))
-        })
-        .collect();
-    let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * triples[c].2).collect();
-    let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();
-    let norm = NormCols::new(mean, scale, shift);
+    // Loops over the C columns that the compiler vectorises (see `NormCols::new`). Divisions,
+    // not products with 1/count: a constant column's mean stays its value exactly.
+    let count = total.count;
+    let mean: Vec<f64> = total.sum.iter().map(|s| s / count).collect();
+    let var: Vec<f64> = total.m2.iter().map(|q| q / count).collect();
+    let invstd: Vec<f64> = var.iter().map(|&v| stats::invstd(v, eps)).collect();
+    let scale: Vec<f64> = match affine.gamma {
+        Some(gamma) => gamma.iter().zip(&invstd).map(|(g, i)| g * i).collect(),
+        None => invstd.clone(),
+    };
+    let shift = affine.beta.map_or_else(|| vec![0.0; l.c], <[f64]>::to_vec);
+    let norm = NormCols::new(mean.clone(), scale, shift);
     let out = Shared::new(y);
     plan::map_tasks(parallel, cut.count(l.n), |g| {
         let rows = cut.rows(g, l.n);
@@ -118,7 +119,7 @@ fn train_columns<T: Element>(
         let y_rows = unsafe { out.part(at.start, at.len()) };
         (k.affine_cols)(&x[at], &norm, y_rows);
     })?;
-    Ok(triples)
+    Ok(Stats { mean, var, invstd })
 }
 
 /// Inference forward: normalises `x` into `y` with the running statistics (f64, length C).

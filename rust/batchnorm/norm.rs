@@ -23,23 +23,22 @@ pub struct NormCols {
 }
 
 impl NormCols {
+    /// Both forms from the f64 one. Each line below is a loop over the C columns that the
+    /// compiler vectorises; a loop pushing every field of one column at a time did not, and on
+    /// (256, 1024) float32 the per-column work was then a fifth of a call's time.
     pub fn new(mean: Vec<f64>, scale: Vec<f64>, shift: Vec<f64>) -> NormCols {
-        let mut n = NormCols {
-            float32_ok: true,
-            ..NormCols::default()
-        };
-        for ((&m, &sc), &sh) in mean.iter().zip(&scale).zip(&shift) {
-            let (hi, s32, c32) = float32_form(m, sc, sh);
-            n.float32_ok &= hi.is_finite() && s32.is_finite() && c32.is_finite();
-            n.hi.push(hi);
-            n.scale32.push(s32);
-            n.shift32.push(c32);
-        }
+        let hi = hi_parts(&mean);
+        let scale32: Vec<f32> = scale.iter().map(|&s| s as f32).collect();
+        let shift32 = shifts32(&mean, &hi, &scale, &shift);
+        let float32_ok = all_finite(&hi) & all_finite(&scale32) & all_finite(&shift32);
         NormCols {
             mean,
             scale,
             shift,
-            ..n
+            hi,
+            scale32,
+            shift32,
+            float32_ok,
         }
     }
 }
@@ -66,23 +65,43 @@ pub struct DxCols {
 }
 
 impl DxCols {
+    /// Both forms from the f64 one, in vectorised loops over the columns (see [`NormCols::new`]).
     pub fn new(mean: Vec<f64>, k: Vec<f64>, p: Vec<f64>, q: Vec<f64>) -> DxCols {
-        let mut d = DxCols {
-            float32_ok: true,
-            ..DxCols::default()
-        };
-        for (((&m, &kj), &pj), &qj) in mean.iter().zip(&k).zip(&p).zip(&q) {
-            // (x − mean)·p + q is y = (x − mean)·scale + shift with scale = p, shift = q.
-            let (hi, p32, q32) = float32_form(m, pj, qj);
-            let k32 = kj as f32;
-            d.float32_ok &= hi.is_finite() && k32.is_finite() && p32.is_finite() && q32.is_finite();
-            d.hi.push(hi);
-            d.k32.push(k32);
-            d.p32.push(p32);
-            d.q32.push(q32);
+        // (x − mean)·p + q is y = (x − mean)·scale + shift with scale = p, shift = q.
+        let hi = hi_parts(&mean);
+        let k32: Vec<f32> = k.iter().map(|&v| v as f32).collect();
+        let p32: Vec<f32> = p.iter().map(|&v| v as f32).collect();
+        let q32 = shifts32(&mean, &hi, &p, &q);
+        let float32_ok = all_finite(&hi) & all_finite(&k32) & all_finite(&p32) & all_finite(&q32);
+        DxCols {
+            mean,
+            k,
+            p,
+            q,
+            hi,
+            k32,
+            p32,
+            q32,
+            float32_ok,
         }
-        DxCols { mean, k, p, q, ..d }
     }
+}
+
+/// float32(mean) of each column: the `hi` of [`float32_form`].
+fn hi_parts(mean: &[f64]) -> Vec<f32> {
+    mean.iter().map(|&m| m as f32).collect()
+}
+
+/// The float32 shift of [`float32_form`] of each column, given its `hi`.
+fn shifts32(mean: &[f64], hi: &[f32], scale: &[f64], shift: &[f64]) -> Vec<f32> {
+    let cols = mean.iter().zip(hi).zip(scale).zip(shift);
+    cols.map(|(((&m, &h), &sc), &sh)| (sh - (m - f64::from(h)) * sc) as f32)
+        .collect()
+}
+
+/// Whether every value is finite (no early exit, so the loop vectorises).
+fn all_finite(values: &[f32]) -> bool {
+    values.iter().fold(true, |ok, v| ok & v.is_finite())
 }
 
 /// How one channel is normalised: y = (x − mean)·scale + shift, with the float32 form of
