@@ -141,6 +141,38 @@ def test_a_forked_child_uses_bntunes_pool_and_gets_the_same_result():
     assert out.strip() == "same"
 
 
+@needs_openmp
+def test_the_runtime_joined_is_the_one_torch_calls():
+    bound = bntune.torch._runtime_torch_binds()
+    assert bound is not None and os.path.exists(bound)
+    assert bound in bntune.torch._loaded_libraries()
+    assert bntune.torch._runtime[0] == bound
+
+
+@needs_openmp
+def test_with_another_copy_of_the_runtime_loaded_first_torchs_is_joined():
+    # A system libgomp loaded before torch: torch's library then binds to it (the same soname),
+    # and the copy in torch/lib is never loaded. bntune must join the one torch calls.
+    system = "/usr/lib/x86_64-linux-gnu/libgomp.so.1"
+    if not os.path.exists(system):
+        pytest.skip("no system libgomp here")
+    out = run_python(
+        f"""
+        import ctypes, os
+        ctypes.CDLL({system!r}, mode=os.RTLD_NOW | os.RTLD_GLOBAL)
+        import torch
+        import bntune.torch as bt
+        loaded = {{os.path.realpath(p) for p in bt._loaded_libraries()}}
+        runtimes = sorted(p for p in loaded if "omp" in os.path.basename(p))
+        print(os.path.realpath(bt._runtime[0]), *runtimes)
+        """
+    )
+    joined, *runtimes = out.split()
+    if runtimes != [os.path.realpath(system)]:
+        pytest.skip(f"torch loaded its own runtime beside the system's: {runtimes}")
+    assert joined == os.path.realpath(system)
+
+
 def test_joining_a_library_that_is_not_loaded_is_refused():
     with pytest.raises(ValueError, match=r"libbntune-no-such-runtime\.so"):
         _core.join_openmp("libbntune-no-such-runtime.so")

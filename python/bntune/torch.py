@@ -23,6 +23,8 @@ OpenMP threads (:func:`use_torch_threads` switches back to bntune's pool).
 
 from __future__ import annotations
 
+import ctypes
+import os
 import weakref
 from pathlib import Path
 from typing import Any
@@ -112,23 +114,63 @@ def _torchs_openmp_runtime() -> str | None:
     OpenMP, another platform). Only a runtime already loaded qualifies."""
     if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
         return None
-    # torch's own copy first: lib/ in its package, or torch.libs/ beside it (auditwheel's name)
+    bound = _runtime_torch_binds()
+    # then torch's own copy: lib/ in its package, or torch.libs/ beside it (auditwheel's name)
     home = Path(torch.__file__).parent
-    candidates = [
+    candidates = [] if bound is None else [bound]
+    candidates += [
         str(p) for d in (home / "lib", home.parent / "torch.libs") for p in sorted(d.glob("*omp*"))
     ]
-    try:  # where the loader found it, if not in torch's own directory (conda, distro builds)
-        with open("/proc/self/maps") as maps:
-            paths = {parts[-1] for parts in map(str.split, maps) if len(parts) == 6}
-        candidates += sorted(p for p in paths if "omp" in p.rsplit("/", 1)[-1])
-    except OSError:
-        pass
+    # where the loader found it, if not in torch's own directory (conda, distro builds)
+    candidates += sorted(p for p in _loaded_libraries() if "omp" in p.rsplit("/", 1)[-1])
     for path in candidates:
         try:
             _core.join_openmp(path)
         except ValueError:  # not loaded here, or not an OpenMP runtime
             continue
         return path
+    return None
+
+
+def _loaded_libraries() -> set[str]:
+    """The paths of the shared libraries mapped into this process (empty where unknown)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return {parts[-1] for parts in map(str.split, maps) if len(parts) == 6}
+    except OSError:
+        return set()
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [
+        ("dli_fname", ctypes.c_char_p),
+        ("dli_fbase", ctypes.c_void_p),
+        ("dli_sname", ctypes.c_char_p),
+        ("dli_saddr", ctypes.c_void_p),
+    ]
+
+
+def _runtime_torch_binds() -> str | None:
+    """The file defining the ``GOMP_parallel`` torch's CPU library calls, as the dynamic loader
+    resolves it from that library (its own dependencies, in order), or None where that cannot
+    be asked (no ``dladdr``, the library not found).
+
+    Looking for any loaded library named like an OpenMP runtime can pick the wrong one when
+    several are loaded (a conda environment with both LLVM's ``libomp`` and GNU's ``libgomp``);
+    this is the one torch's own parallel regions run on.
+    """
+    names = ("libtorch_cpu.so", "libtorch_cpu.dylib")
+    home = Path(torch.__file__).parent / "lib"
+    found = [p for p in _loaded_libraries() if p.rsplit("/", 1)[-1].startswith(names)]
+    for path in found + [str(home / n) for n in names]:
+        try:
+            library = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_NOW)
+            entry = ctypes.cast(library.GOMP_parallel, ctypes.c_void_p).value
+            info = _DlInfo()
+            if entry and ctypes.CDLL(None).dladdr(ctypes.c_void_p(entry), ctypes.byref(info)):
+                return os.fsdecode(info.dli_fname) if info.dli_fname else None
+        except (AttributeError, OSError):  # not loaded, no such symbol, no dladdr/RTLD_NOLOAD
+            continue
     return None
 
 
