@@ -144,7 +144,8 @@ def test_a_forked_child_uses_bntunes_pool_and_gets_the_same_result():
 @needs_openmp
 def test_the_runtime_joined_is_the_one_torch_calls():
     bound = bntune.torch._runtime_torch_binds()
-    assert bound is not None and os.path.exists(bound)
+    assert bound is not None
+    assert os.path.exists(bound)
     assert bound in bntune.torch._loaded_libraries()
     assert bntune.torch._runtime[0] == bound
 
