@@ -428,3 +428,126 @@ def test_a_copied_layer_updates_its_own_statistics(how):
         assert torch.equal(v, before[k]), k
     for k, v in want.state_dict().items():
         assert torch.allclose(twin.state_dict()[k], v, rtol=1e-6), k
+
+
+# The per-call shortcuts of bntune.torch (issue #18: the small-input op at torch's speed) must
+# keep autograd's checks and options: these pin them.
+
+
+@pytest.mark.parametrize("path", ["layer", "functional"])
+def test_in_place_changes_before_backward_are_refused(path):
+    torch.manual_seed(10)
+    layer = bt.BatchNorm2d(3)
+
+    def bn(x):
+        if path == "layer":
+            return layer(x)
+        return bt.batch_norm(x, None, None, layer.weight, layer.bias, True)
+
+    leaf = torch.randn(4, 3, 2, 2, requires_grad=True)
+    x = leaf * 1.0
+    y = bn(x)
+    x.add_(1.0)  # x is saved for backward: autograd must notice
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    y = bn(leaf)
+    with torch.no_grad():
+        layer.weight.mul_(2.0)  # so is the weight
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("needs", [(True, False), (False, True), (True, True)])
+def test_only_the_gradients_asked_for_are_made(needs):
+    torch.manual_seed(11)
+    ref, ours = make_pair(2, 3, torch.float64)
+    x = torch.randn(4, 3, 2, 2, dtype=torch.float64)
+    g = torch.randn(4, 3, 2, 2, dtype=torch.float64)
+    grads = {}
+    for name, layer in (("torch", ref), ("bntune", ours)):
+        xr = x.clone().requires_grad_(needs[0])
+        layer.weight.requires_grad_(needs[1])
+        layer.bias.requires_grad_(needs[1])
+        layer(xr).backward(g)
+        grads[name] = (xr.grad, layer.weight.grad, layer.bias.grad)
+    for got, want in zip(grads["bntune"], grads["torch"], strict=True):
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert rel_err(got, want) < TOL[torch.float64]
+
+
+def test_a_gradient_that_requires_grad_without_create_graph():
+    # autograd passes it on as it is (grad mode off): the kernels read it all the same
+    torch.manual_seed(12)
+    ref, ours = make_pair(1, 3, torch.float64)
+    x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    (want,) = torch.autograd.grad(ref(x), x, g)
+    (got,) = torch.autograd.grad(ours(x), x, g)
+    assert not got.requires_grad
+    assert rel_err(got, want) < TOL[torch.float64]
+
+
+def test_an_output_without_a_gradient_costs_no_kernel_call(monkeypatch):
+    # set_materialize_grads(False): when the gradient reaching the layer is undefined (here a
+    # function whose backward gives None), backward returns None without running the kernels
+    # on zeros.
+    class Drop(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, y):
+            return y.clone()
+
+        @staticmethod
+        def backward(ctx, dz):
+            return None
+
+    calls = []
+    kernel = bt._core_backward
+    monkeypatch.setattr(bt, "_core_backward", lambda *a: calls.append(1) or kernel(*a))
+    layer = bt.BatchNorm1d(3)
+    x = torch.randn(5, 3, requires_grad=True)
+    (Drop.apply(layer(x)).sum() + x.sum()).backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
+    assert layer.weight.grad is None
+    assert calls == []
+    layer(x).sum().backward()
+    assert calls == [1]
+
+
+def test_a_subclass_with_its_own_input_check_keeps_it():
+    class Strict(bt.BatchNorm2d):
+        def _check_input_dim(self, input):
+            if input.shape[0] < 2:
+                raise ValueError("Strict wants two samples")
+
+    assert bt.BatchNorm2d._bntune_dims == (4,)
+    assert Strict._bntune_dims == ()
+    layer = Strict(3)
+    layer(torch.randn(2, 3, 2, 2))
+    with pytest.raises(ValueError, match="two samples"):
+        layer(torch.randn(1, 3, 2, 2))
+    with pytest.raises(ValueError, match="expected 4D input"):
+        bt.BatchNorm2d(3)(torch.randn(2, 3, 4))
+
+
+def test_backward_runs_through_the_direct_apply():
+    node = bt._BatchNormFunction._backward_cls
+    assert "apply" in node.__dict__  # installed on the torch it was written for
+    layer = bt.BatchNorm1d(3)
+    y = layer(torch.randn(5, 3, requires_grad=True))
+    assert type(y.grad_fn) is node
+
+
+def test_the_thread_count_follows_torchs_on_a_large_input():
+    import bntune
+
+    threads = torch.get_num_threads()
+    layer = bt.BatchNorm1d(8)
+    try:
+        torch.set_num_threads(1)
+        layer(torch.randn(bt._THREADS_MATTER_FROM // 8, 8))
+        assert bntune.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    layer(torch.randn(bt._THREADS_MATTER_FROM // 8, 8))
+    assert bntune.get_num_threads() == threads

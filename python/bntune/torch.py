@@ -95,6 +95,13 @@ def _from_rows(y: np.ndarray, shape: torch.Size, channels_last: bool) -> Tensor:
 _threads = [0]
 
 
+# Inputs smaller than this run on the calling thread whatever the thread count (the kernels'
+# SEQUENTIAL_BELOW, 1 << 16 elements, in rust/batchnorm/plan.rs; a quarter of it, for margin):
+# the layers skip the thread-count check (0.1 us alone, 0.5-0.7 us inside a training step) for
+# them. A larger input makes the check before the count matters.
+_THREADS_MATTER_FROM = 1 << 14
+
+
 def _share_torchs_threads() -> None:
     """Runs bntune's kernels on as many threads as torch's (one check per call, a resize only
     when torch's count changed): more threads than cores would fight torch's own pool."""
@@ -228,11 +235,29 @@ def _param_view(t: Tensor | None) -> np.ndarray | None:
     return view
 
 
+# Module-level names for what the per-call paths use: a global lookup instead of an attribute
+# lookup on torch or _core each time.
+_from_numpy = torch.from_numpy
+_grad_enabled = torch.is_grad_enabled
+_core_forward = _core.batch_norm_forward
+_core_backward = _core.batch_norm_backward
+_NO_GRADS = (None, None, None, None)
+
+
 class _BatchNormFunction(torch.autograd.Function):
     """Forward and backward each one call into the Rust kernels.
 
     The per-channel arguments come twice: as tensors (for autograd and for double backward)
-    and as the numpy views the kernels read (made once per layer, see `_LayerViews`).
+    and as the numpy views the kernels read (made once per layer, see `_LayerViews`). The
+    views travel with the scalars in one tuple, ``spec``: every argument of ``apply`` costs
+    autograd some work, in forward and in backward (a None returned for it).
+
+    Written for the per-call cost of small inputs, where it is what separates bntune from
+    torch (issue #18): ``ctx``'s fields are set directly rather than through
+    ``save_for_backward`` and ``set_materialize_grads`` (the same fields, one Python call
+    fewer each), and tensors are turned into numpy arrays with ``.numpy()`` alone: autograd
+    runs ``forward`` and ``backward`` with grad mode off, where ``.numpy()`` accepts a tensor
+    that requires grad, so no ``.detach()`` is needed.
     """
 
     @staticmethod
@@ -241,46 +266,83 @@ class _BatchNormFunction(torch.autograd.Function):
         x: Tensor,
         weight: Tensor | None,
         bias: Tensor | None,
-        views: tuple[np.ndarray | None, ...],
-        training: bool,
-        momentum: float,
-        eps: float,
+        spec: tuple[Any, ...],
     ) -> Tensor:
-        rows, channels_last = _as_rows(x)
-        xn = rows.detach().numpy()
-        wn = views[0]
-        y, mean, invstd = _core.batch_norm_forward(xn, *views, training, momentum, eps, None)
+        wn, bn, rm, rv, training, momentum, eps = spec
+        if x.is_contiguous():
+            xn = x.numpy()
+            channels_last = False
+        else:
+            rows, channels_last = _as_rows(x)
+            xn = rows.numpy()
+        y, mean, invstd = _core_forward(xn, wn, bn, rm, rv, training, momentum, eps, None)
         # x for torch's checks that it was not modified in place (and for double backward);
         # the kernels' views of x and the weight ride along, not to be made again.
-        ctx.save_for_backward(x, weight, bias)
+        ctx.to_save = (x, weight, bias)  # what ctx.save_for_backward(x, weight, bias) sets
         ctx.kept = (xn, wn, mean, invstd, training, eps, channels_last)
-        ctx.set_materialize_grads(False)
-        return _from_rows(y, x.shape, channels_last)
+        ctx.materialize_grads = False  # ctx.set_materialize_grads(False)
+        if channels_last:
+            return _from_rows(y, x.shape, True)
+        return _from_numpy(y)
 
     @staticmethod
     def backward(ctx: Any, dy: Tensor | None) -> tuple[Tensor | None, ...]:
-        x, weight, bias = ctx.saved_tensors
-        xn, wn, mean, invstd, training, eps, channels_last = ctx.kept
+        x, weight, bias = ctx.saved_tensors  # raises if one was modified in place since
         if dy is None:
-            return (None,) * 7
-        if torch.is_grad_enabled():
+            return _NO_GRADS
+        xn, wn, mean, invstd, training, eps, channels_last = ctx.kept
+        if _grad_enabled():
             # create_graph=True: the gradient must itself be differentiable, so it is
             # computed by torch's formula from the saved inputs and statistics.
             grads = _torch_grads(dy, x, weight, bias, mean, invstd, training, eps)
-            return (*grads, None, None, None, None)
-        dx, dgamma, dbeta = _core.batch_norm_backward(
-            _like_rows(dy, channels_last).numpy(), xn, wn, mean, invstd, training, None
-        )
-        need = ctx.needs_input_grad
+            return (*grads, None)
+        need = ctx.needs_input_grad  # False for a None weight or bias
+        dyn = _like_rows(dy, True).numpy() if channels_last else dy.contiguous().numpy()
+        dx, dgamma, dbeta = _core_backward(dyn, xn, wn, mean, invstd, training, None)
+        if not need[0]:
+            dxt = None
+        elif channels_last:
+            dxt = _from_rows(dx, x.shape, True)
+        else:
+            dxt = _from_numpy(dx)
         return (
-            _from_rows(dx, x.shape, channels_last) if need[0] else None,
-            torch.from_numpy(dgamma) if weight is not None and need[1] else None,
-            torch.from_numpy(dbeta) if bias is not None and need[2] else None,
-            None,
-            None,
-            None,
+            dxt,
+            _from_numpy(dgamma) if need[1] else None,
+            _from_numpy(dbeta) if need[2] else None,
             None,
         )
+
+
+def _install_direct_backward() -> None:
+    """Makes autograd call `_BatchNormFunction.backward` directly.
+
+    The engine calls the node's ``apply``; torch's (``BackwardCFunction.apply``) looks up
+    whether the Function defines ``backward`` or ``vjp`` and whether it wants its gradients
+    boxed, on every call, before calling ``backward``: 1-2 us of a 60-70 us backward pass on a
+    small input. For this Function the answers are fixed (``backward``, unboxed), so its node
+    class gets an ``apply`` that calls ``backward`` at once. Installed only on the structure it
+    was written for; otherwise torch's ``apply`` stays.
+    """
+    node = getattr(_BatchNormFunction, "_backward_cls", None)
+    base = getattr(torch.autograd.function, "BackwardCFunction", None)
+    if (
+        node is None
+        or base is None
+        or not issubclass(node, base)
+        or "apply" in node.__dict__
+        or _BatchNormFunction.vjp is not torch.autograd.Function.vjp
+        or getattr(_BatchNormFunction, "boxed_grads_call", False)
+    ):
+        return
+    backward = _BatchNormFunction.backward
+
+    def apply(self: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
+        return backward(self, *grads)
+
+    node.apply = apply
+
+
+_install_direct_backward()
 
 
 def _torch_grads(
@@ -349,14 +411,13 @@ def batch_norm(
         or (weight is not None and weight.requires_grad)
         or (bias is not None and bias.requires_grad)
     ):
-        views = tuple(map(_param_view, (weight, bias, running_mean, running_var)))
-        return _BatchNormFunction.apply(input, weight, bias, views, training, momentum, eps)
+        views = map(_param_view, (weight, bias, running_mean, running_var))
+        return _BatchNormFunction.apply(input, weight, bias, (*views, training, momentum, eps))
     rows, channels_last = _as_rows(input)
     params = _param_view(weight), _param_view(bias)
     stats = _param_view(running_mean), _param_view(running_var)
-    y, _, _ = _core.batch_norm_forward(
-        rows.detach().numpy(), *params, *stats, training, momentum, eps, None
-    )
+    # without autograd here (grad mode off, or nothing requires grad), so .numpy() accepts it
+    y, _, _ = _core_forward(rows.numpy(), *params, *stats, training, momentum, eps, None)
     return _from_rows(y, input.shape, channels_last)
 
 
@@ -374,16 +435,19 @@ class _LayerViews:
     __slots__ = ("bias", "count", "dtype", "key", "ptrs", "running_mean", "running_var", "weight")
 
     def __init__(self) -> None:
-        self.key: tuple[Tensor | None, ...] = ()
+        # (weight, bias, running_mean, running_var, num_batches_tracked) and their data
+        # pointers; no pointers yet, which no layer's tensors match
+        self.key: tuple[Tensor | None, ...] = (None,) * 5
         self.ptrs: tuple[int, ...] = ()
         self.dtype: torch.dtype | None = None
         self.weight: np.ndarray | None = None
         self.bias: np.ndarray | None = None
         self.running_mean: np.ndarray | None = None
         self.running_var: np.ndarray | None = None
-        # num_batches_tracked as a 1-element int64 view: `count[0] += 1` costs about 0.2 us,
-        # torch's `add_(1)` several.
-        self.count: np.ndarray | None = None
+        # num_batches_tracked as a memoryview of a 1-element int64 numpy view: `count[0] += 1`
+        # costs about 0.08 us (0.16 us on the numpy view, whose scalars are numpy's; torch's
+        # `add_(1)` several).
+        self.count: memoryview | None = None
 
     def __reduce__(self) -> tuple[type, tuple[()]]:
         return (_LayerViews, ())
@@ -397,6 +461,27 @@ def _layer_views(bn: nn.modules.batchnorm._BatchNorm) -> _LayerViews | None:
     """The layer's views, made again when its tensors changed; None when bntune cannot run
     them (not CPU, not float32/float64, mixed dtypes, strided running statistics)."""
     params, buffers = bn._parameters, bn._buffers
+    views = bn.__dict__.get("_bntune_views")
+    if views is not None:
+        # The check of every call, written out (half the time of a loop over the tensors):
+        # the same tensors, on the same memory.
+        w, b, rm, rv, n = views.key
+        if (
+            params.get("weight") is w
+            and params.get("bias") is b
+            and buffers.get("running_mean") is rm
+            and buffers.get("running_var") is rv
+            and buffers.get("num_batches_tracked") is n
+            and views.ptrs
+            == (
+                0 if w is None else w.data_ptr(),
+                0 if b is None else b.data_ptr(),
+                0 if rm is None else rm.data_ptr(),
+                0 if rv is None else rv.data_ptr(),
+                0 if n is None else n.data_ptr(),
+            )
+        ):
+            return views
     key = (
         params.get("weight"),
         params.get("bias"),
@@ -404,18 +489,6 @@ def _layer_views(bn: nn.modules.batchnorm._BatchNorm) -> _LayerViews | None:
         buffers.get("running_var"),
         buffers.get("num_batches_tracked"),
     )
-    views = bn.__dict__.get("_bntune_views")
-    if (
-        views is not None
-        and len(views.key) == 5
-        and views.key[0] is key[0]
-        and views.key[1] is key[1]
-        and views.key[2] is key[2]
-        and views.key[3] is key[3]
-        and views.key[4] is key[4]
-        and views.ptrs == _ptrs(key)
-    ):
-        return views
     floats = [t for t in key[:4] if t is not None]
     dtype = floats[0].dtype if floats else None
     count = key[4]
@@ -429,7 +502,7 @@ def _layer_views(bn: nn.modules.batchnorm._BatchNorm) -> _LayerViews | None:
     views.key, views.ptrs, views.dtype = key, _ptrs(key), dtype
     as_numpy = [None if t is None else t.detach().numpy() for t in key[:4]]
     views.weight, views.bias, views.running_mean, views.running_var = as_numpy
-    views.count = None if count is None else count.detach().view(1).numpy()
+    views.count = None if count is None else memoryview(count.detach().view(1).numpy())
     bn.__dict__["_bntune_views"] = views
     return views
 
@@ -442,43 +515,78 @@ class _BntuneBatchNorm:
     the layer's tensors rather than once per call.
     """
 
+    # The input dimensions torch's `_check_input_dim` accepts, checked here without the call
+    # (torch's check runs for any other, to raise its error). Set by each layer class; a
+    # subclass with a `_check_input_dim` of its own gets () (`__init_subclass__`): its check
+    # runs on every call.
+    _bntune_dims: tuple[int, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_check_input_dim" in cls.__dict__:
+            cls._bntune_dims = ()
+
     def forward(self, input: Tensor) -> Tensor:
         bn: nn.modules.batchnorm._BatchNorm = self  # type: ignore[assignment]
-        bn._check_input_dim(input)
-        views = _layer_views(bn)
+        if input.dim() not in self._bntune_dims:
+            bn._check_input_dim(input)
+        params, buffers = bn._parameters, bn._buffers
+        views = bn.__dict__.get("_bntune_views")
+        if views is None:
+            views = _layer_views(bn)
+        else:
+            # _layer_views's check, inlined (a call costs as much as the check)
+            w, b, rm, rv, n = views.key
+            if not (
+                params.get("weight") is w
+                and params.get("bias") is b
+                and buffers.get("running_mean") is rm
+                and buffers.get("running_var") is rv
+                and buffers.get("num_batches_tracked") is n
+                and views.ptrs
+                == (
+                    0 if w is None else w.data_ptr(),
+                    0 if b is None else b.data_ptr(),
+                    0 if rm is None else rm.data_ptr(),
+                    0 if rv is None else rv.data_ptr(),
+                    0 if n is None else n.data_ptr(),
+                )
+            ):
+                views = _layer_views(bn)
+        dtype = input.dtype
         if (
             views is None
+            # views.dtype, when there is one, is float32 or float64
+            or (dtype is not views.dtype and (views.dtype is not None or dtype not in _DTYPES))
             or not input.is_cpu
-            or (input.dtype is not views.dtype and views.dtype is not None)
-            or input.dtype not in _DTYPES
-            or input.numel() == 0
+            or (numel := input.numel()) == 0
         ):
             return nn.modules.batchnorm._BatchNorm.forward(bn, input)
         training, momentum = bn.training, bn.momentum
         factor = 0.0 if momentum is None else momentum
         count = views.count
-        if training and bn.track_running_stats and count is not None:
+        if training and count is not None and bn.track_running_stats:
             count[0] += 1
             if momentum is None:  # a cumulative moving average
-                factor = 1.0 / float(count[0])
+                factor = 1.0 / count[0]
         # Without running statistics, eval mode normalises with the batch's (as torch does).
         rm, rv = views.running_mean, views.running_var
         use_batch = training or (rm is None and rv is None)
         if training and not bn.track_running_stats:
             rm = rv = None
-        _share_torchs_threads()
-        params = bn._parameters
+        if numel >= _THREADS_MATTER_FROM and torch.get_num_threads() != _threads[0]:
+            _share_torchs_threads()
         weight, bias = params.get("weight"), params.get("bias")
-        if torch.is_grad_enabled() and (
+        if _grad_enabled() and (
             input.requires_grad
             or (weight is not None and weight.requires_grad)
             or (bias is not None and bias.requires_grad)
         ):
-            arrays = (views.weight, views.bias, rm, rv)
-            return _BatchNormFunction.apply(input, weight, bias, arrays, use_batch, factor, bn.eps)
+            spec = (views.weight, views.bias, rm, rv, use_batch, factor, bn.eps)
+            return _BatchNormFunction.apply(input, weight, bias, spec)
         rows, channels_last = _as_rows(input)
-        y, _, _ = _core.batch_norm_forward(
-            rows.detach().numpy(),
+        y, _, _ = _core_forward(
+            rows.numpy(),  # no autograd here: .numpy() needs no .detach()
             views.weight,
             views.bias,
             rm,
@@ -494,13 +602,19 @@ class _BntuneBatchNorm:
 class BatchNorm1d(_BntuneBatchNorm, nn.BatchNorm1d):
     """``torch.nn.BatchNorm1d`` with bntune's kernels on (N, C) or (N, C, L) input."""
 
+    _bntune_dims = (2, 3)
+
 
 class BatchNorm2d(_BntuneBatchNorm, nn.BatchNorm2d):
     """``torch.nn.BatchNorm2d`` with bntune's kernels on (N, C, H, W) input."""
 
+    _bntune_dims = (4,)
+
 
 class BatchNorm3d(_BntuneBatchNorm, nn.BatchNorm3d):
     """``torch.nn.BatchNorm3d`` with bntune's kernels on (N, C, D, H, W) input."""
+
+    _bntune_dims = (5,)
 
 
 _SWAPS: dict[type, type] = {
