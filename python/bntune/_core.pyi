@@ -14,6 +14,9 @@ class ShapeError(BntuneError, ValueError):
 class DtypeError(BntuneError, TypeError):
     """An array has an unsupported or mismatched dtype."""
 
+SEQUENTIAL_BELOW: int
+"""Batch-norm inputs with fewer elements run on the calling thread, whatever the thread count."""
+
 def simd_backend() -> str:
     """The vector instruction set the kernels use on this CPU, e.g. ``"avx2+fma"`` or
     ``"scalar"``. ``BNTUNE_SIMD=scalar`` in the environment forces the scalar path."""

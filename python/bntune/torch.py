@@ -96,10 +96,9 @@ _threads = [0]
 
 
 # Inputs smaller than this run on the calling thread whatever the thread count (the kernels'
-# SEQUENTIAL_BELOW, 1 << 16 elements, in rust/batchnorm/plan.rs; a quarter of it, for margin):
-# the layers skip the thread-count check (0.1 us alone, 0.5-0.7 us inside a training step) for
-# them. A larger input makes the check before the count matters.
-_THREADS_MATTER_FROM = 1 << 14
+# own threshold): the layers skip the thread-count check (0.1 us alone, 0.5-0.7 us inside a
+# training step) for them. A larger input makes the check before the count matters.
+_THREADS_MATTER_FROM = _core.SEQUENTIAL_BELOW
 
 
 def _share_torchs_threads() -> None:

@@ -91,14 +91,40 @@ fn coefficients(
     m: f64,
     training: bool,
 ) -> ([f64; 3], (f64, f64)) {
-    let dgamma = sum_dot * invstd;
-    let k = gamma * invstd;
+    let dgamma = dgamma_of(sum_dot, invstd);
+    let k = k_of(gamma, invstd);
     let (p, q) = if training {
-        (-k * invstd * dgamma / m, -k * sum_dy / m)
+        (p_of(k, invstd, dgamma, m), q_of(k, sum_dy, m))
     } else {
         (0.0, 0.0)
     };
     ([k, p, q], (dgamma, sum_dy))
+}
+
+// The formulas of `coefficients`, one each, shared with the column loops of `Job::columns`.
+
+/// dgamma = Σdy·(x − mean)·invstd.
+#[inline(always)]
+fn dgamma_of(sum_dot: f64, invstd: f64) -> f64 {
+    sum_dot * invstd
+}
+
+/// k = gamma·invstd.
+#[inline(always)]
+fn k_of(gamma: f64, invstd: f64) -> f64 {
+    gamma * invstd
+}
+
+/// p = −k·invstd·dgamma/M.
+#[inline(always)]
+fn p_of(k: f64, invstd: f64, dgamma: f64, m: f64) -> f64 {
+    -k * invstd * dgamma / m
+}
+
+/// q = −k·dbeta/M.
+#[inline(always)]
+fn q_of(k: f64, sum_dy: f64, m: f64) -> f64 {
+    -k * sum_dy / m
 }
 
 impl<T: Element> Job<'_, T> {
@@ -168,18 +194,26 @@ impl<T: Element> Job<'_, T> {
         }
         let m = l.n as f64;
         let (invstd, mean) = (self.saved.invstd, self.saved.mean);
-        // The coefficients of `coefficients`, as loops over the columns that the compiler
-        // vectorises (same expressions, so the same values).
-        let dgamma: Vec<f64> = sum_dot.iter().zip(invstd).map(|(s, i)| s * i).collect();
+        // The coefficients of `coefficients`, each a loop over the columns that the compiler
+        // vectorises (a loop producing every coefficient of a column at once did not).
+        let dgamma: Vec<f64> = (sum_dot.iter().zip(invstd))
+            .map(|(&s, &i)| dgamma_of(s, i))
+            .collect();
         let kk: Vec<f64> = match self.gamma {
-            Some(gamma) => gamma.iter().zip(invstd).map(|(g, i)| g * i).collect(),
+            Some(gamma) => gamma
+                .iter()
+                .zip(invstd)
+                .map(|(&g, &i)| k_of(g, i))
+                .collect(),
             None => invstd.to_vec(),
         };
         let (p, q) = if self.training {
             let p = (kk.iter().zip(invstd).zip(&dgamma))
-                .map(|((k, i), dg)| -k * i * dg / m)
+                .map(|((&k, &i), &dg)| p_of(k, i, dg, m))
                 .collect();
-            let q = kk.iter().zip(&sum_dy).map(|(k, s)| -k * s / m).collect();
+            let q = (kk.iter().zip(&sum_dy))
+                .map(|(&k, &s)| q_of(k, s, m))
+                .collect();
             (p, q)
         } else {
             (vec![0.0; l.c], vec![0.0; l.c])

@@ -53,6 +53,8 @@ fn openmp_joined() -> bool {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Inputs with fewer elements run on the calling thread whatever the thread count.
+    m.add("SEQUENTIAL_BELOW", crate::batchnorm::plan::SEQUENTIAL_BELOW)?;
     m.add_function(wrap_pyfunction!(join_openmp, m)?)?;
     m.add_function(wrap_pyfunction!(openmp_joined, m)?)?;
     m.add_function(wrap_pyfunction!(simd_backend, m)?)?;
