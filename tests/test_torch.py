@@ -532,6 +532,8 @@ def test_a_subclass_with_its_own_input_check_keeps_it():
 
 def test_backward_runs_through_the_direct_apply():
     node = bt._BatchNormFunction._backward_cls
+    if not bt._DIRECT_APPLY_READ:
+        pytest.skip(f"torch {torch.__version__} keeps its own apply")
     assert "apply" in node.__dict__  # installed on the torch it was written for
     layer = bt.BatchNorm1d(3)
     y = layer(torch.randn(5, 3, requires_grad=True))

@@ -312,6 +312,19 @@ class _BatchNormFunction(torch.autograd.Function):
         )
 
 
+def _torch_version() -> tuple[int, int]:
+    """torch's (major, minor) version, (0, 0) when it cannot be read."""
+    try:
+        major, minor = torch.__version__.split(".")[:2]
+        return int(major), int(minor)
+    except (AttributeError, ValueError):
+        return (0, 0)
+
+
+# The torch versions whose BackwardCFunction.apply `_install_direct_backward` stands in for.
+_DIRECT_APPLY_READ = (2, 1) <= _torch_version() <= (2, 15)
+
+
 def _install_direct_backward() -> None:
     """Makes autograd call `_BatchNormFunction.backward` directly.
 
@@ -320,12 +333,14 @@ def _install_direct_backward() -> None:
     boxed, on every call, before calling ``backward``: 1-2 us of a 60-70 us backward pass on a
     small input. For this Function the answers are fixed (``backward``, unboxed), so its node
     class gets an ``apply`` that calls ``backward`` at once. Installed only on the structure it
-    was written for; otherwise torch's ``apply`` stays.
+    was written for and on the torch versions whose ``apply`` was read (2.1 to 2.15: the same
+    lookups, then ``backward``); a later torch keeps its own ``apply``, which may do more.
     """
     node = getattr(_BatchNormFunction, "_backward_cls", None)
     base = getattr(torch.autograd.function, "BackwardCFunction", None)
     if (
-        node is None
+        not _DIRECT_APPLY_READ
+        or node is None
         or base is None
         or not issubclass(node, base)
         or "apply" in node.__dict__
