@@ -239,7 +239,9 @@ def test_the_watchers_count_includes_the_trials_done_before(tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_ctrl_c_says_the_study_is_saved_in_one_line_and_the_run_resumes(tmp_path, workers):
-    path = study_toml(tmp_path, trials=30, objective='function = "failure_helpers:slow"',
+    # 60 trials of 0.2 s: the run lasts 6-12 s, so the Ctrl-C sent once a first trial is saved
+    # lands mid-run even when a loaded machine slows the polling below (30 trials left 3 s)
+    path = study_toml(tmp_path, trials=60, objective='function = "failure_helpers:slow"',
                       extra_search=f"workers = {workers}")  # fmt: skip
     paths = [str(TESTS), os.environ.get("PYTHONPATH", "")]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
@@ -265,7 +267,7 @@ def test_ctrl_c_says_the_study_is_saved_in_one_line_and_the_run_resumes(tmp_path
         complete = [t for t in study.trials if t.state == "complete"]
         assert sorted(t.params["x"] for t in complete) == sorted(
             c["x"]
-            for c in tune.Space(x=tune.Uniform(0.0, 1.0)).sample(30, sampler="random", seed=0)
+            for c in tune.Space(x=tune.Uniform(0.0, 1.0)).sample(60, sampler="random", seed=0)
         )
 
 
