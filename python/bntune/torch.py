@@ -120,7 +120,8 @@ def _torchs_openmp_runtime() -> str | None:
     OpenMP, another platform). Only a runtime already loaded qualifies."""
     if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
         return None
-    bound = _runtime_torch_binds()
+    loaded = _loaded_libraries()
+    bound = _runtime_torch_binds(loaded)
     # then torch's own copy: lib/ in its package, or torch.libs/ beside it (auditwheel's name)
     home = Path(torch.__file__).parent
     candidates = [] if bound is None else [bound]
@@ -128,7 +129,7 @@ def _torchs_openmp_runtime() -> str | None:
         str(p) for d in (home / "lib", home.parent / "torch.libs") for p in sorted(d.glob("*omp*"))
     ]
     # where the loader found it, if not in torch's own directory (conda, distro builds)
-    candidates += sorted(p for p in _loaded_libraries() if "omp" in p.rsplit("/", 1)[-1])
+    candidates += sorted(p for p in loaded if "omp" in p.rsplit("/", 1)[-1])
     for path in candidates:
         try:
             _core.join_openmp(path)
@@ -156,18 +157,21 @@ class _DlInfo(ctypes.Structure):
     ]
 
 
-def _runtime_torch_binds() -> str | None:
+def _runtime_torch_binds(loaded: set[str] | None = None) -> str | None:
     """The file defining the ``GOMP_parallel`` torch's CPU library calls, as the dynamic loader
     resolves it from that library (its own dependencies, in order), or None where that cannot
     be asked (no ``dladdr``, the library not found).
 
     Looking for any loaded library named like an OpenMP runtime can pick the wrong one when
     several are loaded (a conda environment with both LLVM's ``libomp`` and GNU's ``libgomp``);
-    this is the one torch's own parallel regions run on.
+    this is the one torch's own parallel regions run on. ``loaded``: the libraries mapped
+    into the process (:func:`_loaded_libraries`), when the caller has read them already.
     """
     names = ("libtorch_cpu.so", "libtorch_cpu.dylib")
     home = Path(torch.__file__).parent / "lib"
-    found = [p for p in _loaded_libraries() if p.rsplit("/", 1)[-1].startswith(names)]
+    if loaded is None:
+        loaded = _loaded_libraries()
+    found = [p for p in loaded if p.rsplit("/", 1)[-1].startswith(names)]
     for path in found + [str(home / n) for n in names]:
         try:
             library = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_NOW)
@@ -477,8 +481,8 @@ def _layer_views(bn: nn.modules.batchnorm._BatchNorm) -> _LayerViews | None:
     params, buffers = bn._parameters, bn._buffers
     views = bn.__dict__.get("_bntune_views")
     if views is not None:
-        # The check of every call, written out (half the time of a loop over the tensors):
-        # the same tensors, on the same memory.
+        # The check of every call (the layers' forward makes it through here), written out:
+        # half the time of a loop over the tensors. The same tensors, on the same memory.
         w, b, rm, rv, n = views.key
         if (
             params.get("weight") is w
@@ -544,29 +548,8 @@ class _BntuneBatchNorm:
         bn: nn.modules.batchnorm._BatchNorm = self  # type: ignore[assignment]
         if input.dim() not in self._bntune_dims:
             bn._check_input_dim(input)
-        params, buffers = bn._parameters, bn._buffers
-        views = bn.__dict__.get("_bntune_views")
-        if views is None:
-            views = _layer_views(bn)
-        else:
-            # _layer_views's check, inlined (a call costs as much as the check)
-            w, b, rm, rv, n = views.key
-            if not (
-                params.get("weight") is w
-                and params.get("bias") is b
-                and buffers.get("running_mean") is rm
-                and buffers.get("running_var") is rv
-                and buffers.get("num_batches_tracked") is n
-                and views.ptrs
-                == (
-                    0 if w is None else w.data_ptr(),
-                    0 if b is None else b.data_ptr(),
-                    0 if rm is None else rm.data_ptr(),
-                    0 if rv is None else rv.data_ptr(),
-                    0 if n is None else n.data_ptr(),
-                )
-            ):
-                views = _layer_views(bn)
+        params = bn._parameters
+        views = _layer_views(bn)
         dtype = input.dtype
         if (
             views is None
