@@ -166,24 +166,48 @@ impl<T: Element> Job<'_, T> {
         Ok(done.into_iter().map(|(_, grads)| grads).collect())
     }
 
-    /// (N, C): tasks are groups of whole rows; their per-column sums add up in group order.
+    /// (N, C): tasks are groups of whole rows; their per-column sums add up in group order,
+    /// then each group's dx is formed by the thread that summed it, in the same parallel region
+    /// ([`plan::map_phases`]).
     fn columns(&self, dx: &mut [T]) -> Result<Grads> {
         let (l, k) = (self.l, self.k);
         let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 2);
-        let parallel = plan::is_parallel(l.len());
-        let sums = plan::map_tasks(parallel, cut.count(l.n), |g| {
-            let (mut sum_dy, mut sum_dot) = (vec![0.0; l.c], vec![0.0; l.c]);
-            let rows = cut.rows(g, l.n);
-            for start in rows.clone().step_by(cut.piece) {
-                let r = start * l.c..(start + cut.piece).min(rows.end) * l.c;
+        let out = Shared::new(dx);
+        let (grads, _) = plan::map_phases(
+            plan::is_parallel(l.len()),
+            cut.count(l.n),
+            |g| {
+                let (mut sum_dy, mut sum_dot) = (vec![0.0; l.c], vec![0.0; l.c]);
+                let rows = cut.rows(g, l.n);
+                for start in rows.clone().step_by(cut.piece) {
+                    let r = start * l.c..(start + cut.piece).min(rows.end) * l.c;
+                    let (dy, x) = (&self.dy[r.clone()], &self.x[r]);
+                    let mean = self.saved.mean;
+                    (k.block_dy_dot_cols)(dy, x, l.c, mean, &mut sum_dy, &mut sum_dot);
+                }
+                (sum_dy, sum_dot)
+            },
+            |sums| self.column_form(sums),
+            |g, (_, form): &(Grads, DxCols)| {
+                let rows = cut.rows(g, l.n);
+                let r = rows.start * l.c..rows.end * l.c;
+                // SAFETY: group g's rows belong to its task alone.
+                let dx_rows = unsafe { out.part(r.start, r.len()) };
                 let (dy, x) = (&self.dy[r.clone()], &self.x[r]);
-                let mean = self.saved.mean;
-                (k.block_dy_dot_cols)(dy, x, l.c, mean, &mut sum_dy, &mut sum_dot);
-            }
-            (sum_dy, sum_dot)
-        })?;
-        // Group sums added in group order, then the coefficients and both forms of dx in one
-        // loop over the columns.
+                if self.training {
+                    (k.bwd_cols)(dy, x, form, dx_rows);
+                } else {
+                    (k.scale_cols)(dy, &form.k, dx_rows);
+                }
+            },
+        )?;
+        Ok(grads)
+    }
+
+    /// The parameter gradients from the row groups' sums (added in group order), and how dx is
+    /// formed in each column.
+    fn column_form(&self, sums: Vec<(Vec<f64>, Vec<f64>)>) -> (Grads, DxCols) {
+        let l = self.l;
         let mut sums = sums.into_iter();
         let (mut sum_dy, mut sum_dot) = sums
             .next()
@@ -223,19 +247,6 @@ impl<T: Element> Job<'_, T> {
             dgamma,
             dbeta: sum_dy,
         };
-        let out = Shared::new(dx);
-        plan::map_tasks(parallel, cut.count(l.n), |g| {
-            let rows = cut.rows(g, l.n);
-            let r = rows.start * l.c..rows.end * l.c;
-            // SAFETY: group g's rows belong to its task alone.
-            let dx_rows = unsafe { out.part(r.start, r.len()) };
-            let (dy, x) = (&self.dy[r.clone()], &self.x[r]);
-            if self.training {
-                (k.bwd_cols)(dy, x, &form, dx_rows);
-            } else {
-                (k.scale_cols)(dy, &form.k, dx_rows);
-            }
-        })?;
-        Ok(grads)
+        (grads, form)
     }
 }

@@ -76,8 +76,9 @@ fn train_rows<T: Element>(
 }
 
 /// (N, C): tasks are groups of whole rows. Each group's moments come from one pass over it, or
-/// from pieces small enough to stay in L2 between two passes; groups merge in order, then the
-/// groups are normalised (from L3 when the input fits there).
+/// from pieces small enough to stay in L2 between two passes; groups merge in order, then each
+/// group is normalised by the thread that summed it (from its cache when the input fits there),
+/// in the same parallel region ([`plan::map_phases`]).
 fn train_columns<T: Element>(
     k: &Kernels<T>,
     l: Layout,
@@ -87,15 +88,38 @@ fn train_columns<T: Element>(
     y: &mut [T],
 ) -> Result<Stats> {
     let cut = plan::RowGroups::new(l.n, l.c, std::mem::size_of::<T>(), 1);
-    let parallel = plan::is_parallel(l.len());
-    let groups = plan::map_tasks(parallel, cut.count(l.n), |g| {
-        let rows = cut.rows(g, l.n);
-        // Each column in one pass where the shifted form is exact enough, else two passes
-        // over pieces small enough to stay in L2 between them.
-        ColumnMoments::of_block(k, &x[rows.start * l.c..rows.end * l.c], l.c, cut.piece)
-    })?;
+    let out = Shared::new(y);
+    let (stats, _) = plan::map_phases(
+        plan::is_parallel(l.len()),
+        cut.count(l.n),
+        |g| {
+            let rows = cut.rows(g, l.n);
+            // Each column in one pass where the shifted form is exact enough, else two passes
+            // over pieces small enough to stay in L2 between them.
+            ColumnMoments::of_block(k, &x[rows.start * l.c..rows.end * l.c], l.c, cut.piece)
+        },
+        |groups| normalisation(l.c, groups, affine, eps),
+        |g, (_, norm): &(Stats, NormCols)| {
+            let rows = cut.rows(g, l.n);
+            let at = rows.start * l.c..rows.end * l.c;
+            // SAFETY: group g's rows belong to its task alone.
+            let y_rows = unsafe { out.part(at.start, at.len()) };
+            (k.affine_cols)(&x[at], norm, y_rows);
+        },
+    )?;
+    Ok(stats)
+}
+
+/// The statistics of `c` columns from their row groups' moments (merged in group order), and
+/// how they normalise.
+fn normalisation(
+    c: usize,
+    groups: Vec<ColumnMoments>,
+    affine: Affine<'_>,
+    eps: f64,
+) -> (Stats, NormCols) {
     let mut groups = groups.into_iter();
-    let mut total = groups.next().unwrap_or_else(|| ColumnMoments::new(l.c));
+    let mut total = groups.next().unwrap_or_else(|| ColumnMoments::new(c));
     for g in groups {
         total.merge(&g);
     }
@@ -109,17 +133,9 @@ fn train_columns<T: Element>(
         Some(gamma) => gamma.iter().zip(&invstd).map(|(g, i)| g * i).collect(),
         None => invstd.clone(),
     };
-    let shift = affine.beta.map_or_else(|| vec![0.0; l.c], <[f64]>::to_vec);
+    let shift = affine.beta.map_or_else(|| vec![0.0; c], <[f64]>::to_vec);
     let norm = NormCols::new(mean.clone(), scale, shift);
-    let out = Shared::new(y);
-    plan::map_tasks(parallel, cut.count(l.n), |g| {
-        let rows = cut.rows(g, l.n);
-        let at = rows.start * l.c..rows.end * l.c;
-        // SAFETY: group g's rows belong to its task alone.
-        let y_rows = unsafe { out.part(at.start, at.len()) };
-        (k.affine_cols)(&x[at], &norm, y_rows);
-    })?;
-    Ok(Stats { mean, var, invstd })
+    (Stats { mean, var, invstd }, norm)
 }
 
 /// Inference forward: normalises `x` into `y` with the running statistics (f64, length C).

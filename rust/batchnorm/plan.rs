@@ -4,8 +4,8 @@
 //! shape alone, and pieces are combined in a fixed order. Threads only change which task runs
 //! where. Tiny inputs run on the calling thread, so a small call pays no hand-off to the pool.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::error::{Error, Result};
 use crate::threads;
@@ -82,27 +82,122 @@ pub fn map_tasks<R: Send>(
         return Ok((0..count).map(fenced).collect());
     }
     let members = threads.min(count);
-    let shares: Vec<Share> = (0..members)
-        .map(|m| Share::new(m * count / members, (m + 1) * count / members))
-        .collect();
+    let shares = Share::cut(count, members);
     let slots: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
     let work = |member: usize| {
-        for i in 0..members {
-            let share = &shares[(member + i) % members];
-            while let Some(t) = share.take() {
-                let result = fenced(t);
-                *slots[t].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-            }
-        }
+        Share::run(&shares, member, |t| {
+            *lock(&slots[t]) = Some(fenced(t));
+        });
     };
     threads::with_helpers(members - 1, &work)?;
     slots
         .into_iter()
         .map(|slot| {
             let result = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
-            result.ok_or_else(|| Error::Value("a kernel task did not finish".to_owned()))
+            result.ok_or_else(unfinished)
         })
         .collect()
+}
+
+/// Runs `count` tasks of `first`, then `between` once on their results (in task order), then
+/// `count` tasks of `second` given what `between` made, and returns that: the two passes of an
+/// (N, C) call (statistics, then normalise) in one parallel region instead of two.
+///
+/// Tasks are shared as by [`map_tasks`], and task t of both phases goes to the same thread's
+/// share, so a thread normalises the rows it summed while they are in its core's cache. The
+/// thread that finishes the last first-phase task runs `between` (the merge of the groups' sums
+/// and the per-column coefficients, a few microseconds); the others wait for it, spinning, as
+/// they would at the end of a region. Nobody waits for a helper that has not started: its
+/// share is taken by the others, as in [`map_tasks`]. Results are those of the sequential
+/// order for any number of threads.
+pub fn map_phases<R: Send, M: Send + Sync>(
+    parallel: bool,
+    count: usize,
+    first: impl Fn(usize) -> R + Sync + Send,
+    between: impl FnOnce(Vec<R>) -> M + Send,
+    second: impl Fn(usize, &M) + Sync + Send,
+) -> Result<M> {
+    let threads = if parallel { threads::num_threads()? } else { 1 };
+    if threads <= 1 || count <= 1 {
+        let made = between((0..count).map(&first).collect());
+        for t in 0..count {
+            second(t, &made);
+            store_fence();
+        }
+        return Ok(made);
+    }
+    let members = threads.min(count);
+    let (shares, later) = (Share::cut(count, members), Share::cut(count, members));
+    let slots: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let finished = AtomicUsize::new(0);
+    let between = Mutex::new(Some(between));
+    let made: OnceLock<M> = OnceLock::new();
+    let failed = AtomicBool::new(false);
+    let work = |member: usize| {
+        // A run that panics stops the others waiting for a merge that will never come.
+        let _flag = FailFlag(&failed);
+        Share::run(&shares, member, |t| {
+            *lock(&slots[t]) = Some(first(t));
+            if finished.fetch_add(1, Ordering::AcqRel) + 1 < count {
+                return;
+            }
+            // The last task of the first phase: every result is in its slot.
+            let results: Option<Vec<R>> = slots.iter().map(|s| lock(s).take()).collect();
+            let merge = lock(&between).take();
+            if let (Some(results), Some(merge)) = (results, merge) {
+                let _ = made.set(merge(results));
+            }
+        });
+        let Some(made) = wait_for(&made, &failed) else {
+            return;
+        };
+        Share::run(&later, member, |t| {
+            second(t, made);
+            store_fence();
+        });
+    };
+    threads::with_helpers(members - 1, &work)?;
+    made.into_inner().ok_or_else(unfinished)
+}
+
+/// The value `made` once set, or `None` once `failed` (another run panicked).
+fn wait_for<'m, M>(made: &'m OnceLock<M>, failed: &AtomicBool) -> Option<&'m M> {
+    let mut spins = 0u32;
+    loop {
+        if let Some(m) = made.get() {
+            return Some(m);
+        }
+        if failed.load(Ordering::Acquire) {
+            return None;
+        }
+        // Spin while the merge is a few microseconds away; give the core up if it is not
+        // (the merging thread may be waiting for it).
+        if spins < 1 << 12 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Sets its flag when dropped by a panic's unwinding.
+struct FailFlag<'a>(&'a AtomicBool);
+
+impl Drop for FailFlag<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn unfinished() -> Error {
+    Error::Value("a kernel task did not finish".to_owned())
 }
 
 /// One thread's share of a [`map_tasks`] call: tasks `next..end`, taken one at a time by
@@ -117,6 +212,23 @@ impl Share {
         Share {
             next: AtomicUsize::new(start),
             end,
+        }
+    }
+
+    /// `count` tasks in `members` contiguous shares.
+    fn cut(count: usize, members: usize) -> Vec<Share> {
+        (0..members)
+            .map(|m| Share::new(m * count / members, (m + 1) * count / members))
+            .collect()
+    }
+
+    /// Runs `task` on the tasks of `member`'s share, then on what is left of the others'.
+    fn run(shares: &[Share], member: usize, mut task: impl FnMut(usize)) {
+        for i in 0..shares.len() {
+            let share = &shares[(member + i) % shares.len()];
+            while let Some(t) = share.take() {
+                task(t);
+            }
         }
     }
 
@@ -261,6 +373,52 @@ mod tests {
             let got = map_tasks(true, count, |i| i + 1).unwrap();
             assert_eq!(got, (1..=count).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn map_phases_merges_in_task_order_and_runs_every_second_task_once() {
+        for (parallel, count) in [(false, 5), (true, 0), (true, 1), (true, 2), (true, 37)] {
+            let seconds: Vec<AtomicUsize> = (0..count).map(|_| AtomicUsize::new(0)).collect();
+            let made = map_phases(
+                parallel,
+                count,
+                |t| {
+                    // Uneven tasks, so the threads finish the first phase in varying order.
+                    std::thread::sleep(std::time::Duration::from_micros((t % 3) as u64 * 100));
+                    t * 10
+                },
+                |firsts| firsts,
+                |t, firsts: &Vec<usize>| {
+                    assert_eq!(firsts[t], t * 10, "task {t} ran before the merge");
+                    seconds[t].fetch_add(1, Ordering::Relaxed);
+                },
+            )
+            .unwrap();
+            assert_eq!(made, (0..count).map(|t| t * 10).collect::<Vec<_>>());
+            assert!(seconds.iter().all(|s| s.load(Ordering::Relaxed) == 1));
+        }
+    }
+
+    #[test]
+    fn map_phases_reports_a_panic_in_any_phase_without_hanging() {
+        let first = map_phases(
+            true,
+            8,
+            |t| assert!(t != 5, "a task's bug"),
+            |_| (),
+            |_, _| (),
+        );
+        assert!(matches!(first, Err(Error::Value(_))));
+        let between = map_phases(true, 8, |t| t, |_| panic!("a merge's bug"), |_, _: &()| ());
+        assert!(matches!(between, Err(Error::Value(_))));
+        let second = map_phases(
+            true,
+            8,
+            |t| t,
+            |_| (),
+            |t, _| assert!(t != 2, "a task's bug"),
+        );
+        assert!(matches!(second, Err(Error::Value(_))));
     }
 
     #[test]
