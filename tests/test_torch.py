@@ -22,6 +22,7 @@ else:
 from torch import nn
 from torch.nn import functional as torch_f
 
+import bntune
 import bntune.torch as bt
 
 TORCH_LAYERS = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
@@ -316,6 +317,45 @@ def test_refusals_read_like_torchs():
         bt.BatchNorm2d(3)(torch.randn(2, 3, 4))
     empty = torch.randn(0, 3, 4)
     assert bt.BatchNorm1d(3).eval()(empty).shape == empty.shape
+
+
+@pytest.mark.parametrize("mode", ["grad", "no_grad", "eval"])
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [
+        ({}, "weight"),
+        ({"affine": False}, "running_mean"),
+        ({"track_running_stats": False}, "weight"),
+    ],
+)
+def test_a_layer_of_the_wrong_width_raises_torchs_error_type_with_torchs_names(mode, options, name):
+    x = torch.randn(4, 7, 3, requires_grad=mode == "grad")
+    layers = [TORCH_LAYERS[1](16, **options), BNTUNE_LAYERS[1](16, **options)]
+    raised = []
+    for layer in layers:
+        layer.train(mode != "eval")
+        with torch.set_grad_enabled(mode == "grad"), pytest.raises(RuntimeError) as info:
+            layer(x)
+        raised.append(info.value)
+    ours = raised[1]  # torch's raised[0] is a RuntimeError too
+    assert isinstance(ours, bt.ShapeError)
+    assert isinstance(ours, bntune.ShapeError)
+    assert str(ours) == (
+        f"{name} must have shape (7,) to match input's 7 channels, got shape (16,)"
+    )
+
+
+def test_functional_of_the_wrong_width_names_torchs_arguments():
+    x = torch.randn(4, 3)
+    for weight, bias, name in [
+        (torch.ones(5), torch.zeros(3), "weight"),
+        (torch.ones(3), torch.zeros(5), "bias"),
+    ]:
+        with pytest.raises(RuntimeError):
+            torch_f.batch_norm(x, None, None, weight, bias, training=True)
+        for grad in (False, True):
+            with pytest.raises(bt.ShapeError, match=f"^{name} must have shape \\(3,\\)"):
+                bt.batch_norm(x.requires_grad_(grad), None, None, weight, bias, training=True)
 
 
 def test_import_bntune_does_not_import_torch():

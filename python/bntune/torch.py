@@ -19,6 +19,10 @@ view, and the running statistics are updated in place.
 
 The kernels run on torch's thread count and, once this module is imported, on torch's own
 OpenMP threads (:func:`use_torch_threads` switches back to bntune's pool).
+
+A parameter or running statistic whose length is not the input's channel count raises
+:class:`ShapeError`, which is both a ``bntune.ShapeError`` and the ``RuntimeError`` torch raises
+for the same mistake, and names the arguments as torch does (``weight``, ``bias``, ``input``).
 """
 
 from __future__ import annotations
@@ -46,12 +50,28 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "ShapeError",
     "batch_norm",
     "convert",
     "use_torch_threads",
 ]
 
 _DTYPES = (torch.float32, torch.float64)
+
+
+class ShapeError(_core.ShapeError, RuntimeError):
+    """A length that does not match the input's channels: a ``bntune.ShapeError`` that code
+    written for torch catches as the ``RuntimeError`` torch raises."""
+
+
+# The kernels' argument names, and torch's for the same arguments.
+_TORCH_NAMES = {"gamma": "weight", "beta": "bias", "x": "input", "x's": "input's"}
+
+
+def _torch_shape_error(error: _core.ShapeError) -> ShapeError:
+    """The kernels' shape error in torch's words."""
+    words = str(error).split(" ")
+    return ShapeError(" ".join(_TORCH_NAMES.get(w, w) for w in words))
 
 
 def _runs_here(x: Tensor, *others: Tensor | None) -> bool:
@@ -278,7 +298,10 @@ class _BatchNormFunction(torch.autograd.Function):
         else:
             rows, channels_last = _as_rows(x)
             xn = rows.numpy()
-        y, mean, invstd = _core_forward(xn, wn, bn, rm, rv, training, momentum, eps, None)
+        try:
+            y, mean, invstd = _core_forward(xn, wn, bn, rm, rv, training, momentum, eps, None)
+        except _core.ShapeError as e:
+            raise _torch_shape_error(e) from None
         # x for torch's checks that it was not modified in place (and for double backward);
         # the kernels' views of x and the weight ride along, not to be made again.
         ctx.to_save = (x, weight, bias)  # what ctx.save_for_backward(x, weight, bias) sets
@@ -435,7 +458,10 @@ def batch_norm(
     params = _param_view(weight), _param_view(bias)
     stats = _param_view(running_mean), _param_view(running_var)
     # without autograd here (grad mode off, or nothing requires grad), so .numpy() accepts it
-    y, _, _ = _core_forward(rows.numpy(), *params, *stats, training, momentum, eps, None)
+    try:
+        y, _, _ = _core_forward(rows.numpy(), *params, *stats, training, momentum, eps, None)
+    except _core.ShapeError as e:
+        raise _torch_shape_error(e) from None
     return _from_rows(y, input.shape, channels_last)
 
 
@@ -582,17 +608,20 @@ class _BntuneBatchNorm:
             spec = (views.weight, views.bias, rm, rv, use_batch, factor, bn.eps)
             return _BatchNormFunction.apply(input, weight, bias, spec)
         rows, channels_last = _as_rows(input)
-        y, _, _ = _core_forward(
-            rows.numpy(),  # no autograd here: .numpy() needs no .detach()
-            views.weight,
-            views.bias,
-            rm,
-            rv,
-            use_batch,
-            factor,
-            bn.eps,
-            None,
-        )
+        try:
+            y, _, _ = _core_forward(
+                rows.numpy(),  # no autograd here: .numpy() needs no .detach()
+                views.weight,
+                views.bias,
+                rm,
+                rv,
+                use_batch,
+                factor,
+                bn.eps,
+                None,
+            )
+        except _core.ShapeError as e:
+            raise _torch_shape_error(e) from None
         return _from_rows(y, input.shape, channels_last)
 
 
