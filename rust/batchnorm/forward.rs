@@ -129,13 +129,21 @@ fn normalisation(
     let mean: Vec<f64> = total.sum.iter().map(|s| s / count).collect();
     let var: Vec<f64> = total.m2.iter().map(|q| q / count).collect();
     let invstd: Vec<f64> = var.iter().map(|&v| stats::invstd(v, eps)).collect();
-    let scale: Vec<f64> = match affine.gamma {
-        Some(gamma) => gamma.iter().zip(&invstd).map(|(g, i)| g * i).collect(),
-        None => invstd.clone(),
-    };
-    let shift = affine.beta.map_or_else(|| vec![0.0; c], <[f64]>::to_vec);
-    let norm = NormCols::new(mean.clone(), scale, shift);
+    let norm = NormCols::new(mean.clone(), scales(affine, &invstd), shifts(affine, c));
     (Stats { mean, var, invstd }, norm)
+}
+
+/// gamma·invstd of each channel (invstd without gamma), in a loop the compiler vectorises.
+fn scales(affine: Affine<'_>, invstd: &[f64]) -> Vec<f64> {
+    match affine.gamma {
+        Some(gamma) => gamma.iter().zip(invstd).map(|(g, i)| g * i).collect(),
+        None => invstd.to_vec(),
+    }
+}
+
+/// beta of each of `c` channels (zero without beta).
+fn shifts(affine: Affine<'_>, c: usize) -> Vec<f64> {
+    affine.beta.map_or_else(|| vec![0.0; c], <[f64]>::to_vec)
 }
 
 /// Inference forward: normalises `x` into `y` with the running statistics (f64, length C).
@@ -164,38 +172,38 @@ pub fn forward_infer<T: Element>(
         plan::streams(size_of_val(y), l.row_len() * size_of::<T>()),
     );
     let invstd: Vec<f64> = running_var.iter().map(|&v| stats::invstd(v, eps)).collect();
-    let scale: Vec<f64> = (0..l.c).map(|c| affine.gamma(c) * invstd[c]).collect();
-    let shift: Vec<f64> = (0..l.c).map(|c| affine.beta(c)).collect();
-    // One pass with nothing to reduce: cut the rows (of S values, or of C values for (N, C))
-    // into equal tasks.
-    let (rows, row_len) = if l.s == 1 {
-        (l.n, l.c)
-    } else {
-        (l.n * l.c, l.s)
-    };
-    let per_task = (plan::SEQUENTIAL_BELOW / row_len).max(1);
-    let rows_norm: Vec<RowNorm> = (0..l.c)
-        .map(|c| RowNorm::new(running_mean[c], scale[c], shift[c]))
-        .collect();
-    let norm = NormCols::new(running_mean.to_vec(), scale, shift);
+    let scale = scales(affine, &invstd);
+    let shift = shifts(affine, l.c);
     let out = Shared::new(y);
-    plan::map_tasks(plan::is_parallel(l.len()), rows.div_ceil(per_task), |t| {
-        let task = t * per_task..((t + 1) * per_task).min(rows);
-        if l.s == 1 {
-            let at = task.start * row_len..task.end * row_len;
+    let parallel = plan::is_parallel(l.len());
+    // One pass with nothing to reduce: cut the rows (of C values for (N, C), else of S values)
+    // into equal tasks. Each layout builds only its own form of the parameters: a Vec of
+    // RowNorm is 40 bytes a channel, which at C = 4096 crossed glibc's mmap threshold, so
+    // every (2, 4096) call mapped and faulted in fresh pages (366 us a call, 2026-12-07).
+    if l.s == 1 {
+        let norm = NormCols::new(running_mean.to_vec(), scale, shift);
+        let per_task = (plan::SEQUENTIAL_BELOW / l.c).max(1);
+        plan::map_tasks(parallel, l.n.div_ceil(per_task), |t| {
+            let at = t * per_task * l.c..((t + 1) * per_task).min(l.n) * l.c;
             // SAFETY: task t alone owns rows t·per_task.. (t + 1)·per_task.
             let y_rows = unsafe { out.part(at.start, at.len()) };
             (k.affine_cols)(&x[at], &norm, y_rows);
-            return;
-        }
-        for r in task {
-            let start = r * row_len;
-            let x_row = &x[start..start + row_len];
-            // SAFETY: as above.
-            let y_row = unsafe { out.part(start, row_len) };
-            (k.affine_row)(x_row, &rows_norm[r % l.c], y_row);
-        }
-    })?;
+        })?;
+    } else {
+        let rows = l.n * l.c;
+        let per_task = (plan::SEQUENTIAL_BELOW / l.s).max(1);
+        let norms: Vec<RowNorm> = (0..l.c)
+            .map(|c| RowNorm::new(running_mean[c], scale[c], shift[c]))
+            .collect();
+        plan::map_tasks(parallel, rows.div_ceil(per_task), |t| {
+            for r in t * per_task..((t + 1) * per_task).min(rows) {
+                let start = r * l.s;
+                // SAFETY: task t alone owns rows t·per_task.. (t + 1)·per_task.
+                let y_row = unsafe { out.part(start, l.s) };
+                (k.affine_row)(&x[start..start + l.s], &norms[r % l.c], y_row);
+            }
+        })?;
+    }
     Ok(Stats {
         mean: running_mean.to_vec(),
         var: running_var.to_vec(),

@@ -32,7 +32,7 @@ pub trait Lanes: Copy {
     /// Like [`Lanes::store4`], but bypassing the caches (a non-temporal store): for outputs
     /// too large to stay in cache, this saves reading each line before writing it. Callers
     /// issue [`sfence`] before other threads may read what was stored (the batch-norm tasks
-    /// do, once each: `batchnorm::plan::map_tasks`).
+    /// do, once each: `batchnorm::plan::map_tasks` and `map_phases`).
     ///
     /// # Safety
     /// As [`Lanes::store4`], and `p` is aligned to [`Lanes::STREAM_ALIGN`] bytes.
