@@ -358,6 +358,94 @@ def test_functional_of_the_wrong_width_names_torchs_arguments():
                 bt.batch_norm(x.requires_grad_(grad), None, None, weight, bias, training=True)
 
 
+def small_net(dim=2, c=3):
+    """A conv (or linear) layer, a converted batch norm and a ReLU, in eval mode with trained
+    running statistics."""
+    torch.manual_seed(c)
+    first = nn.Conv2d(2, c, 1) if dim == 2 else nn.Linear(2, c)
+    net = nn.Sequential(first, TORCH_LAYERS[dim](c), nn.ReLU())
+    x = torch.randn((8, 2, 4, 4) if dim == 2 else (8, 2))
+    net(x * 3 + 1)  # running statistics away from their initial values
+    return bt.convert(net).eval(), x
+
+
+def test_a_traced_model_follows_its_input():
+    # Traced under no_grad, as models are for deployment: the kernels' result, reached
+    # through numpy, would be recorded as a constant of the example input.
+    net, x = small_net()
+    with torch.no_grad():
+        traced = torch.jit.trace(net, x)
+        other = torch.randn_like(x) * 10
+        assert torch.allclose(traced(other), net(other), rtol=1e-5, atol=1e-6)
+    assert "aten::batch_norm" in str(traced.inlined_graph)
+
+
+def test_a_scripted_model_runs_torchs_layer_with_the_same_state():
+    net, x = small_net()
+    layer = net[1]
+    with torch.no_grad():
+        want = net(x)
+        scripted = torch.jit.script(net)
+        assert torch.allclose(scripted(x), want, rtol=1e-5, atol=1e-6)
+    # torch.jit.script puts what __prepare_scriptable__ gives in the model itself: torch's
+    # layer, sharing the parameters and buffers; convert() makes it bntune's again
+    assert type(net[1]) is nn.BatchNorm2d
+    assert net[1].weight is layer.weight
+    assert net[1].running_var is layer.running_var
+    assert type(bt.convert(net)[1]) is bt.BatchNorm2d
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_export_and_functorch_transforms_see_torchs_op(dim):
+    net, x = small_net(dim)
+    with torch.no_grad():
+        want = net(x)
+    exported = torch.export.export(net, (x,))
+    assert torch.allclose(exported.module()(x), want, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(torch.vmap(net)(x.unsqueeze(1)).squeeze(1), want, atol=1e-6)
+    grad = torch.func.grad(lambda t: net(t).sum())(x)
+    eager = x.clone().requires_grad_()
+    net(eager).sum().backward()
+    assert torch.allclose(grad, eager.grad, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: torch.randn(4, 3, 5, 5).to(memory_format=torch.channels_last),
+             lambda: torch.randn(4, 7, 3).transpose(1, 2)],  # (N, C, L) with C innermost
+    ids=["channels_last", "transposed"],
+)  # fmt: skip
+def test_an_in_place_relu_after_a_channels_last_input(make):
+    x = make()
+    dim = x.dim() - 2
+    grads = []
+    for layer in (TORCH_LAYERS[dim](3), BNTUNE_LAYERS[dim](3)):
+        xr = x.detach().clone().requires_grad_()
+        y = nn.ReLU(inplace=True)(layer(xr))
+        (y * torch.arange(y.numel()).reshape(y.shape)).sum().backward()
+        grads.append((y, xr.grad, layer.weight.grad))
+    for theirs, ours in zip(*grads, strict=True):
+        assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+    assert grads[1][0].is_contiguous(memory_format=torch.channels_last) == (x.dim() == 4)
+
+
+def test_functional_refuses_what_torch_refuses_with_torchs_errors():
+    x = torch.randn(4, 3)
+    stat = torch.zeros(3)
+    cases = [
+        (ValueError, dict(running_mean=stat, running_var=None, training=True)),
+        (ValueError, dict(running_mean=None, running_var=None, training=True, eps=0.0)),
+        (RuntimeError, dict(running_mean=stat.clone().requires_grad_(), running_var=stat + 1)),
+    ]
+    for error, kwargs in cases:
+        with pytest.raises(error) as theirs:
+            torch_f.batch_norm(x, **kwargs)
+        with pytest.raises(type(theirs.value), match=re.escape(str(theirs.value)[:40])):
+            bt.batch_norm(x, **kwargs)
+    layer = BNTUNE_LAYERS[1](3, eps=0.0)
+    with pytest.raises(ValueError, match="eps must be positive"):
+        layer(x)
+
+
 def test_import_bntune_does_not_import_torch():
     code = "import sys, bntune; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -20,6 +20,13 @@ view, and the running statistics are updated in place.
 The kernels run on torch's thread count and, once this module is imported, on torch's own
 OpenMP threads (:func:`use_torch_threads` switches back to bntune's pool).
 
+Code that traces or transforms a model sees torch's op, since the kernels are reached through
+numpy, which no tracer follows: under ``torch.compile``, ``torch.export``, ``torch.jit.trace``
+and ``vmap``/``grad``/``jacrev`` the layers and :func:`batch_norm` run torch's own batch norm
+(so a compiled or exported model has torch's arithmetic), and ``torch.jit.script`` compiles
+torch's layer in each bntune layer's place, putting it in the model (same parameters and
+buffers; :func:`convert` makes them bntune's again).
+
 A parameter or running statistic whose length is not the input's channel count raises
 :class:`ShapeError`, which is both a ``bntune.ShapeError`` and the ``RuntimeError`` torch raises
 for the same mistake, and names the arguments as torch does (``weight``, ``bias``, ``input``).
@@ -74,6 +81,20 @@ def _torch_shape_error(error: _core.ShapeError) -> ShapeError:
     return ShapeError(" ".join(_TORCH_NAMES.get(w, w) for w in words))
 
 
+_is_compiling = torch.compiler.is_compiling
+_is_tracing = torch.jit.is_tracing
+_functorch_active = torch._C._are_functorch_transforms_active
+
+
+def _transformed() -> bool:
+    """Whether this call is being traced or transformed rather than run: ``torch.compile`` and
+    ``torch.export`` (TorchDynamo), ``torch.jit.trace``, or ``vmap``/``grad``/``jacrev``.
+    Those see only torch's ops, so the layers hand such calls to torch's own batch norm: the
+    kernels, reached through numpy, would be recorded as a constant (a traced model would
+    return the example input's output for every input) or refused. About 0.3 us a call."""
+    return _is_compiling() or _is_tracing() or _functorch_active()
+
+
 def _runs_here(x: Tensor, *others: Tensor | None) -> bool:
     """Whether bntune's kernels take this call: CPU float32/float64 tensors of one dtype."""
     if not x.is_cpu or x.dtype not in _DTYPES or x.dim() < 2 or x.numel() == 0:
@@ -105,11 +126,15 @@ def _like_rows(t: Tensor, channels_last: bool) -> Tensor:
 
 
 def _from_rows(y: np.ndarray, shape: torch.Size, channels_last: bool) -> Tensor:
-    """The kernel's output as a tensor of x's shape (and x's memory format)."""
-    out = torch.from_numpy(y)
+    """The kernel's output as a tensor of x's shape (and x's memory format).
+
+    A channels-last output is permuted by numpy, not torch: a tensor made by torch's view ops
+    would be a view, and autograd forbids in-place changes (``nn.ReLU(inplace=True)``) to a
+    view made inside a custom Function.
+    """
     if channels_last:
-        return out.view(shape[0], *shape[2:], shape[1]).movedim(-1, 1)
-    return out
+        y = np.moveaxis(y.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
+    return torch.from_numpy(y)
 
 
 _threads = [0]
@@ -416,6 +441,19 @@ def _torch_grads(
     )
 
 
+def _refused_by_torch(running_mean: Tensor | None, running_var: Tensor | None, eps: float) -> bool:
+    """Whether these arguments are ones torch's ``batch_norm`` refuses (or that the kernels
+    cannot update in place): they go to torch, for its own error (or its answer)."""
+    if (running_mean is None) != (running_var is None):
+        return True  # torch raises: both running statistics or neither
+    if running_mean is not None and running_var is not None:
+        if running_mean.requires_grad or running_var.requires_grad:
+            return True  # torch raises: running statistics must not require grad
+        if not (running_mean.is_contiguous() and running_var.is_contiguous()):
+            return True
+    return not eps > 0  # torch raises for eps <= 0 (NaN too)
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -433,10 +471,10 @@ def batch_norm(
     run (see the module doc) go to torch's own function.
     """
     if (
-        not _runs_here(input, running_mean, running_var, weight, bias)
+        _transformed()
+        or not _runs_here(input, running_mean, running_var, weight, bias)
         or momentum is None
-        or (running_mean is not None and not running_mean.is_contiguous())
-        or (running_var is not None and not running_var.is_contiguous())
+        or _refused_by_torch(running_mean, running_var, eps)
     ):
         return torch_f.batch_norm(
             input, running_mean, running_var, weight, bias, training, momentum, eps
@@ -570,10 +608,21 @@ class _BntuneBatchNorm:
         if "_check_input_dim" in cls.__dict__:
             cls._bntune_dims = ()
 
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles in this layer's place: torch's own layer, holding
+        the same parameters and buffers (the kernels are not TorchScript)."""
+        torchs = next(c for c in type(self).__mro__ if c in _SWAPS)
+        twin = torchs.__new__(torchs)
+        twin.__dict__.update(self.__dict__)
+        twin.__dict__.pop("_bntune_views", None)
+        return twin
+
     def forward(self, input: Tensor) -> Tensor:
         bn: nn.modules.batchnorm._BatchNorm = self  # type: ignore[assignment]
         if input.dim() not in self._bntune_dims:
             bn._check_input_dim(input)
+        if _transformed():  # before any tensor is read through numpy
+            return nn.modules.batchnorm._BatchNorm.forward(bn, input)
         params = bn._parameters
         views = _layer_views(bn)
         dtype = input.dtype
@@ -583,6 +632,7 @@ class _BntuneBatchNorm:
             or (dtype is not views.dtype and (views.dtype is not None or dtype not in _DTYPES))
             or not input.is_cpu
             or (numel := input.numel()) == 0
+            or not bn.eps > 0  # torch's own error in training
         ):
             return nn.modules.batchnorm._BatchNorm.forward(bn, input)
         training, momentum = bn.training, bn.momentum
