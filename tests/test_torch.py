@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -205,7 +206,30 @@ def test_convert_swaps_every_layer_in_place_and_back():
     single = bt.convert(nn.BatchNorm3d(2))
     assert type(single) is bt.BatchNorm3d
     sync = nn.SyncBatchNorm(3)
-    assert type(bt.convert(nn.Sequential(sync))[0]) is nn.SyncBatchNorm
+    with pytest.warns(UserWarning, match=r"left 1 batch-norm layer\(s\) as torch's: 0 \(Sync"):
+        assert type(bt.convert(nn.Sequential(sync))[0]) is nn.SyncBatchNorm
+
+
+def test_convert_names_the_layers_it_leaves_as_torchs():
+    class Mine(nn.BatchNorm1d):
+        pass
+
+    model = nn.Sequential(nn.BatchNorm1d(3), nn.Sequential(Mine(3), nn.LazyBatchNorm2d()))
+    with pytest.warns(UserWarning, match="bntune.torch.convert left") as caught:
+        bt.convert(model)
+    (message,) = [str(w.message) for w in caught]
+    assert "left 2 batch-norm layer(s)" in message
+    assert "1.0 (Mine), 1.1 (LazyBatchNorm2d)" in message
+    assert type(model[0]) is bt.BatchNorm1d
+    model[1][1](torch.randn(4, 2, 3, 3))  # a lazy layer becomes torch's BatchNorm2d
+    with pytest.warns(
+        UserWarning, match=r"left 1 batch-norm layer\(s\) as torch's: 1.0 \(Mine\)\."
+    ):
+        bt.convert(model)
+    assert type(model[1][1]) is bt.BatchNorm2d
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bt.convert(model, back=True)  # going back leaves nothing unsaid
 
 
 @pytest.mark.parametrize("dim", [1, 2, 3])

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import warnings
 import weakref
 from pathlib import Path
 from typing import Any
@@ -706,12 +707,26 @@ def convert(model: nn.Module, *, back: bool = False) -> nn.Module:
     Each layer keeps its identity, parameters, buffers and hooks: only its class changes, so
     optimizers built before the call keep working. ``back=True`` turns bntune's layers back
     into torch's. Subclasses of torch's layers (``SyncBatchNorm``, lazy or user-defined ones)
-    are left alone. Returns ``model``.
+    are left alone, and a warning names them. Returns ``model``.
     """
     swaps = {v: k for k, v in _SWAPS.items()} if back else _SWAPS
-    for module in model.modules():
+    left = []
+    for name, module in model.named_modules():
         new = swaps.get(type(module))
         if new is not None:
             module.__class__ = new
             module.__dict__.pop("_bntune_views", None)
+        elif (
+            not back
+            and isinstance(module, nn.modules.batchnorm._BatchNorm)
+            and not isinstance(module, _BntuneBatchNorm)
+        ):
+            left.append(f"{name or 'the model'} ({type(module).__name__})")
+    if left:
+        warnings.warn(
+            f"bntune.torch.convert left {len(left)} batch-norm layer(s) as torch's: "
+            f"{', '.join(left)}. Subclasses of torch's layers (SyncBatchNorm, lazy ones before "
+            "their first call, your own) keep their class and torch's arithmetic.",
+            stacklevel=2,
+        )
     return model
