@@ -408,3 +408,30 @@ def test_float32_column_gradient_keeps_f64_when_a_float32_coefficient_overflows(
     dx_ref, _, _ = ref_backward(dy, x, gamma, mean, invstd)
     assert np.all(np.isfinite(dx))
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_wide_input_with_a_few_far_out_columns(dtype):
+    # Columns about zero but for 3 in 2048 far from it: the kernels sum those again alone,
+    # two-pass (rust/batchnorm/stats.rs, FEW_COLUMNS). Exact, and the same on any thread count.
+    x, gamma, beta = data((96, 2048), dtype, seed=21)
+    for j, offset in [(5, 1e4), (700, -3e4), (2047, 1e6)]:
+        x[:, j] += dtype(offset)
+    mean_ref = x.astype(np.float64).mean(axis=0)
+    var_ref = x.astype(np.float64).var(axis=0)
+    before = bntune.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            bntune.set_num_threads(n)
+            results.append(F.batch_norm_forward(x, gamma, beta))
+    finally:
+        bntune.set_num_threads(before)
+    for one, two in zip(*results, strict=True):
+        assert one.tobytes() == two.tobytes()
+    y, mean, invstd = results[0]
+    # a few ulps of the mean, or of the spread where the mean is smaller
+    scale = np.maximum(np.abs(mean_ref), np.sqrt(var_ref))
+    assert np.max(np.abs(mean - mean_ref) / scale) <= 1e-14
+    assert np.max(np.abs(1 / invstd**2 - 1e-5 - var_ref) / var_ref) <= 1e-10
+    assert rel_err(y, ref_forward(x, gamma, beta)[0]) <= (2e-6 if dtype == np.float32 else 1e-10)
