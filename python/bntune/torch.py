@@ -82,9 +82,11 @@ def _torch_shape_error(error: _core.ShapeError) -> ShapeError:
     return ShapeError(" ".join(_TORCH_NAMES.get(w, w) for w in words))
 
 
-_is_compiling = torch.compiler.is_compiling
+# (torch before 2.3 has no torch.compiler.is_compiling; there compiled calls break the graph
+# at each layer and run the kernels, as they did before the check)
+_is_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
 _is_tracing = torch.jit.is_tracing
-_functorch_active = torch._C._are_functorch_transforms_active
+_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
 
 
 def _transformed() -> bool:
