@@ -4,7 +4,8 @@ Loads two builds of the extension (`_core.abi3.so` files, e.g. from `cargo build
 --features python --lib` before and after a change) under different module names and times
 their training forward and backward (`out=`, no Python checks) interleaved, next to np.copyto
 and np.add of the same bytes. Prints medians of per-round ratios: B over A, and each over
-B_copy / B_add (one-thread np.copyto / np.add).
+B_copy / B_add (one-thread np.copyto / np.add). With more than one thread, only the build
+being timed has them (the other's pool is cut to one thread meanwhile).
 
 Run: python benches/ab_kernels.py A.so B.so [--threads 1,2] [--rounds 21] [--dtype float32]
                                   [--offset 0] [--shape 4096,1024]... [--cpu]
@@ -51,7 +52,11 @@ def measure(mods, shape, threads, args):
     gamma = rng.uniform(0.5, 2, shape[1]).astype(args.dtype)
     beta = rng.standard_normal(shape[1]).astype(args.dtype)
     run = {"copy": lambda: np.copyto(y, x), "add": lambda: np.add(x, dy, out=c)}
+    # Only the timed build's pool has `threads` threads (the other's has one): an idle pool's
+    # workers, still spinning after their own calls, would take the cores from the timed one.
+    pools = {}
     for key, m in mods.items():
+        pools[key] = threads
         m.set_num_threads(threads)
         _, mean, inv = m.batch_norm_forward(x, gamma, beta, None, None, True, 0.1, 1e-5, y)
 
@@ -67,9 +72,24 @@ def measure(mods, shape, threads, args):
         fn()
         inner[name] = max(1, int(2e-3 / max(timed(fn, 1), 1e-7)))
     times = {k: [] for k in run}
+
+    def solo(name):
+        """Gives the build timed next the threads, the other one thread (pools change only
+        when needed, outside the timing)."""
+        key = name[-1] if name[:3] in ("fwd", "bwd") else None
+        if key is None or threads == 1:
+            return
+        for other, m in mods.items():
+            want = threads if other == key else 1
+            if pools[other] != want:
+                m.set_num_threads(want)
+                pools[other] = want
+        run[name]()  # a warm call on the new pool
+
     for r in range(args.rounds):
         # Alternate the order, so that neither build always follows the copy.
         for name in list(run) if r % 2 == 0 else list(reversed(run)):
+            solo(name)
             times[name].append(timed(run[name], inner[name]))
 
     def ratio(p, q):
