@@ -8,7 +8,9 @@ from bntune._core import BntuneError
 
 class StudyLocked(BntuneError, RuntimeError):  # noqa: N818 - the documented public name
     """Another live driver holds this study's lease (its pid, host and heartbeat are in the
-    message). Wait for it to finish, or stop it; a lease whose owner died is taken over."""
+    message). Wait for it to finish, or stop it; a lease whose owner died is taken over. When
+    the holder is another ``Study`` object of this very process (a notebook cell run again),
+    the message says so: reuse that object, or call its ``close()`` first."""
 
 
 class StudyReadOnly(BntuneError, RuntimeError):  # noqa: N818 - named like StudyLocked
