@@ -156,7 +156,7 @@ def test_best_params_value_and_the_dataframe():
 @pytest.mark.parametrize(
     ("objective", "message"),
     [
-        (lambda t: t.suggest_float("x", 1.0, 0.0), r"suggest_float\('x'\): .*low must be < high"),
+        (lambda t: t.suggest_float("x", 1.0, 0.0), r"suggest_float\('x'\): .*low must be <= high"),
         (lambda t: t.suggest_categorical("c", []), r"suggest_categorical\('c'\)"),
         (
             lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("x", 0, 2),
@@ -168,6 +168,69 @@ def test_best_params_value_and_the_dataframe():
 def test_bad_suggestions_stop_the_run_naming_the_parameter(objective, message):
     with pytest.raises(tune.TrialUsageError, match=message):
         tune.Study("s", seed=0).optimize(objective, n_trials=3)
+
+
+def test_a_single_value_range_is_suggested_as_optuna_does():
+    # Optuna accepts low == high and returns that value, on every scale
+    def objective(trial):
+        got = (
+            trial.suggest_int("n", 3, 3),
+            trial.suggest_int("m", 4, 4, log=True),
+            trial.suggest_int("k", 6, 6, step=2),
+            trial.suggest_float("x", 1.0, 1.0),
+            trial.suggest_float("y", 2.5, 2.5, log=True),
+            trial.suggest_float("z", 0.3, 0.3, step=0.1),
+            trial.suggest_one_minus_log("b", 0.99, 0.99),
+        )
+        assert got == (3, 4, 6, 1.0, 2.5, 0.3, 0.99)
+        assert [type(v) for v in got] == [int] * 3 + [float] * 4
+        return trial.suggest_float("w", 0.0, 1.0)
+
+    study = tune.Study("s", seed=0)
+    study.optimize(objective, n_trials=16)
+    assert [t.state for t in study.trials] == ["complete"] * 16
+    study.coarse_to_fine(objective, rounds=2, trials_per_round=4)
+    assert all(t.state == "complete" for t in study.trials)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_single_value_parameter_explains_nothing(seed):
+    # its coordinate varies, its value does not: share 0, and no noise fitted on it that would
+    # take the share of the parameter that matters
+    def noise(k):
+        return 0.3 * math.sin(12.9898 * k)
+
+    def objective(trial):
+        for name in ("a", "b", "c", "d", "e", "f"):
+            trial.suggest_int(name, 3, 3)
+        trial.suggest_float("x", 1.0, 1.0, log=True)
+        return trial.suggest_float("w", 0.0, 1.0) + noise(trial.number)
+
+    study = tune.Study("s", seed=seed)
+    study.optimize(objective, n_trials=32)
+    shares = study.importance()
+    assert {n: shares[n] for n in "abcdefx"} == dict.fromkeys("abcdefx", 0.0)
+    # w uniform on [0, 1) has variance 1/12; the rest is the noise's
+    noise_var = float(np.var([noise(k) for k in range(32)]))
+    assert shares["w"] == pytest.approx((1 / 12) / (1 / 12 + noise_var), abs=0.08)
+
+
+def test_a_bool_objective_value_counts_as_0_or_1():
+    study = tune.Study("s", seed=0)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) > 0.5, n_trials=8)
+    assert [t.state for t in study.trials] == ["complete"] * 8
+    assert [t.value for t in study.trials] == [float(t.params["x"] > 0.5) for t in study.trials]
+    assert {type(t.value) for t in study.trials} == {float}
+    both = tune.Study("m", seed=0, directions=["minimize", "maximize"])
+    both.optimize(lambda t: (t.suggest_float("x", 0, 1), t.params["x"] > 0.5), n_trials=4)
+    assert [t.values[1] for t in both.trials] == [float(t.params["x"] > 0.5) for t in both.trials]
+
+
+def test_optunas_n_jobs_is_refused_pointing_to_n_workers():
+    study = tune.Study("s", seed=0)
+    with pytest.raises(TypeError, match=r"n_jobs.*n_workers="):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3, n_jobs=2)
+    assert study.trials == []
 
 
 def test_the_dataframe_without_pandas_names_it(monkeypatch):

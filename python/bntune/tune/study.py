@@ -313,6 +313,7 @@ class Study:
         retry_failed: bool = False,
         timeout: float | None = None,
         callbacks: Sequence[Callable[[Study, FrozenTrial], None]] = (),
+        n_jobs: object = None,
     ) -> None:
         """Runs ``objective`` on the first ``n_trials`` points of ``sampler``'s design over
         ``space`` — or, without a space, lets each trial define its parameters as it runs
@@ -324,6 +325,7 @@ class Study:
         (e.g. Dask's ``client.get_executor()``); None/1 runs them here. ``trial_timeout``
         (seconds, with workers only) records a trial that runs longer as failed and goes on
         (a local pool's stuck process is killed). See :mod:`bntune.tune.trial_loop`.
+        ``n_jobs`` (Optuna's threads) is refused with a TypeError pointing to ``n_workers``.
 
         Trials this study already ran on the same (space, sampler) count toward ``n_trials``:
         re-running a script after a crash finishes the job, continuing the sequence at the next
@@ -344,6 +346,12 @@ class Study:
         points again (after the objective was fixed).
         """
         self._check_writable()
+        if n_jobs is not None:
+            raise TypeError(
+                f"optimize: n_jobs is Optuna's argument (threads), got n_jobs={n_jobs!r}; "
+                f"bntune's is n_workers= (worker processes; trials run here without it) or "
+                f"executor= (any concurrent.futures.Executor)"
+            )
         design_sampler = as_sampler(sampler)
         n_trials = positive_int("n_trials", n_trials)
         catch = exception_classes(catch)

@@ -109,8 +109,9 @@ class TrialOutcome:
 
 
 def judge(value: object) -> tuple[str, float | None, str | None]:
-    """(state, value, error) of a trial whose objective returned ``value``."""
-    # anything float() accepts through __float__ (numpy scalars, 0-d arrays, tensors), not str
+    """(state, value, error) of a trial whose objective returned ``value``: anything float()
+    accepts through ``__float__`` (numpy scalars, 0-d arrays, tensors; a bool as 0 or 1, as
+    Optuna takes it), not a str."""
     if isinstance(value, list | tuple):
         return (
             "failed",
@@ -120,7 +121,7 @@ def judge(value: object) -> tuple[str, float | None, str | None]:
                 f"(Study(directions=[...]) for several)"
             ),
         )
-    if isinstance(value, bool) or not hasattr(value, "__float__"):
+    if not hasattr(value, "__float__"):
         return "failed", None, f"objective returned {value!r}, not a real number"
     try:
         number = float(value)  # type: ignore[arg-type]
