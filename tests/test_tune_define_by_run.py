@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 
 from bntune import qmc, tune
 from bntune.tune.samplers import derive_seed
-from failure_helpers import conditional_net
+from failure_helpers import TrialPruned, conditional_net, prunes_above_half_as_optuna_does
 
 TESTS = str(Path(__file__).parent)
 
@@ -86,7 +87,7 @@ def test_a_killed_run_resumes_with_the_same_configurations(tmp_path):
     script.write_text(textwrap.dedent("""
         import os, signal, sys
         from bntune import tune
-        from failure_helpers import conditional_net
+        from failure_helpers import TrialPruned, conditional_net, prunes_above_half_as_optuna_does
 
         def objective(trial):
             if trial.number == 5 and os.environ.get("KILL"):
@@ -134,6 +135,106 @@ def test_pruning_in_the_users_loop():
     assert complete
     # a pruned trial stopped where its curve fell behind the median: its rate is below the best
     assert max(t.params["lr"] for t in pruned) < study.best_params["lr"]
+
+
+def _falls_to_x(trial):
+    x = trial.suggest_float("x", 0, 1)
+    return x, [x + 1.0 / (step + 1) for step in range(10)]
+
+
+def _report_only(trial):
+    x, curve = _falls_to_x(trial)
+    for step, value in enumerate(curve):
+        trial.report(step, value)
+    return x
+
+
+def _optunas_idiom(trial):
+    x, curve = _falls_to_x(trial)
+    for step, value in enumerate(curve):
+        trial.report(step, value)
+        if trial.should_prune():
+            raise tune.Pruned()
+    return x
+
+
+def test_optunas_should_prune_idiom_prunes_where_report_alone_does():
+    # report raises tune.Pruned itself: the idiom's check after it changes nothing
+    results = []
+    for objective in (_report_only, _optunas_idiom):
+        study = tune.Study("s", seed=0, pruner=tune.MedianStopping())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no failed trials to warn about
+            study.optimize(objective, n_trials=20)
+        results.append([(t.state, t.value) for t in study.trials])
+    assert results[0] == results[1]
+    states = [state for state, _ in results[1]]
+    assert set(states) == {"complete", "pruned"}
+    assert states[:5] == ["complete"] * 5  # MedianStopping's n_startup_trials
+
+
+def test_should_prune_is_true_only_once_report_raised_pruned():
+    seen: dict[str, set[bool]] = {"before": set(), "returned": set(), "caught": set()}
+
+    def objective(trial):
+        seen["before"].add(trial.should_prune())
+        x, curve = _falls_to_x(trial)
+        for step, value in enumerate(curve):
+            try:
+                trial.report(step, value)
+            except tune.Pruned:
+                seen["caught"].add(trial.should_prune())
+                raise
+            seen["returned"].add(trial.should_prune())
+        return x
+
+    study = tune.Study("s", seed=0, pruner=tune.MedianStopping())
+    study.optimize(objective, n_trials=20)
+    assert seen == {"before": {False}, "returned": {False}, "caught": {True}}
+    seen["returned"].clear()
+    tune.Study("u", seed=0).optimize(objective, n_trials=3)  # no pruner: never
+    assert seen["returned"] == {False}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_optunas_trial_pruned_prunes_the_trial_at_its_last_value(workers):
+    # told by its class name (here the helpers' TrialPruned): Optuna is not imported for it
+    study = tune.Study("s", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a pruned trial is not a failed one
+        study.optimize(prunes_above_half_as_optuna_does, n_trials=8, n_workers=workers)
+    for t in study.trials:
+        x = t.params["x"]
+        expected = ("pruned", 2.0 * x) if x > 0.5 else ("complete", x)
+        assert (t.state, t.value) == expected
+    assert {t.state for t in study.trials} == {"pruned", "complete"}
+
+
+def test_a_trial_pruned_subclass_prunes_even_outside_catch():
+    class Stopped(TrialPruned):
+        pass
+
+    def objective(trial):
+        trial.report(0, 1.5)
+        raise Stopped()
+
+    study = tune.Study("s", seed=0)
+    study.optimize(objective, n_trials=2, catch=())
+    assert [(t.state, t.value) for t in study.trials] == [("pruned", 1.5)] * 2
+
+
+def test_the_real_optuna_trial_pruned_prunes():
+    optuna = pytest.importorskip("optuna")
+    for raised in (optuna.TrialPruned, optuna.exceptions.TrialPruned):
+
+        def objective(trial, raised=raised):
+            trial.report(0, trial.suggest_float("x", 0, 1))
+            raise raised()
+
+        study = tune.Study("s", seed=0)
+        study.optimize(objective, n_trials=3)
+        assert [t.state for t in study.trials] == ["pruned"] * 3
+        assert [t.value for t in study.trials] == [t.params["x"] for t in study.trials]
 
 
 def test_best_params_value_and_the_dataframe():

@@ -339,7 +339,8 @@ class Study:
         trial is stored.
 
         Exceptions listed in ``catch`` mark the trial failed (with the traceback as its error)
-        and the study goes on; a non-finite value marks it diverged; ``tune.Pruned`` pruned.
+        and the study goes on; a non-finite value marks it diverged; ``tune.Pruned`` (or
+        Optuna's ``TrialPruned``, told by its class name) pruned, with its last reported value.
         Failures are never silent: when some trials failed, a ``FailedTrialsWarning`` gives the
         count and the first error; when every trial failed with the same exception,
         ``tune.AllTrialsFailed`` is raised. ``retry_failed=True`` runs the design's failed

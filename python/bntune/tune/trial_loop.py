@@ -26,7 +26,7 @@ from typing import Any
 from bntune.tune import enqueue
 from bntune.tune.boxes import into_box
 from bntune.tune.checks import traceback_text
-from bntune.tune.errors import Pruned, TrialUsageError
+from bntune.tune.errors import TrialUsageError, is_pruned
 from bntune.tune.executors import WorkPool, run_all
 from bntune.tune.objectives import judge_values
 from bntune.tune.pruners import CurveHistory, Pruner
@@ -156,12 +156,18 @@ def run_trial(task: TrialTask) -> TrialOutcome:
 def _outcome_on_worker(task: TrialTask, live: Trial) -> TrialOutcome:
     try:
         value = task.objective(live)
-    except Pruned:
-        return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
     except Exception as e:  # recorded; re-raised by the driver if not in catch
+        if is_pruned(e):
+            return _pruned(live)
         uncaught = not isinstance(e, task.catch) or isinstance(e, TrialUsageError)
         return TrialOutcome("failed", None, traceback_text(e), live.curve, uncaught)
     return _judged(task, value, live)
+
+
+def _pruned(live: Trial) -> TrialOutcome:
+    """A trial the objective stopped by raising ``tune.Pruned`` (or Optuna's ``TrialPruned``):
+    its value is the last one it reported."""
+    return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
 
 
 def _judged(task: TrialTask, value: object, live: Trial) -> TrialOutcome:
@@ -191,13 +197,13 @@ def _defined(task: TrialTask, live: Trial, out: TrialOutcome) -> TrialOutcome:
 def _outcome_here(task: TrialTask, live: Trial) -> TrialOutcome:
     try:
         value = task.objective(live)
-    except Pruned:
-        return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
     except TrialUsageError as e:  # whatever catch says: every trial would fail so
         return TrialOutcome("failed", None, traceback_text(e), live.curve, True, e)
-    except task.catch as e:
-        return TrialOutcome("failed", None, traceback_text(e), live.curve)
     except BaseException as e:
+        if is_pruned(e):
+            return _pruned(live)
+        if isinstance(e, task.catch):
+            return TrialOutcome("failed", None, traceback_text(e), live.curve)
         return TrialOutcome("failed", None, traceback_text(e), live.curve, True, e)
     return _judged(task, value, live)
 
