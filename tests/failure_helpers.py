@@ -94,3 +94,8 @@ def prunes_above_half_as_optuna_does(trial) -> float:
     if x > 0.5:
         raise TrialPruned()
     return x
+
+
+def diverges_above_half(trial) -> float:
+    x = trial.params["x"]
+    return math.nan if x > 0.5 else x

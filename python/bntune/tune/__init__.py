@@ -50,7 +50,7 @@ from bntune.tune.errors import (
     TrialUsageError,
 )
 from bntune.tune.executors import InlineExecutor, process_pool
-from bntune.tune.failures import FailedTrialsWarning
+from bntune.tune.failures import DivergedTrialsWarning, FailedTrialsWarning
 from bntune.tune.importance import first_order_shares
 from bntune.tune.panda import BabysitView, DefaultPolicy, Rollback, SetParams, Stop
 from bntune.tune.pruners import MedianStopping, Pruner
@@ -71,6 +71,7 @@ __all__ = [
     "CoarseToFine",
     "DefaultPolicy",
     "Dimension",
+    "DivergedTrialsWarning",
     "FailedTrialsWarning",
     "Fixed",
     "FrozenTrial",

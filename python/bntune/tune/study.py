@@ -343,8 +343,10 @@ class Study:
         Optuna's ``TrialPruned``, told by its class name) pruned, with its last reported value.
         Failures are never silent: when some trials failed, a ``FailedTrialsWarning`` gives the
         count and the first error; when every trial failed with the same exception,
-        ``tune.AllTrialsFailed`` is raised. ``retry_failed=True`` runs the design's failed
-        points again (after the objective was fixed).
+        ``tune.AllTrialsFailed`` is raised; when some diverged, a ``DivergedTrialsWarning`` (a
+        ``FailedTrialsWarning``) gives the count and the first one's parameters.
+        ``retry_failed=True`` runs the design's failed points again (after the objective was
+        fixed).
         """
         self._check_writable()
         if n_jobs is not None:
