@@ -43,7 +43,7 @@ from bntune.tune.space import DefinedBy, Space, suggest_into
 from bntune.tune.storage import Box, Storage, open_storage
 from bntune.tune.trial import FrozenTrial, Trial
 from bntune.tune.trial_log import INTERRUPTED, TrialLog
-from bntune.tune.trial_loop import Design, run_design
+from bntune.tune.trial_loop import Design, design_size, points_left, run_design
 
 Objective = Callable[[Trial], float]
 Catch = Sequence[type[BaseException]] | type[BaseException]
@@ -331,7 +331,10 @@ class Study:
         re-running a script after a crash finishes the job, continuing the sequence at the next
         unused index, and a larger ``n_trials`` extends it ("lhs" and "grid" designs depend on
         the budget, so a different ``n_trials`` is a new design). A grid may have fewer points
-        than ``n_trials`` (a full product of levels).
+        than ``n_trials`` (a full product of levels). Unlike Optuna, a second
+        ``optimize(f, n_trials=10)`` thus runs nothing: a run that has fewer than ``n_trials``
+        left warns (``tune.ResumedWarning``) how many it runs and which ``n_trials`` runs that
+        many more.
 
         ``timeout`` (seconds) starts no trial after that long, and :meth:`stop` (from a
         callback or another thread) none after it is called; the trials in flight finish and
@@ -381,6 +384,14 @@ class Study:
         design = Design(
             space, design_sampler, stream, self.seed, n_trials, retry_failed=retry_failed
         )
+        left = points_left(self._log, design)
+        queued = enqueue.pending(self._log)
+        if left < design_size(design):  # the study ran some of them already
+            done = self._log.done_count(stream)
+            run_control.warn_resumed(
+                self.name, done, n_trials, left, budgeted=design_sampler.budgeted,
+                enqueued=len(queued),
+            )  # fmt: skip
         since = self._log.next_number
         with WorkPool(n_workers, executor, default_inline=True) as pool:
             if trial_timeout is not None and pool.inline:
@@ -390,7 +401,7 @@ class Study:
                 )
             run_design(self._log, objective, design, pool, catch=catch, pruner=self.pruner,
                        trial_timeout=trial_timeout, stopped=stopped, after_trial=after_trial,
-                       enqueued=enqueue.pending(self._log))  # fmt: skip
+                       enqueued=queued)  # fmt: skip
         failures.check(self._log.since(since))
 
     def ask(

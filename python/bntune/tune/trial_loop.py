@@ -108,6 +108,20 @@ class TrialOutcome:
     values: list[float] | None = None
 
 
+def design_size(design: Design) -> int:
+    """How many points ``design`` has: its budget, or fewer (a grid: a full product of levels)."""
+    if design.space is None:
+        return design.n_total
+    return design.sampler.size(design.space.coordinate_dims, design.n_total)
+
+
+def points_left(log: TrialLog, design: Design) -> int:
+    """How many of the design's points :func:`run_design` runs (the enqueued aside): those the
+    study has not run already (nor handed out)."""
+    size = design_size(design)
+    return len(log.pending(design.stream, size, retry_failed=design.retry_failed))
+
+
 def judge(value: object) -> tuple[str, float | None, str | None]:
     """(state, value, error) of a trial whose objective returned ``value``: anything float()
     accepts through ``__float__`` (numpy scalars, 0-d arrays, tensors; a bool as 0 or 1, as
@@ -233,7 +247,7 @@ def run_design(
     pool.check_sendable(objective, "objective")
     sampler = design.sampler
     dims = [] if space is None else space.coordinate_dims
-    size = design.n_total if space is None else sampler.size(dims, design.n_total)
+    size = design_size(design)
     pending = log.pending(design.stream, size, retry_failed=design.retry_failed)
     if not pending and not enqueued:
         return
