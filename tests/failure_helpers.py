@@ -82,3 +82,20 @@ def conditional_from_file(trial) -> float:
     if set(p) != {"layers", "optimizer"} | branch:
         raise ValueError(f"params of another branch: {sorted(p)}")
     return (math.log10(p["lr"]) + 2.0) ** 2 + p["layers"]
+
+
+class TrialPruned(Exception):  # noqa: N818 - named as Optuna's, which is what is tested
+    """Named as ``optuna.TrialPruned``: an objective ported from Optuna raises it to prune."""
+
+
+def prunes_above_half_as_optuna_does(trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    trial.report(0, 2.0 * x)
+    if x > 0.5:
+        raise TrialPruned()
+    return x
+
+
+def diverges_above_half(trial) -> float:
+    x = trial.params["x"]
+    return math.nan if x > 0.5 else x

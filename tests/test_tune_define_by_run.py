@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 
 from bntune import qmc, tune
 from bntune.tune.samplers import derive_seed
-from failure_helpers import conditional_net
+from failure_helpers import TrialPruned, conditional_net, prunes_above_half_as_optuna_does
 
 TESTS = str(Path(__file__).parent)
 
@@ -86,7 +87,7 @@ def test_a_killed_run_resumes_with_the_same_configurations(tmp_path):
     script.write_text(textwrap.dedent("""
         import os, signal, sys
         from bntune import tune
-        from failure_helpers import conditional_net
+        from failure_helpers import TrialPruned, conditional_net, prunes_above_half_as_optuna_does
 
         def objective(trial):
             if trial.number == 5 and os.environ.get("KILL"):
@@ -136,6 +137,106 @@ def test_pruning_in_the_users_loop():
     assert max(t.params["lr"] for t in pruned) < study.best_params["lr"]
 
 
+def _falls_to_x(trial):
+    x = trial.suggest_float("x", 0, 1)
+    return x, [x + 1.0 / (step + 1) for step in range(10)]
+
+
+def _report_only(trial):
+    x, curve = _falls_to_x(trial)
+    for step, value in enumerate(curve):
+        trial.report(step, value)
+    return x
+
+
+def _optunas_idiom(trial):
+    x, curve = _falls_to_x(trial)
+    for step, value in enumerate(curve):
+        trial.report(step, value)
+        if trial.should_prune():
+            raise tune.Pruned()
+    return x
+
+
+def test_optunas_should_prune_idiom_prunes_where_report_alone_does():
+    # report raises tune.Pruned itself: the idiom's check after it changes nothing
+    results = []
+    for objective in (_report_only, _optunas_idiom):
+        study = tune.Study("s", seed=0, pruner=tune.MedianStopping())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no failed trials to warn about
+            study.optimize(objective, n_trials=20)
+        results.append([(t.state, t.value) for t in study.trials])
+    assert results[0] == results[1]
+    states = [state for state, _ in results[1]]
+    assert set(states) == {"complete", "pruned"}
+    assert states[:5] == ["complete"] * 5  # MedianStopping's n_startup_trials
+
+
+def test_should_prune_is_true_only_once_report_raised_pruned():
+    seen: dict[str, set[bool]] = {"before": set(), "returned": set(), "caught": set()}
+
+    def objective(trial):
+        seen["before"].add(trial.should_prune())
+        x, curve = _falls_to_x(trial)
+        for step, value in enumerate(curve):
+            try:
+                trial.report(step, value)
+            except tune.Pruned:
+                seen["caught"].add(trial.should_prune())
+                raise
+            seen["returned"].add(trial.should_prune())
+        return x
+
+    study = tune.Study("s", seed=0, pruner=tune.MedianStopping())
+    study.optimize(objective, n_trials=20)
+    assert seen == {"before": {False}, "returned": {False}, "caught": {True}}
+    seen["returned"].clear()
+    tune.Study("u", seed=0).optimize(objective, n_trials=3)  # no pruner: never
+    assert seen["returned"] == {False}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_optunas_trial_pruned_prunes_the_trial_at_its_last_value(workers):
+    # told by its class name (here the helpers' TrialPruned): Optuna is not imported for it
+    study = tune.Study("s", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a pruned trial is not a failed one
+        study.optimize(prunes_above_half_as_optuna_does, n_trials=8, n_workers=workers)
+    for t in study.trials:
+        x = t.params["x"]
+        expected = ("pruned", 2.0 * x) if x > 0.5 else ("complete", x)
+        assert (t.state, t.value) == expected
+    assert {t.state for t in study.trials} == {"pruned", "complete"}
+
+
+def test_a_trial_pruned_subclass_prunes_even_outside_catch():
+    class Stopped(TrialPruned):
+        pass
+
+    def objective(trial):
+        trial.report(0, 1.5)
+        raise Stopped()
+
+    study = tune.Study("s", seed=0)
+    study.optimize(objective, n_trials=2, catch=())
+    assert [(t.state, t.value) for t in study.trials] == [("pruned", 1.5)] * 2
+
+
+def test_the_real_optuna_trial_pruned_prunes():
+    optuna = pytest.importorskip("optuna")
+    for raised in (optuna.TrialPruned, optuna.exceptions.TrialPruned):
+
+        def objective(trial, raised=raised):
+            trial.report(0, trial.suggest_float("x", 0, 1))
+            raise raised()
+
+        study = tune.Study("s", seed=0)
+        study.optimize(objective, n_trials=3)
+        assert [t.state for t in study.trials] == ["pruned"] * 3
+        assert [t.value for t in study.trials] == [t.params["x"] for t in study.trials]
+
+
 def test_best_params_value_and_the_dataframe():
     study = tune.Study("s", seed=0)
     study.optimize(conditional_net, n_trials=10)
@@ -156,7 +257,7 @@ def test_best_params_value_and_the_dataframe():
 @pytest.mark.parametrize(
     ("objective", "message"),
     [
-        (lambda t: t.suggest_float("x", 1.0, 0.0), r"suggest_float\('x'\): .*low must be < high"),
+        (lambda t: t.suggest_float("x", 1.0, 0.0), r"suggest_float\('x'\): .*low must be <= high"),
         (lambda t: t.suggest_categorical("c", []), r"suggest_categorical\('c'\)"),
         (
             lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("x", 0, 2),
@@ -168,6 +269,69 @@ def test_best_params_value_and_the_dataframe():
 def test_bad_suggestions_stop_the_run_naming_the_parameter(objective, message):
     with pytest.raises(tune.TrialUsageError, match=message):
         tune.Study("s", seed=0).optimize(objective, n_trials=3)
+
+
+def test_a_single_value_range_is_suggested_as_optuna_does():
+    # Optuna accepts low == high and returns that value, on every scale
+    def objective(trial):
+        got = (
+            trial.suggest_int("n", 3, 3),
+            trial.suggest_int("m", 4, 4, log=True),
+            trial.suggest_int("k", 6, 6, step=2),
+            trial.suggest_float("x", 1.0, 1.0),
+            trial.suggest_float("y", 2.5, 2.5, log=True),
+            trial.suggest_float("z", 0.3, 0.3, step=0.1),
+            trial.suggest_one_minus_log("b", 0.99, 0.99),
+        )
+        assert got == (3, 4, 6, 1.0, 2.5, 0.3, 0.99)
+        assert [type(v) for v in got] == [int] * 3 + [float] * 4
+        return trial.suggest_float("w", 0.0, 1.0)
+
+    study = tune.Study("s", seed=0)
+    study.optimize(objective, n_trials=16)
+    assert [t.state for t in study.trials] == ["complete"] * 16
+    study.coarse_to_fine(objective, rounds=2, trials_per_round=4)
+    assert all(t.state == "complete" for t in study.trials)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_single_value_parameter_explains_nothing(seed):
+    # its coordinate varies, its value does not: share 0, and no noise fitted on it that would
+    # take the share of the parameter that matters
+    def noise(k):
+        return 0.3 * math.sin(12.9898 * k)
+
+    def objective(trial):
+        for name in ("a", "b", "c", "d", "e", "f"):
+            trial.suggest_int(name, 3, 3)
+        trial.suggest_float("x", 1.0, 1.0, log=True)
+        return trial.suggest_float("w", 0.0, 1.0) + noise(trial.number)
+
+    study = tune.Study("s", seed=seed)
+    study.optimize(objective, n_trials=32)
+    shares = study.importance()
+    assert {n: shares[n] for n in "abcdefx"} == dict.fromkeys("abcdefx", 0.0)
+    # w uniform on [0, 1) has variance 1/12; the rest is the noise's
+    noise_var = float(np.var([noise(k) for k in range(32)]))
+    assert shares["w"] == pytest.approx((1 / 12) / (1 / 12 + noise_var), abs=0.08)
+
+
+def test_a_bool_objective_value_counts_as_0_or_1():
+    study = tune.Study("s", seed=0)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) > 0.5, n_trials=8)
+    assert [t.state for t in study.trials] == ["complete"] * 8
+    assert [t.value for t in study.trials] == [float(t.params["x"] > 0.5) for t in study.trials]
+    assert {type(t.value) for t in study.trials} == {float}
+    both = tune.Study("m", seed=0, directions=["minimize", "maximize"])
+    both.optimize(lambda t: (t.suggest_float("x", 0, 1), t.params["x"] > 0.5), n_trials=4)
+    assert [t.values[1] for t in both.trials] == [float(t.params["x"] > 0.5) for t in both.trials]
+
+
+def test_optunas_n_jobs_is_refused_pointing_to_n_workers():
+    study = tune.Study("s", seed=0)
+    with pytest.raises(TypeError, match=r"n_jobs.*n_workers="):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3, n_jobs=2)
+    assert study.trials == []
 
 
 def test_the_dataframe_without_pandas_names_it(monkeypatch):

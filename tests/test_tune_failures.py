@@ -3,6 +3,7 @@ fault a new user met, with the behaviour now expected."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from bntune import tune
 from failure_helpers import (
     always_raises,
+    diverges_above_half,
     first_one_slow,
     fixed_by_a_file,
     raises_above_half,
@@ -128,6 +130,54 @@ def test_some_trials_failing_warns_with_the_count_and_the_first_error():
     message = str(caught[0].message)
     assert f"{len(failed)} of 8 trials failed" in message
     assert f"the first (trial {failed[0].number}): ValueError: x too large" in message
+
+
+def test_every_trial_diverging_warns_with_the_count_and_the_first_params():
+    study = tune.Study("s", seed=0)
+    with pytest.warns(tune.DivergedTrialsWarning) as caught:
+        study.optimize(lambda t: math.nan * t.suggest_float("x", 0, 1), n_trials=20)
+    assert len(caught) == 1  # once, at the end of the run
+    first = study.trials[0]
+    assert [t.state for t in study.trials] == ["diverged"] * 20
+    message = str(caught[0].message)
+    assert "20 of 20 trials diverged" in message
+    assert "no trial has a value" in message
+    assert f"(trial 0, params {{'x': {first.params['x']!r}}}): objective returned nan" in message
+    with pytest.raises(ValueError, match="no complete trial"):
+        _ = study.best_value
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_some_trials_diverging_warn_as_failures_do(workers):
+    study = tune.Study("s", seed=0)
+    # one filter for both: a diverged trial is a failure of the objective's numbers
+    with pytest.warns(tune.FailedTrialsWarning) as caught:
+        study.optimize(diverges_above_half, SPACE, n_trials=8, n_workers=workers)
+    diverged = [t for t in study.trials if t.params["x"] > 0.5]
+    assert [t.state for t in diverged] == ["diverged"] * len(diverged)
+    assert [str(w.message).split(":")[0] for w in caught] == [
+        f"{len(diverged)} of 8 trials diverged"
+    ]
+    assert isinstance(caught[0].message, tune.DivergedTrialsWarning)
+    assert f"(trial {diverged[0].number}, params {diverged[0].params!r})" in str(caught[0].message)
+    assert study.best_value == min(t.params["x"] for t in study.trials if t.params["x"] <= 0.5)
+
+
+def test_failed_and_diverged_trials_each_warn():
+    def objective(trial):
+        k = trial.params["k"]
+        if k == 0:
+            raise RuntimeError("boom")
+        return math.inf if k == 1 else float(k)
+
+    study = tune.Study("s", seed=0)
+    with pytest.warns(tune.FailedTrialsWarning) as caught:
+        study.optimize(objective, tune.Space(k=tune.IntUniform(0, 2)), n_trials=3, sampler="grid")
+    kinds = sorted(type(w.message).__name__ for w in caught)
+    assert kinds == ["DivergedTrialsWarning", "FailedTrialsWarning"]
+    diverged = next(str(w.message) for w in caught if "diverged" in str(w.message))
+    assert "1 of 3 trials diverged" in diverged
+    assert "objective returned inf" in diverged
 
 
 def test_a_run_without_failures_is_quiet():

@@ -117,11 +117,14 @@ def test_choice_and_fixed():
 @pytest.mark.parametrize(
     ("make", "name"),
     [
-        (lambda: tune.Uniform(1.0, 1.0), "Uniform"),
         (lambda: tune.Uniform(2.0, 1.0), "Uniform"),
         (lambda: tune.LogUniform(0.0, 1.0), "LogUniform"),
         (lambda: tune.LogUniform(-1.0, 1.0), "LogUniform"),
-        (lambda: tune.IntUniform(5, 5), "IntUniform"),
+        (lambda: tune.LogUniform(0.0, 0.0), "LogUniform"),  # one value, but no log of it
+        (lambda: tune.IntUniform(5, 4), "IntUniform"),
+        (lambda: tune.IntLogUniform(0, 0), "IntLogUniform"),
+        (lambda: tune.OneMinusLogUniform(1.0, 1.0), "OneMinusLogUniform"),
+        (lambda: tune.Stepped(1.0, 1.0, 0.0), "Stepped"),
         (lambda: tune.IntLogUniform(0, 10), "IntLogUniform"),
         (lambda: tune.OneMinusLogUniform(0.9, 1.0), "OneMinusLogUniform"),
         (lambda: tune.OneMinusLogUniform(0.0, 0.9), "OneMinusLogUniform"),
@@ -133,6 +136,48 @@ def test_choice_and_fixed():
 def test_invalid_ranges_raise_value_error_naming_the_dimension(make, name):
     with pytest.raises(ValueError, match=rf"^{name}:"):
         make()
+
+
+SINGLE_VALUES = [
+    (tune.Uniform(1.5, 1.5), 1.5),
+    (tune.Uniform(-2, -2), -2.0),
+    (tune.LogUniform(2.5, 2.5), 2.5),
+    (tune.OneMinusLogUniform(0.9, 0.9), 0.9),
+    (tune.IntUniform(3, 3), 3),
+    (tune.IntLogUniform(7, 7), 7),
+    (tune.Stepped(0.3, 0.3, 0.1), 0.3),
+    (tune.Stepped(5, 5, 2), 5),
+]
+
+
+@pytest.mark.parametrize(("dim", "value"), SINGLE_VALUES)
+def test_a_single_value_range_gives_exactly_that_value(dim, value):
+    # Optuna's suggest_int("n", 3, 3) returns 3: low == high is one value, not an error
+    for u in (0.0, 0.3, 0.5, 0.999999, 1.0):
+        got = dim.from_unit(u)
+        assert got == value
+        assert type(got) is type(value)
+    assert dim.to_unit(value) == 0.5  # the centre of its one cell
+    assert dim.levels(10) == 1  # a grid gives it one level
+
+
+@pytest.mark.parametrize(("dim", "value"), SINGLE_VALUES[:6])
+def test_a_single_value_range_puts_any_other_value_outside(dim, value):
+    for other in (value + 1, value - 0.5 if isinstance(value, float) else value - 1):
+        assert not 0.0 <= dim.to_unit(other) <= 1.0
+
+
+def test_a_space_with_single_value_dimensions_searches_the_others():
+    space = tune.Space(a=tune.Uniform(1, 1), n=tune.IntUniform(3, 3), x=tune.Uniform(0, 1))
+    for sampler in ("sobol", "grid", "lhs"):
+        study = tune.Study("s", seed=0)
+        study.optimize(lambda t: t.params["x"] * t.params["a"], space, n_trials=8, sampler=sampler)
+        assert len(study.trials) == 8
+        assert {(t.params["a"], t.params["n"]) for t in study.trials} == {(1.0, 3)}
+        # every trial a new x: the grid spends its 8 points on x alone
+        assert len({t.params["x"] for t in study.trials}) == 8
+    with pytest.raises(tune.TrialUsageError, match=r"a=2\.0 lies outside"):
+        study.add_trial({"a": 2.0, "n": 3, "x": 0.5}, 1.0, space=space)
 
 
 def test_bad_types_and_space_arguments_are_rejected():

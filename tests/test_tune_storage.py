@@ -38,6 +38,38 @@ def test_second_driver_gets_study_locked_while_the_first_is_open(tmp_path):
     tune.Study("s", storage=path).close()
 
 
+def test_reopening_in_the_same_process_says_this_process_holds_the_lease(tmp_path):
+    # a notebook cell that creates the study, run again while the first object is alive
+    path = tmp_path / "s.db"
+    first = tune.Study("s", storage=path, seed=0)
+    first.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    with pytest.raises(tune.StudyLocked) as info:
+        tune.Study("s", storage=path, seed=0)
+    message = str(info.value)
+    assert f"pid {os.getpid()}" in message
+    assert "this process" in message
+    assert "close()" in message
+    assert "wait for it" not in message  # waiting on itself would never end
+    # the rule stands: the first object still drives the study, and the file still refuses a
+    # second one until it is closed
+    first.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=4)
+    with pytest.raises(tune.StudyLocked, match="this process"):
+        tune.Study("s", storage=path)
+    first.close()
+    with tune.Study("s", storage=path) as again:
+        assert len(again.trials) == 4
+
+
+def test_a_lease_of_another_pid_on_this_host_is_not_called_this_process(tmp_path):
+    path = tmp_path / "s.db"
+    study = tune.Study("s", storage=path, lease_timeout=30)
+    study._lease._stop.set()
+    _set_lease(path, pid=os.getppid(), heartbeat=time.time())  # alive, not this process
+    with pytest.raises(tune.StudyLocked, match=rf"driven by pid {os.getppid()}.*wait for it"):
+        tune.Study("s", storage=path, lease_timeout=30)
+    study.close()
+
+
 def test_live_driver_in_another_process_locks_and_its_death_frees(tmp_path):
     path = tmp_path / "s.db"
     code = textwrap.dedent(f"""

@@ -1,6 +1,7 @@
 """The study: trial states, pruning, records, resume, seeding and samplers end to end."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -187,12 +188,71 @@ def test_file_study_persists_trials_curves_and_seed(tmp_path):
         assert after[0][4][0] == 0.0
         assert math.isnan(after[0][4][1])
         assert [a[:4] for a in after] == [b[:4] for b in before]
-        again.optimize(objective, space, n_trials=4, sampler="grid")  # nothing left to do
+        with pytest.warns(tune.ResumedWarning, match="nothing to run"):
+            again.optimize(objective, space, n_trials=4, sampler="grid")  # nothing left to do
         assert len(again.trials) == 4
     with pytest.raises(ValueError, match="seed"):
         tune.Study("p", storage=path, seed=6)
     with pytest.raises(ValueError, match="direction"):
         tune.Study("p", storage=path, direction="maximize")
+
+
+def _draw(trial):
+    return trial.suggest_float("x", 0.0, 1.0)
+
+
+def test_n_trials_counts_the_studys_trials_and_says_so_when_it_runs_fewer(tmp_path):
+    study = tune.Study("s", storage=tmp_path / "s.db", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a first run runs all n_trials: nothing to say
+        study.optimize(_draw, n_trials=10)
+    # Optuna would run 5 more; bntune resumes to 5 and has them: it says so, once
+    with pytest.warns(tune.ResumedWarning) as caught:
+        study.optimize(_draw, n_trials=5)
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        "study 's' already has 10 trials of this design and n_trials=5 counts the study's "
+        "trials (bntune resumes to n_trials): nothing to run; pass n_trials=15 for 5 more"
+    )
+    assert len(study.trials) == 10
+    with pytest.warns(tune.ResumedWarning, match="running the 2 left; pass n_trials=22 for 12"):
+        study.optimize(_draw, n_trials=12)
+    assert len(study.trials) == 12
+    # the number it names runs that many more, continuing the same design
+    with pytest.warns(tune.ResumedWarning, match="running the 5 left"):
+        study.optimize(_draw, n_trials=17)
+    assert [t.seq for t in study.trials] == list(range(17))
+
+
+def test_a_study_resumed_after_a_stop_says_how_many_it_runs(tmp_path):
+    path = tmp_path / "s.db"
+    with tune.Study("s", storage=path, seed=0) as study:
+        study.optimize(_draw, n_trials=10, callbacks=[lambda s, t: t.number == 3 and s.stop()])
+        assert len(study.trials) == 4
+    with tune.Study("s", storage=path) as again:
+        with pytest.warns(tune.ResumedWarning, match="already has 4 trials.*running the 6 left"):
+            again.optimize(_draw, n_trials=10)
+        assert len(again.trials) == 10
+
+
+def test_a_budgeted_design_run_again_says_another_budget_is_another_design():
+    study = tune.Study("s", seed=0)
+    study.optimize(quadratic, SPACE, n_trials=8, sampler="lhs")
+    with pytest.warns(tune.ResumedWarning, match="nothing to run; .*new design"):
+        study.optimize(quadratic, SPACE, n_trials=8, sampler="lhs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # another budget: a new design, all of it runs
+        study.optimize(quadratic, SPACE, n_trials=4, sampler="lhs")
+    assert len(study.trials) == 12
+
+
+def test_an_enqueued_trial_still_runs_when_the_design_is_done():
+    study = tune.Study("s", seed=0)
+    study.optimize(_draw, n_trials=3)
+    study.enqueue({"x": 0.25})
+    with pytest.warns(tune.ResumedWarning, match="running only the 1 enqueued"):
+        study.optimize(_draw, n_trials=3)
+    assert [t.params["x"] for t in study.trials][3:] == [0.25]
 
 
 def test_interrupted_trial_is_rerun_and_completed_ones_are_not(tmp_path):

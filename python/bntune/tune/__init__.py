@@ -50,10 +50,11 @@ from bntune.tune.errors import (
     TrialUsageError,
 )
 from bntune.tune.executors import InlineExecutor, process_pool
-from bntune.tune.failures import FailedTrialsWarning
+from bntune.tune.failures import DivergedTrialsWarning, FailedTrialsWarning
 from bntune.tune.importance import first_order_shares
 from bntune.tune.panda import BabysitView, DefaultPolicy, Rollback, SetParams, Stop
 from bntune.tune.pruners import MedianStopping, Pruner
+from bntune.tune.run_control import ResumedWarning
 from bntune.tune.samplers import SAMPLERS
 from bntune.tune.schedulers import ASHA, SuccessiveHalving
 from bntune.tune.space import Space, default_space
@@ -71,6 +72,7 @@ __all__ = [
     "CoarseToFine",
     "DefaultPolicy",
     "Dimension",
+    "DivergedTrialsWarning",
     "FailedTrialsWarning",
     "Fixed",
     "FrozenTrial",
@@ -83,6 +85,7 @@ __all__ = [
     "OneMinusLogUniform",
     "Pruned",
     "Pruner",
+    "ResumedWarning",
     "Rollback",
     "RoundPending",
     "SearchFinished",

@@ -20,6 +20,11 @@ Fixed(value)               ``value`` (uses no coordinate of the unit cube)
 
 ``to_unit`` inverts ``from_unit``: exactly (up to rounding) for continuous dimensions, and to the
 centre of the value's cell for integer and categorical ones.
+
+A range may hold a single value (``low == high``, as Optuna's ``suggest_int("n", 3, 3)``): every
+``u`` maps to that value exactly, ``to_unit`` puts it at the centre (0.5) and any other value
+outside [0, 1], and a grid gives it one level. ``low > high`` is refused, and so are bounds a
+scale cannot take (``LogUniform(0, 0)``: no log of 0).
 """
 
 from __future__ import annotations
@@ -97,16 +102,26 @@ class Dimension(ABC):
 
 
 class _Bounded(Dimension):
-    """A numeric range ``[low, high]`` with ``low < high``."""
+    """A numeric range ``[low, high]`` with ``low <= high`` (``low == high``: a single value)."""
 
     def __init__(self, low: float, high: float) -> None:
         kind = type(self).__name__
         low_f = _finite_number(kind, "low", low)
         high_f = _finite_number(kind, "high", high)
-        if not low_f < high_f:
-            raise ValueError(f"{kind}: low must be < high, got low={low!r}, high={high!r}")
+        if not low_f <= high_f:
+            raise ValueError(f"{kind}: low must be <= high, got low={low!r}, high={high!r}")
         self.low = low
         self.high = high
+        #: the range holds one value (``low == high``)
+        self.single = low_f == high_f
+
+    def _single_unit(self, value: Any) -> float:
+        """``to_unit`` of a single-value range: its value at the centre, any other outside."""
+        offset = float(value) - float(self.low)
+        return 0.5 if offset == 0.0 else math.copysign(math.inf, offset)
+
+    def levels(self, k: int) -> int:
+        return 1 if self.single else k
 
     def describe(self) -> list[Any]:
         return [type(self).__name__, self.low, self.high]
@@ -123,6 +138,8 @@ class Uniform(_Bounded):
         return self.low + _unit(u) * (self.high - self.low)
 
     def to_unit(self, value: Any) -> float:
+        if self.single:
+            return self._single_unit(value)
         return (float(value) - self.low) / (self.high - self.low)
 
 
@@ -140,9 +157,13 @@ class LogUniform(_Bounded):
         self._b = math.log10(self.high)
 
     def from_unit(self, u: float) -> float:
+        if self.single:
+            return self.low  # 10 ** log10(low) need not round back to low
         return 10.0 ** (self._a + _unit(u) * (self._b - self._a))
 
     def to_unit(self, value: Any) -> float:
+        if self.single:
+            return self._single_unit(value)
         return (math.log10(float(value)) - self._a) / (self._b - self._a)
 
 
@@ -163,9 +184,13 @@ class OneMinusLogUniform(_Bounded):
         self._b = math.log10(1.0 - self.low)  # e.g. -1 for 0.9
 
     def from_unit(self, u: float) -> float:
+        if self.single:
+            return self.low
         return 1.0 - 10.0 ** (self._b - _unit(u) * (self._b - self._a))
 
     def to_unit(self, value: Any) -> float:
+        if self.single:
+            return self._single_unit(value)
         return (self._b - math.log10(1.0 - float(value))) / (self._b - self._a)
 
 
@@ -241,6 +266,8 @@ class IntLogUniform(_Bounded):
 
     def to_unit(self, value: Any) -> float:
         k = _integer("IntLogUniform", "value", value)
+        if self.single:
+            return self._single_unit(k)
         # centre of k's cell [ln k, ln(k + 1)) in log space
         return (0.5 * (math.log(k) + math.log(k + 1)) - self._a) / (self._b - self._a)
 

@@ -1,5 +1,5 @@
 """The tuner's exceptions: a held lease, a read-only study, an unusable database, a pruned
-trial."""
+trial (and which exceptions of other libraries count as one)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from bntune._core import BntuneError
 
 class StudyLocked(BntuneError, RuntimeError):  # noqa: N818 - the documented public name
     """Another live driver holds this study's lease (its pid, host and heartbeat are in the
-    message). Wait for it to finish, or stop it; a lease whose owner died is taken over."""
+    message). Wait for it to finish, or stop it; a lease whose owner died is taken over. When
+    the holder is another ``Study`` object of this very process (a notebook cell run again),
+    the message says so: reuse that object, or call its ``close()`` first."""
 
 
 class StudyReadOnly(BntuneError, RuntimeError):  # noqa: N818 - named like StudyLocked
@@ -24,7 +26,18 @@ class StorageError(BntuneError, RuntimeError):
 
 class Pruned(BntuneError):  # noqa: N818 - the name users write is `tune.Pruned`, as in the docs
     """Raised by ``trial.report`` when the study's pruner stops the trial early. Let it propagate
-    out of the objective: the trial is recorded as pruned with its curve so far."""
+    out of the objective: the trial is recorded as pruned with its curve so far. An objective may
+    raise it itself, too; so may an objective ported from Optuna raise ``optuna.TrialPruned``
+    (see :func:`is_pruned`)."""
+
+
+def is_pruned(error: BaseException) -> bool:
+    """Whether an exception out of an objective prunes its trial rather than fails it:
+    :class:`Pruned`, or an exception whose class (or a base of it) is named ``TrialPruned``, as
+    ``optuna.TrialPruned`` is — told by its name, so that Optuna need not be imported."""
+    return isinstance(error, Pruned) or any(
+        kind.__name__ == "TrialPruned" for kind in type(error).__mro__
+    )
 
 
 class TrialUsageError(BntuneError, TypeError):

@@ -1,6 +1,8 @@
 """Failed trials are never silent: what a run's failures were, said once, the same way by the
 API (a warning, or :class:`~bntune.tune.errors.AllTrialsFailed` when every trial failed with
-the same exception) and by the command line (a count and the first error)."""
+the same exception) and by the command line (a count and the first error). Diverged trials (a
+NaN or infinite value) are failures of the objective's numbers, not of its code: the API warns
+of them too (:class:`DivergedTrialsWarning`), with the first one's parameters."""
 
 from __future__ import annotations
 
@@ -18,6 +20,12 @@ class FailedTrialsWarning(UserWarning):
     """Some trials of a run failed (the others went on); the message has the first error."""
 
 
+class DivergedTrialsWarning(FailedTrialsWarning):
+    """Some trials of a run diverged: the objective returned NaN or an infinity, so they have no
+    value (the best trial is chosen among the complete ones). The message has how many and the
+    first one's parameters. A :class:`FailedTrialsWarning`, so that one filter covers both."""
+
+
 @dataclass(frozen=True)
 class Failures:
     """The trials a run finished, and its failed ones (in order of number)."""
@@ -25,12 +33,14 @@ class Failures:
     finished: int
     failed: Sequence[FrozenTrial]
     complete: int
+    diverged: Sequence[FrozenTrial] = ()
 
     @classmethod
     def of(cls, trials: Sequence[FrozenTrial]) -> Failures:
         done = [t for t in trials if t.state != "running"]
         failed = [t for t in done if t.state == "failed"]
-        return cls(len(done), failed, sum(t.state == "complete" for t in done))
+        diverged = [t for t in done if t.state == "diverged"]
+        return cls(len(done), failed, sum(t.state == "complete" for t in done), diverged)
 
     @property
     def first_error(self) -> str:
@@ -51,19 +61,33 @@ class Failures:
             f"{self.first_error}"
         )
 
+    def diverged_summary(self) -> str:
+        """One line: how many diverged, and the first one's parameters and value."""
+        first = self.diverged[0]
+        none = "; no trial has a value" if self.complete == 0 else ""
+        return (
+            f"{len(self.diverged)} of {self.finished} trials diverged: the objective returned "
+            f"a non-finite value ({self.complete} complete{none}); the first (trial "
+            f"{first.number}, params {first.params!r}): {_last_line(first.error)}"
+        )
+
 
 def check(trials: Sequence[FrozenTrial], *, stacklevel: int = 3) -> None:
     """Raises :class:`AllTrialsFailed` when every trial of ``trials`` (a run's) failed with the
-    same exception, and warns (:class:`FailedTrialsWarning`) when some failed."""
+    same exception, warns (:class:`FailedTrialsWarning`) when some failed, and
+    (:class:`DivergedTrialsWarning`) when some diverged."""
     found = Failures.of(trials)
-    if not found.failed:
-        return
     if found.all_alike:
         raise AllTrialsFailed(
             f"all {found.finished} trials failed with the same error; {RETRY_HINT}. The first "
             f"one's (trial {found.failed[0].number}):\n{found.failed[0].error}"
         )
-    warnings.warn(f"{found.summary()}; {RETRY_HINT}", FailedTrialsWarning, stacklevel=stacklevel)
+    if found.failed:
+        warnings.warn(
+            f"{found.summary()}; {RETRY_HINT}", FailedTrialsWarning, stacklevel=stacklevel
+        )
+    if found.diverged:
+        warnings.warn(found.diverged_summary(), DivergedTrialsWarning, stacklevel=stacklevel)
 
 
 def _last_line(error: str | None) -> str:

@@ -43,11 +43,16 @@ on the fraction p_i of the space where it is active (the share of trials that us
 (p_i = 1 for a parameter every trial used: the formula above). Whether a branch is taken at all
 is the choosing parameter's own effect.
 
+A parameter that took one value in every trial used (a single-value range such as
+``suggest_int("n", 3, 3)``, whose coordinate varies while its value does not) explains nothing:
+its share is 0 and it is left out of the fit.
+
 Several objectives: the shares of each objective are computed alone (``objective=k``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
@@ -182,11 +187,17 @@ def study_importance(
         names = list(sampled[-1].unit)
         used = [t for t in done if list(t.unit) == names]
     used = [t for t in used if all(0.0 <= u <= 1.0 for u in t.unit.values())]
+    constant = {n: 0.0 for n in names if _one_value(used, n)}
+    if constant:
+        names = [n for n in names if n not in constant]
+        if not names:
+            return constant
     units = np.array([[t.unit.get(n, np.nan) for n in names] for t in used], dtype=np.float64)
     values = np.array([value(t) for t in used], dtype=np.float64)
     try:
-        return first_order_shares(units.reshape(len(used), len(names)), values, names,
-                                  degree=degree)  # fmt: skip
+        shares = first_order_shares(units.reshape(len(used), len(names)), values, names,
+                                    degree=degree)  # fmt: skip
+        return {**shares, **constant}
     except ValueError as err:
         left_out = len(done) - len(used)
         if not left_out:
@@ -196,3 +207,10 @@ def study_importance(
             f"{study_name!r} left out: babysat or from another space, without the unit "
             f"coordinates of {', '.join(names)}"
         ) from None
+
+
+def _one_value(trials: Sequence[FrozenTrial], name: str) -> bool:
+    """Whether every trial that used ``name`` gave it the same value (it explains nothing)."""
+    seen = {json.dumps(t.params.get(name), sort_keys=True, default=repr)
+            for t in trials if name in t.unit}  # fmt: skip
+    return len(seen) <= 1

@@ -88,12 +88,26 @@ class Lease:
             lambda holder: holder_alive(holder, self.timeout, now),
         )
         if current is not None:
-            pid, host, heartbeat = current
-            raise StudyLocked(
-                f"study {study_name!r} in {self.storage.path!r} is driven by pid {pid} on host "
-                f"{host!r} (heartbeat {now - heartbeat:.1f} s ago); one driver per study — "
-                f"wait for it, or stop it (a dead driver's lease is taken over)"
+            raise StudyLocked(self._held_by(study_name, current, now))
+
+    def _held_by(self, study_name: str, holder: Holder, now: float) -> str:
+        """Why the lease cannot be taken: who holds it, and what to do about it."""
+        pid, host, heartbeat = holder
+        where = f"study {study_name!r} in {self.storage.path!r}"
+        if pid == self.pid and host == self.host:
+            # waiting would never end: the holder is a Study object of this very process
+            # (a notebook cell run again, a second Study(...) of the same file)
+            return (
+                f"{where} is already open in this process (pid {pid}): another tune.Study "
+                f"object of this process holds its lease; one driver per study — reuse that "
+                f"object, or call its close() first (or open it with `with tune.Study(...) as "
+                f"study:`), then open the study again"
             )
+        return (
+            f"{where} is driven by pid {pid} on host {host!r} (heartbeat "
+            f"{now - heartbeat:.1f} s ago); one driver per study — wait for it, or stop it (a "
+            f"dead driver's lease is taken over)"
+        )
 
     def release(self) -> None:
         """Stops the heartbeat and deletes the lease (if it is still ours)."""

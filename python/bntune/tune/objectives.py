@@ -64,7 +64,7 @@ def judge_values(
         )
     numbers = []
     for v in value:
-        if isinstance(v, bool) or not hasattr(v, "__float__"):
+        if not hasattr(v, "__float__"):  # a bool counts as 0 or 1, as in judge
             return "failed", None, f"objective returned {value!r}: {v!r} is not a real number"
         numbers.append(float(v))
     if not all(math.isfinite(v) for v in numbers):

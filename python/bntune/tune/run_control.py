@@ -1,10 +1,12 @@
 """What ``optimize`` checks between trials: a stop asked for (``study.stop()``), a timeout, and
-the callbacks that see each stored trial."""
+the callbacks that see each stored trial; and before them, how many trials ``n_trials`` leaves
+to run (:func:`warn_resumed`)."""
 
 from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,3 +44,36 @@ def after_each_trial(
             callback(study, trial)
 
     return after_trial
+
+
+class ResumedWarning(UserWarning):
+    """``optimize`` runs fewer than ``n_trials`` trials, maybe none: ``n_trials`` counts the
+    study's trials of the design, and it has some already (bntune resumes to ``n_trials``;
+    Optuna would run ``n_trials`` more). The message says which ``n_trials`` runs that many
+    more."""
+
+
+def warn_resumed(
+    study: str, done: int, n_trials: int, left: int, *, budgeted: bool, enqueued: int
+) -> None:
+    """Warns (:class:`ResumedWarning`) that a run of ``n_trials`` on study ``study``, which has
+    run ``done`` points of the design already, runs only the ``left`` it has not."""
+    if left > 0:
+        running = f"running the {left} left"
+    elif enqueued:
+        running = f"running only the {enqueued} enqueued"
+    else:
+        running = "nothing to run"
+    if budgeted:
+        more = (
+            "this sampler's design depends on its budget: another n_trials is a new design of "
+            "that many trials"
+        )
+    else:
+        more = f"pass n_trials={done + n_trials} for {n_trials} more"
+    warnings.warn(
+        f"study {study!r} already has {done} trials of this design and n_trials={n_trials} "
+        f"counts the study's trials (bntune resumes to n_trials): {running}; {more}",
+        ResumedWarning,
+        stacklevel=3,
+    )

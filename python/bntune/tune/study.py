@@ -43,7 +43,7 @@ from bntune.tune.space import DefinedBy, Space, suggest_into
 from bntune.tune.storage import Box, Storage, open_storage
 from bntune.tune.trial import FrozenTrial, Trial
 from bntune.tune.trial_log import INTERRUPTED, TrialLog
-from bntune.tune.trial_loop import Design, run_design
+from bntune.tune.trial_loop import Design, design_size, points_left, run_design
 
 Objective = Callable[[Trial], float]
 Catch = Sequence[type[BaseException]] | type[BaseException]
@@ -313,6 +313,7 @@ class Study:
         retry_failed: bool = False,
         timeout: float | None = None,
         callbacks: Sequence[Callable[[Study, FrozenTrial], None]] = (),
+        n_jobs: object = None,
     ) -> None:
         """Runs ``objective`` on the first ``n_trials`` points of ``sampler``'s design over
         ``space`` — or, without a space, lets each trial define its parameters as it runs
@@ -324,12 +325,16 @@ class Study:
         (e.g. Dask's ``client.get_executor()``); None/1 runs them here. ``trial_timeout``
         (seconds, with workers only) records a trial that runs longer as failed and goes on
         (a local pool's stuck process is killed). See :mod:`bntune.tune.trial_loop`.
+        ``n_jobs`` (Optuna's threads) is refused with a TypeError pointing to ``n_workers``.
 
         Trials this study already ran on the same (space, sampler) count toward ``n_trials``:
         re-running a script after a crash finishes the job, continuing the sequence at the next
         unused index, and a larger ``n_trials`` extends it ("lhs" and "grid" designs depend on
         the budget, so a different ``n_trials`` is a new design). A grid may have fewer points
-        than ``n_trials`` (a full product of levels).
+        than ``n_trials`` (a full product of levels). Unlike Optuna, a second
+        ``optimize(f, n_trials=10)`` thus runs nothing: a run that has fewer than ``n_trials``
+        left warns (``tune.ResumedWarning``) how many it runs and which ``n_trials`` runs that
+        many more.
 
         ``timeout`` (seconds) starts no trial after that long, and :meth:`stop` (from a
         callback or another thread) none after it is called; the trials in flight finish and
@@ -337,13 +342,22 @@ class Study:
         trial is stored.
 
         Exceptions listed in ``catch`` mark the trial failed (with the traceback as its error)
-        and the study goes on; a non-finite value marks it diverged; ``tune.Pruned`` pruned.
+        and the study goes on; a non-finite value marks it diverged; ``tune.Pruned`` (or
+        Optuna's ``TrialPruned``, told by its class name) pruned, with its last reported value.
         Failures are never silent: when some trials failed, a ``FailedTrialsWarning`` gives the
         count and the first error; when every trial failed with the same exception,
-        ``tune.AllTrialsFailed`` is raised. ``retry_failed=True`` runs the design's failed
-        points again (after the objective was fixed).
+        ``tune.AllTrialsFailed`` is raised; when some diverged, a ``DivergedTrialsWarning`` (a
+        ``FailedTrialsWarning``) gives the count and the first one's parameters.
+        ``retry_failed=True`` runs the design's failed points again (after the objective was
+        fixed).
         """
         self._check_writable()
+        if n_jobs is not None:
+            raise TypeError(
+                f"optimize: n_jobs is Optuna's argument (threads), got n_jobs={n_jobs!r}; "
+                f"bntune's is n_workers= (worker processes; trials run here without it) or "
+                f"executor= (any concurrent.futures.Executor)"
+            )
         design_sampler = as_sampler(sampler)
         n_trials = positive_int("n_trials", n_trials)
         catch = exception_classes(catch)
@@ -370,6 +384,14 @@ class Study:
         design = Design(
             space, design_sampler, stream, self.seed, n_trials, retry_failed=retry_failed
         )
+        left = points_left(self._log, design)
+        queued = enqueue.pending(self._log)
+        if left < design_size(design):  # the study ran some of them already
+            done = self._log.done_count(stream)
+            run_control.warn_resumed(
+                self.name, done, n_trials, left, budgeted=design_sampler.budgeted,
+                enqueued=len(queued),
+            )  # fmt: skip
         since = self._log.next_number
         with WorkPool(n_workers, executor, default_inline=True) as pool:
             if trial_timeout is not None and pool.inline:
@@ -379,7 +401,7 @@ class Study:
                 )
             run_design(self._log, objective, design, pool, catch=catch, pruner=self.pruner,
                        trial_timeout=trial_timeout, stopped=stopped, after_trial=after_trial,
-                       enqueued=enqueue.pending(self._log))  # fmt: skip
+                       enqueued=queued)  # fmt: skip
         failures.check(self._log.since(since))
 
     def ask(

@@ -99,7 +99,17 @@ class Trial:
     by run), optionally call ``trial.report(step, value)`` as training goes, return the
     objective's value."""
 
-    __slots__ = ("_prune", "_suggest", "curve", "number", "params", "round", "unit", "user_attrs")
+    __slots__ = (
+        "_last_step",
+        "_prune",
+        "_suggest",
+        "curve",
+        "number",
+        "params",
+        "round",
+        "unit",
+        "user_attrs",
+    )
 
     def __init__(
         self,
@@ -118,6 +128,7 @@ class Trial:
         self.user_attrs: dict[str, Any] = {}
         self._prune = prune
         self._suggest = suggest
+        self._last_step: int | None = None
 
     def set_user_attr(self, key: str, value: Any) -> None:
         """Records ``value`` (anything JSON can store) under ``key`` with the trial: stored with
@@ -202,8 +213,22 @@ class Trial:
                 f"trial.report(step, value): value must be a real number, got {value!r}"
             ) from None
         self.curve[step] = value
+        self._last_step = step
         if self._prune is not None and self._prune(step, value):
             raise Pruned(f"trial {self.number} pruned at step {step} (value {value!r})")
+
+    def should_prune(self) -> bool:
+        """Whether the study's pruner says to stop at the last reported step (Optuna's idiom,
+        ``if trial.should_prune(): raise tune.Pruned()``; ``optuna.TrialPruned`` works too).
+
+        bntune's :meth:`report` raises :class:`tune.Pruned` itself when the pruner says so, so
+        after a ``report`` that returned this is False: the idiom runs unchanged, and stops
+        the trial at the same step as ``report`` alone would. It is True only after catching the
+        ``tune.Pruned`` of ``report``; False before any report and in a study without a pruner.
+        """
+        if self._prune is None or self._last_step is None:
+            return False
+        return bool(self._prune(self._last_step, self.curve[self._last_step]))
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params!r})"

@@ -131,6 +131,10 @@ class TrialLog:
                 ):
                     self.best = t
 
+    def done_count(self, stream: str) -> int:
+        """How many indices of design ``stream`` are done (whatever the budget they ran for)."""
+        return len(self._done.get(stream, (set(), [-1]))[0])
+
     def pending(self, stream: str, size: int, *, retry_failed: bool = False) -> list[int]:
         """The indices below ``size`` of design ``stream`` not yet done nor asked for (and not
         told), ascending; with ``retry_failed`` also those whose every trial failed."""

@@ -26,7 +26,7 @@ from typing import Any
 from bntune.tune import enqueue
 from bntune.tune.boxes import into_box
 from bntune.tune.checks import traceback_text
-from bntune.tune.errors import Pruned, TrialUsageError
+from bntune.tune.errors import TrialUsageError, is_pruned
 from bntune.tune.executors import WorkPool, run_all
 from bntune.tune.objectives import judge_values
 from bntune.tune.pruners import CurveHistory, Pruner
@@ -108,9 +108,24 @@ class TrialOutcome:
     values: list[float] | None = None
 
 
+def design_size(design: Design) -> int:
+    """How many points ``design`` has: its budget, or fewer (a grid: a full product of levels)."""
+    if design.space is None:
+        return design.n_total
+    return design.sampler.size(design.space.coordinate_dims, design.n_total)
+
+
+def points_left(log: TrialLog, design: Design) -> int:
+    """How many of the design's points :func:`run_design` runs (the enqueued aside): those the
+    study has not run already (nor handed out)."""
+    size = design_size(design)
+    return len(log.pending(design.stream, size, retry_failed=design.retry_failed))
+
+
 def judge(value: object) -> tuple[str, float | None, str | None]:
-    """(state, value, error) of a trial whose objective returned ``value``."""
-    # anything float() accepts through __float__ (numpy scalars, 0-d arrays, tensors), not str
+    """(state, value, error) of a trial whose objective returned ``value``: anything float()
+    accepts through ``__float__`` (numpy scalars, 0-d arrays, tensors; a bool as 0 or 1, as
+    Optuna takes it), not a str."""
     if isinstance(value, list | tuple):
         return (
             "failed",
@@ -120,7 +135,7 @@ def judge(value: object) -> tuple[str, float | None, str | None]:
                 f"(Study(directions=[...]) for several)"
             ),
         )
-    if isinstance(value, bool) or not hasattr(value, "__float__"):
+    if not hasattr(value, "__float__"):
         return "failed", None, f"objective returned {value!r}, not a real number"
     try:
         number = float(value)  # type: ignore[arg-type]
@@ -155,12 +170,18 @@ def run_trial(task: TrialTask) -> TrialOutcome:
 def _outcome_on_worker(task: TrialTask, live: Trial) -> TrialOutcome:
     try:
         value = task.objective(live)
-    except Pruned:
-        return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
     except Exception as e:  # recorded; re-raised by the driver if not in catch
+        if is_pruned(e):
+            return _pruned(live)
         uncaught = not isinstance(e, task.catch) or isinstance(e, TrialUsageError)
         return TrialOutcome("failed", None, traceback_text(e), live.curve, uncaught)
     return _judged(task, value, live)
+
+
+def _pruned(live: Trial) -> TrialOutcome:
+    """A trial the objective stopped by raising ``tune.Pruned`` (or Optuna's ``TrialPruned``):
+    its value is the last one it reported."""
+    return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
 
 
 def _judged(task: TrialTask, value: object, live: Trial) -> TrialOutcome:
@@ -190,13 +211,13 @@ def _defined(task: TrialTask, live: Trial, out: TrialOutcome) -> TrialOutcome:
 def _outcome_here(task: TrialTask, live: Trial) -> TrialOutcome:
     try:
         value = task.objective(live)
-    except Pruned:
-        return TrialOutcome("pruned", last_value(live.curve), None, live.curve)
     except TrialUsageError as e:  # whatever catch says: every trial would fail so
         return TrialOutcome("failed", None, traceback_text(e), live.curve, True, e)
-    except task.catch as e:
-        return TrialOutcome("failed", None, traceback_text(e), live.curve)
     except BaseException as e:
+        if is_pruned(e):
+            return _pruned(live)
+        if isinstance(e, task.catch):
+            return TrialOutcome("failed", None, traceback_text(e), live.curve)
         return TrialOutcome("failed", None, traceback_text(e), live.curve, True, e)
     return _judged(task, value, live)
 
@@ -226,7 +247,7 @@ def run_design(
     pool.check_sendable(objective, "objective")
     sampler = design.sampler
     dims = [] if space is None else space.coordinate_dims
-    size = design.n_total if space is None else sampler.size(dims, design.n_total)
+    size = design_size(design)
     pending = log.pending(design.stream, size, retry_failed=design.retry_failed)
     if not pending and not enqueued:
         return
