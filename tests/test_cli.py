@@ -126,6 +126,27 @@ def test_demo_other_modes(tmp_path, capsys, mode):
         assert len(lrs) == 4
 
 
+def test_demo_show_hint_runs_after_runs_with_other_flags(tmp_path):
+    # two demos with other flags into one --out put two studies in study.db; the printed
+    # `bntune show` line must still run, and show the study of the demo that printed it
+    pytest.importorskip("sklearn")
+    import shlex
+
+    out = tmp_path / "demo dir"  # a space: the printed line must quote the path
+    flags = ["--rounds", "1", "--epochs", "1", "--workers", "1", "--out", out]
+    first = bntune("demo", "--trials", "2", *flags, "--quiet")
+    assert first.returncode == 0, first.stderr
+    second = bntune("demo", "--trials", "3", *flags)
+    assert second.returncode == 0, second.stderr
+    [line] = [x for x in second.stdout.splitlines() if x.startswith("study:")]
+    command = shlex.split(line.split("(", 1)[1].rstrip(")"))
+    assert command[:2] == ["bntune", "show"]
+    shown = bntune(*command[1:])
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("study 'demo-coarse-to-fine-3x1-e1-seed0' ")
+    assert "\n3 trials: " in shown.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
