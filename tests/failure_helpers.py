@@ -99,3 +99,13 @@ def prunes_above_half_as_optuna_does(trial) -> float:
 def diverges_above_half(trial) -> float:
     x = trial.params["x"]
     return math.nan if x > 0.5 else x
+
+
+def interrupted_once(trial) -> float:
+    """Trial 2 is cut short by a Ctrl-C the first time (KeyboardInterrupt, as the signal raises
+    it inside the objective); BNTUNE_TEST_INTERRUPTED names the file that remembers it was."""
+    marker = Path(os.environ["BNTUNE_TEST_INTERRUPTED"])
+    if trial.number == 2 and not marker.exists():
+        marker.touch()
+        raise KeyboardInterrupt
+    return trial.params["x"]

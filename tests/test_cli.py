@@ -126,6 +126,27 @@ def test_demo_other_modes(tmp_path, capsys, mode):
         assert len(lrs) == 4
 
 
+def test_demo_show_hint_runs_after_runs_with_other_flags(tmp_path):
+    # two demos with other flags into one --out put two studies in study.db; the printed
+    # `bntune show` line must still run, and show the study of the demo that printed it
+    pytest.importorskip("sklearn")
+    import shlex
+
+    out = tmp_path / "demo dir"  # a space: the printed line must quote the path
+    flags = ["--rounds", "1", "--epochs", "1", "--workers", "1", "--out", out]
+    first = bntune("demo", "--trials", "2", *flags, "--quiet")
+    assert first.returncode == 0, first.stderr
+    second = bntune("demo", "--trials", "3", *flags)
+    assert second.returncode == 0, second.stderr
+    [line] = [x for x in second.stdout.splitlines() if x.startswith("study:")]
+    command = shlex.split(line.split("(", 1)[1].rstrip(")"))
+    assert command[:2] == ["bntune", "show"]
+    shown = bntune(*command[1:])
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("study 'demo-coarse-to-fine-3x1-e1-seed0' ")
+    assert "\n3 trials: " in shown.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -173,6 +194,52 @@ def test_show_and_plot_on_a_missing_or_foreign_file(tmp_path):
     result = bntune("plot", junk, "--out", tmp_path)
     assert result.returncode == 2
     assert "not a bntune study database" in result.stderr
+
+
+def _plottable_study(db: Path) -> None:
+    """A stored study with a few complete trials of the fixture objective."""
+    from bntune import tune
+
+    space = tune.Space(
+        lr=tune.LogUniform(1e-4, 1.0),
+        momentum=tune.OneMinusLogUniform(0.9, 0.999),
+        width=tune.Uniform(-1.0, 1.0),
+    )
+    with tune.Study("s", storage=db, seed=0) as study:
+        study.optimize(fixture_objective.objective, space, n_trials=4, sampler="random")
+
+
+@pytest.mark.parametrize("command", ["demo", "plot"])
+@pytest.mark.parametrize(
+    ("under", "message"),
+    [
+        ("a-file", "--out: {out} exists and is not a directory"),
+        ("a-file/sub", "--out: cannot create the directory {out} (Not a directory)"),
+    ],
+)
+def test_a_bad_out_is_a_usage_error(tmp_path, command, under, message):
+    # every command with --out: exit 2 and one line naming --out and the path, no traceback
+    (tmp_path / "a-file").write_text("not a directory")
+    out = tmp_path / under
+    if command == "plot":
+        _plottable_study(tmp_path / "s.db")
+        args = ["plot", tmp_path / "s.db", "--out", out]
+    else:
+        args = ["demo", "--trials", "1", "--rounds", "1", "--epochs", "1", "--out", out]
+    result = bntune(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"bntune {command}: error: {message.format(out=out)}"]
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "a-file").read_text() == "not a directory"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_out_where_nothing_can_be_written_is_a_usage_error(tmp_path):
+    # /proc is a directory that exists, but no file can be made in it (not even by root)
+    result = bntune("demo", "--trials", "1", "--rounds", "1", "--epochs", "1", "--out", "/proc")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("bntune demo: error: --out: cannot write files in /proc (")
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_run_show_plot_function_objective(tmp_path, capsys):

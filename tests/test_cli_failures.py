@@ -261,6 +261,7 @@ def test_ctrl_c_says_the_study_is_saved_in_one_line_and_the_run_resumes(tmp_path
     assert "run the same command again to resume".lower() in lines[0].lower()
     resumed = bntune("run", path, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
+    assert "fix the objective" not in resumed.stderr  # a Ctrl-C is not the objective's failure
     from bntune import tune
 
     with tune.Study("s", storage=db, read_only=True) as study:
@@ -269,6 +270,35 @@ def test_ctrl_c_says_the_study_is_saved_in_one_line_and_the_run_resumes(tmp_path
             c["x"]
             for c in tune.Space(x=tune.Uniform(0.0, 1.0)).sample(60, sampler="random", seed=0)
         )
+
+
+def test_a_trial_cut_short_by_ctrl_c_is_not_blamed_on_the_objective(tmp_path, monkeypatch):
+    monkeypatch.setenv("BNTUNE_TEST_INTERRUPTED", str(tmp_path / "interrupted"))
+    path = study_toml(tmp_path, trials=6, objective='function = "failure_helpers:interrupted_once"',
+                      extra_search="workers = 1")  # fmt: skip
+    first = bntune("run", path, "--quiet")
+    assert first.returncode == 130, first.stderr
+    resumed = bntune("run", path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming study 's': 2 trials done, 1 interrupted (to run again)" in resumed.stdout
+    assert "failed" not in resumed.stderr
+    assert "fix the objective" not in resumed.stderr
+
+    # what is stored, read straight from the SQLite file: trial 2 failed with the Ctrl-C and
+    # marked to run again, then its configuration ran as trial 3; every point completed
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        rows = db.execute("SELECT number, seq, state, rerun, error FROM trials ORDER BY number")
+        stored = rows.fetchall()
+    assert [(n, seq, state, rerun) for n, seq, state, rerun, _ in stored] == [
+        (0, 0, "complete", 0), (1, 1, "complete", 0), (2, 2, "failed", 1),
+        (3, 2, "complete", 0), (4, 3, "complete", 0), (5, 4, "complete", 0),
+        (6, 5, "complete", 0),
+    ]  # fmt: skip
+    assert stored[2][4].rstrip().endswith("KeyboardInterrupt")
+    shown = bntune("show", tmp_path / "s.db")
+    assert "7 trials: 6 complete, 1 interrupted\n" in shown.stdout
 
 
 def _finished_trials(db: Path) -> int:

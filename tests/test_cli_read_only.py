@@ -149,7 +149,7 @@ def test_a_read_only_view_reports_a_dead_drivers_trial_as_interrupted(tmp_path):
     assert interrupted[0].error.startswith("interrupted")
     shown = bntune("show", db)
     assert shown.returncode == 0, shown.stderr
-    assert f"{DONE + 1} trials: {DONE} complete, 1 failed" in shown.stdout
+    assert f"{DONE + 1} trials: {DONE} complete, 1 interrupted" in shown.stdout
     assert _stored(db) == stored  # reading changed nothing
     # the next driver records what the view showed
     with tune.Study("live", storage=db) as study:

@@ -250,7 +250,7 @@ BAD_CALLS = [
     (lambda: qmc.discrepancy([[0.5, np.nan]]), ValueError, "unit hypercube"),
     (lambda: qmc.discrepancy([0.5, 0.2]), ValueError, "2-D"),
     (lambda: qmc.discrepancy(np.empty((0, 3))), ValueError, "at least one point"),
-    (lambda: qmc.discrepancy([[0.5]], method="XD"), ValueError, "method must"),
+    (lambda: qmc.discrepancy([[0.5]], method="XD"), ValueError, "not a valid method"),
     (lambda: qmc.discrepancy([["a"]]), TypeError, "sample must"),
 ]
 

@@ -201,6 +201,54 @@ def test_scipy_names_without_scipy_raise_an_import_error(monkeypatch):
         stand_in(2)
 
 
+# --- errors: scipy's exception types, so `except` clauses written for scipy catch them -------
+
+
+def _scipy_error(call):
+    """The exception scipy raises for ``call`` (the test's independent expectation)."""
+    try:
+        call()
+    except Exception as err:  # whatever scipy raises is the reference
+        return err
+    pytest.fail("scipy accepted the call")
+
+
+@pytest.mark.parametrize("engine", ["Sobol", "Halton", "LatinHypercube"])
+@pytest.mark.parametrize("d", [2.5, 3.0, "3", True, None])
+def test_a_d_that_is_not_an_integer_raises_what_scipy_raises(engine, d):
+    scipy_qmc = pytest.importorskip("scipy.stats.qmc")
+    theirs = _scipy_error(lambda: getattr(scipy_qmc, engine)(d))
+    with pytest.raises(type(theirs), match=r"^d must be an integer, got "):
+        getattr(qmc, engine)(d)
+    # and still the TypeError bntune raised before
+    with pytest.raises(TypeError, match=r"^d must be an integer, got "):
+        getattr(qmc, engine)(d)
+
+
+def test_random_base2_with_m_64_is_a_value_error_naming_m():
+    scipy_qmc = pytest.importorskip("scipy.stats.qmc")
+    theirs = _scipy_error(lambda: scipy_qmc.Sobol(2, bits=64).random_base2(64))
+    # bits=64 allows m up to 64, but 2**64 points cannot be drawn
+    with pytest.raises(type(theirs), match=r"^m must be at most 63 .*got 64$"):
+        qmc.Sobol(2, bits=64).random_base2(64)
+    with pytest.raises(ValueError, match=r"^m must be at most bits=64, got 65$"):
+        qmc.Sobol(2, bits=64).random_base2(65)
+
+
+def test_a_bad_discrepancy_method_lists_the_valid_ones_once():
+    scipy_qmc = pytest.importorskip("scipy.stats.qmc")
+    theirs = _scipy_error(lambda: scipy_qmc.discrepancy(np.full((2, 2), 0.5), method="XX"))
+    assert type(theirs) is ValueError
+    with pytest.raises(ValueError, match="not a valid method") as ours:
+        qmc.discrepancy(np.full((2, 2), 0.5), method="XX")
+    # scipy's sentence, then the same names (scipy prints a set: its order varies by process)
+    head, _, names = str(theirs).partition("{")
+    our_head, _, our_names = str(ours.value).partition("{")
+    assert our_head == head
+    assert our_names.endswith("}")
+    assert sorted(our_names[:-1].split(", ")) == sorted(names.rstrip("}").split(", "))
+
+
 def test_the_namespace_is_scipy_s():
     scipy_qmc = pytest.importorskip("scipy.stats.qmc")
     assert set(scipy_qmc.__all__) <= set(qmc.__all__)

@@ -186,6 +186,83 @@ def test_a_run_without_failures_is_quiet():
         tune.Study("s", seed=0).optimize(lambda t: t.params["x"], SPACE, n_trials=4)
 
 
+# ---- 4b. a Ctrl-C is not a failure of the objective ----------------------------------------
+
+
+def _failed(number: int, error: str, *, rerun: bool) -> tune.FrozenTrial:
+    return tune.FrozenTrial(number, {"x": 0.5}, None, "failed", error=error, rerun=rerun)
+
+
+def _traceback(last: str) -> str:
+    return f'Traceback (most recent call last):\n  File "obj.py", line 3, in objective\n{last}\n'
+
+
+def test_an_interrupted_trial_is_counted_apart_from_the_failed_ones():
+    from bntune.tune.failures import Failures
+    from bntune.tune.trial_log import INTERRUPTED
+
+    trials = [
+        tune.FrozenTrial(0, {"x": 0.1}, 0.1, "complete"),
+        _failed(1, _traceback("ValueError: bug"), rerun=False),
+        _failed(2, _traceback("KeyboardInterrupt"), rerun=True),  # Ctrl-C in the driver
+        _failed(3, INTERRUPTED, rerun=True),  # its driver died (or Ctrl-C with workers)
+        # KeyboardInterrupt listed in catch: recorded failed, not run again: a failure
+        _failed(4, _traceback("KeyboardInterrupt"), rerun=False),
+        # an exception not in catch is run again, but it is the objective's
+        _failed(5, _traceback("RuntimeError: not in catch"), rerun=True),
+    ]
+    found = Failures.of(trials)
+    assert [t.number for t in found.failed] == [1, 4, 5]
+    assert found.interrupted == 2
+    assert found.summary() == (
+        "3 of 6 trials failed (1 complete, 2 interrupted); the first (trial 1): ValueError: bug"
+    )
+    # every trial but the interrupted one failed alike: still "all failed"
+    alike = [_failed(0, _traceback("ValueError: bug"), rerun=False),
+             _failed(1, _traceback("KeyboardInterrupt"), rerun=True),
+             _failed(2, _traceback("ValueError: bug"), rerun=False)]  # fmt: skip
+    assert Failures.of(alike).all_alike
+    assert not Failures.of([trials[0], trials[2], trials[3]]).failed
+
+
+def test_ctrl_c_in_optimize_notes_the_study_is_saved_and_running_again_resumes(tmp_path):
+    db = tmp_path / "s.db"
+
+    def interrupted_at_3(trial):
+        if trial.number == 3:
+            raise KeyboardInterrupt
+        return trial.params["x"]
+
+    with tune.Study("s", storage=db, seed=0) as study:
+        with pytest.raises(KeyboardInterrupt) as info:
+            study.optimize(interrupted_at_3, SPACE, n_trials=6)
+        if sys.version_info >= (3, 11):
+            assert info.value.__notes__ == [
+                f"bntune: every finished trial of study 's' is saved in {db}; running the same "
+                f"study.optimize(...) again resumes it (the interrupted trial runs again)"
+            ]
+    with tune.Study("s", storage=db) as study, warnings.catch_warnings():
+        warnings.simplefilter("error")  # no FailedTrialsWarning: nothing failed
+        study.optimize(lambda t: t.params["x"], SPACE, n_trials=6)
+        states = [(t.seq, t.state) for t in study.trials]
+    # the interrupted point ran again (trial 4); every point of the design completed
+    assert states == [(0, "complete"), (1, "complete"), (2, "complete"), (3, "failed"),
+                      (3, "complete"), (4, "complete"), (5, "complete")]  # fmt: skip
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are Python 3.11+")
+def test_ctrl_c_in_coarse_to_fine_in_memory_notes_it_too():
+    def interrupted(trial):
+        raise KeyboardInterrupt
+
+    study = tune.Study("m", seed=0)
+    with pytest.raises(KeyboardInterrupt) as info:
+        study.coarse_to_fine(interrupted, SPACE, rounds=2, trials_per_round=3)
+    [note] = info.value.__notes__
+    assert note.startswith("bntune: every finished trial of study 'm' is saved in memory; ")
+    assert "study.coarse_to_fine(...) again resumes it" in note
+
+
 # ---- 5. failed trials can be run again -----------------------------------------------------
 
 

@@ -16,6 +16,7 @@ Other modes: ``random`` and ``grid`` (trials x rounds trials, also on ``workers`
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -58,6 +59,12 @@ class DemoSettings:
 def study_name(s: DemoSettings) -> str:
     """One study per setting, so that runs with other flags share the file without mixing."""
     return f"demo-{s.mode}-{s.trials}x{s.rounds}-e{s.epochs}-seed{s.seed}"
+
+
+def show_command(storage: Path, name: str) -> str:
+    """The ``bntune show`` command for this study, runnable as printed: with ``--study``, since
+    runs with other flags add their own studies to the same file."""
+    return f"bntune show {shlex.quote(str(storage))} --study {shlex.quote(name)}"
 
 
 def _budget(s: DemoSettings) -> tuple[int, int]:
@@ -142,7 +149,7 @@ def run(s: DemoSettings, stream: TextIO | None = None) -> tune.Study:
             "",
             importance_text(study) if len(study.trials) > 1 else "(one model: no ranking)",
             "",
-            f"study:      {storage}   (bntune show {storage})",
+            f"study:      {storage}   ({show_command(storage, name)})",
         ]
         if model is not None:
             lines.append(f"best model: {model}   (bntune.nn.load)")

@@ -3,7 +3,8 @@
 
 Exit codes: 0 success; 1 the work itself failed (e.g. `run` or `babysit --epochs` on a study a
 running driver holds; `show`, `plot` and `babysit` without --epochs only read, needing no lease);
-2 bad usage or a bad study file, with a message naming the offending option or key.
+2 bad usage or a bad study file, with a message naming the offending option or key (an --out
+that cannot be made or written in is checked before any work).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +45,22 @@ def _integer(low: int, kind: str) -> Callable[[str], int]:
 
 _positive_int = _integer(1, "positive")
 _seed = _integer(0, "non-negative")
+
+
+def _out_dir(path: Path) -> None:
+    """Makes ``--out`` (and its parents) and checks that files can be written in it, before any
+    work: a bad path is a usage error naming it, not a traceback after the work is done."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out: {path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--out: cannot create the directory {path} ({err.strerror})") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UsageError(f"--out: cannot write files in {path} ({err.strerror})") from None
 
 
 def _study_command(commands: Any, name: str, *, help: str, description: str) -> Any:
@@ -168,6 +186,7 @@ def _demo(args: argparse.Namespace) -> int:
     )  # fmt: skip
     from bntune.cli.report import failures_exit_code
 
+    _out_dir(args.out)
     args.saved_in = Path(args.out) / "study.db"
     with demo.run(settings) as study:
         return failures_exit_code(study, "demo")
@@ -257,6 +276,7 @@ def _plot(args: argparse.Namespace) -> int:
     from bntune.plots import plot_study
 
     with _open(args, read_only=True) as study:
+        _out_dir(args.out)
         space, name = load_space(study), load_objective_name(study)
         for path in plot_study(study, args.out, space=space, objective=name):
             print(path)

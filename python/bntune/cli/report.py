@@ -12,7 +12,7 @@ from typing import Any
 
 from bntune import tune
 from bntune.mlp.objective import read_metrics
-from bntune.tune.failures import Failures
+from bntune.tune.failures import Failures, interrupted
 from bntune.tune.trial import STATES
 
 
@@ -104,9 +104,10 @@ def _importance_lines(study: tune.Study, objective: int | None, what: str, width
 
 
 def counts_text(study: tune.Study) -> str:
-    """``12 trials: 10 complete, 2 diverged``."""
-    counts = Counter(t.state for t in study.trials)
-    parts = [f"{counts[s]} {s}" for s in STATES if counts[s]]
+    """``12 trials: 10 complete, 2 diverged``; a trial cut short by Ctrl-C or by its driver
+    dying (stored as failed, its configuration run again) counts as ``interrupted``."""
+    counts = Counter("interrupted" if interrupted(t) else t.state for t in study.trials)
+    parts = [f"{counts[s]} {s}" for s in (*STATES, "interrupted") if counts[s]]
     n = len(study.trials)
     return f"{n} trial{'' if n == 1 else 's'}: {', '.join(parts) if parts else 'none'}"
 

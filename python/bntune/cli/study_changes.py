@@ -23,6 +23,7 @@ from typing import Any
 from bntune import tune
 from bntune.cli.config import StudyConfig
 from bntune.cli.modes import MODES
+from bntune.tune.failures import interrupted
 from bntune.tune.samplers import as_sampler
 
 _KEY = "cli.settings/"  # + the study's name, in the storage's metadata
@@ -98,8 +99,9 @@ def check(study: tune.Study, cfg: StudyConfig) -> str | None:
         else:
             lines.append(f"search.{budget} lowered from {old} to {new}: what is done is kept")
         study.storage.set_meta({key: json.dumps({**before, budget: max(old, new)})})
-    done = len(study.trials)
-    lines.append(f"resuming study {study.name!r}: {done} trials done")
+    cut = sum(interrupted(t) for t in study.trials)
+    again = f", {cut} interrupted (to run again)" if cut else ""
+    lines.append(f"resuming study {study.name!r}: {len(study.trials) - cut} trials done{again}")
     return "; ".join(reversed(lines)) if len(lines) > 1 else lines[0]
 
 

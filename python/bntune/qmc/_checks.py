@@ -32,9 +32,20 @@ def as_count(n: object, name: str = "n") -> int:
     return value
 
 
+class DimensionError(TypeError, ValueError):
+    """A ``d`` that is not an integer (a float, a str, a bool): scipy raises ``ValueError``
+    there, bntune raised ``TypeError``; this is both, so code written for either catches it."""
+
+
 def as_dim(d: object, limit: int | None = None, engine: str = "") -> int:
     """A dimension ``0 <= d <= limit``; beyond the limit the message names it (as scipy)."""
-    dim = d if type(d) is int else as_int(d, "d")
+    if type(d) is int:
+        dim = d
+    else:
+        try:
+            dim = as_int(d, "d")
+        except TypeError as err:
+            raise DimensionError(str(err)) from None
     if dim < 0:
         raise ValueError(f"d must be a non-negative integer, got {dim}")
     if limit is not None and dim > limit:

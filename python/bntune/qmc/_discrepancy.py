@@ -48,10 +48,9 @@ def discrepancy(
     :func:`update_discrepancy`.
     """
     if method not in _METHODS:
-        raise ValueError(
-            f"{method!r} is not a valid method. It must be one of {set(_METHODS)!r} "
-            f"(method must be one of {', '.join(map(repr, _METHODS))})"
-        )
+        # scipy's message, its set of names listed once and in a fixed order
+        names = ", ".join(map(repr, _METHODS))
+        raise ValueError(f"{method!r} is not a valid method. It must be one of {{{names}}}")
     check_workers(workers)
     array = as_unit_sample(sample)
     more = 1 if as_bool(iterative, "iterative") else 0

@@ -101,6 +101,8 @@ class Sobol(IndexedEngine):
         power = as_count(m, "m")
         if power > self.bits:
             raise ValueError(f"m must be at most bits={self.bits}, got {power}")
+        if power >= 64:  # 2**64 points: more than a draw can count (bits=64 allows m=64)
+            raise ValueError(f"m must be at most 63 (n = 2**m points, below 2**64), got {power}")
         n = 1 << power
         total = self._engine.index + n
         if total & (total - 1):

@@ -2,18 +2,38 @@
 API (a warning, or :class:`~bntune.tune.errors.AllTrialsFailed` when every trial failed with
 the same exception) and by the command line (a count and the first error). Diverged trials (a
 NaN or infinite value) are failures of the objective's numbers, not of its code: the API warns
-of them too (:class:`DivergedTrialsWarning`), with the first one's parameters."""
+of them too (:class:`DivergedTrialsWarning`), with the first one's parameters.
+
+A trial cut short by Ctrl-C (``KeyboardInterrupt``) or by its driver dying is stored as failed
+with ``rerun`` set (its configuration runs again when the study resumes), but it is not the
+objective's failure: :func:`interrupted` tells it apart, and it is counted as interrupted, not
+failed, and never blamed on the objective.
+"""
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bntune.tune.errors import AllTrialsFailed
 from bntune.tune.trial import FrozenTrial
+from bntune.tune.trial_log import INTERRUPTED
 
 RETRY_HINT = "fix the objective, then run again with retry_failed=True (--retry-failed)"
+
+
+def interrupted(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` failed because it was interrupted (Ctrl-C in the driver, or the driver
+    died), not because of its objective. A ``KeyboardInterrupt`` listed in ``catch`` is a
+    failure like any other (``rerun`` is not set: the point is not run again)."""
+    if trial.state != "failed" or not trial.rerun:
+        return False
+    return trial.error == INTERRUPTED or bool(_KEYBOARD_INTERRUPT.match(_last_line(trial.error)))
+
+
+_KEYBOARD_INTERRUPT = re.compile(r"KeyboardInterrupt(:|$)")
 
 
 class FailedTrialsWarning(UserWarning):
@@ -28,19 +48,23 @@ class DivergedTrialsWarning(FailedTrialsWarning):
 
 @dataclass(frozen=True)
 class Failures:
-    """The trials a run finished, and its failed ones (in order of number)."""
+    """The trials a run finished, its failed ones (in order of number; not the interrupted
+    ones) and how many were interrupted."""
 
     finished: int
     failed: Sequence[FrozenTrial]
     complete: int
+    interrupted: int = 0
     diverged: Sequence[FrozenTrial] = ()
 
     @classmethod
     def of(cls, trials: Sequence[FrozenTrial]) -> Failures:
         done = [t for t in trials if t.state != "running"]
-        failed = [t for t in done if t.state == "failed"]
+        cut = [t for t in done if interrupted(t)]
+        failed = [t for t in done if t.state == "failed" and not interrupted(t)]
         diverged = [t for t in done if t.state == "diverged"]
-        return cls(len(done), failed, sum(t.state == "complete" for t in done), diverged)
+        complete = sum(t.state == "complete" for t in done)
+        return cls(len(done), failed, complete, interrupted=len(cut), diverged=diverged)
 
     @property
     def first_error(self) -> str:
@@ -49,15 +73,18 @@ class Failures:
 
     @property
     def all_alike(self) -> bool:
-        """Every finished trial failed, all with the same exception and message."""
+        """Every finished trial failed (but the interrupted ones), all with the same exception
+        and message."""
         lines = {_last_line(t.error) for t in self.failed}
-        return bool(self.failed) and len(self.failed) == self.finished and len(lines) == 1
+        everyone = len(self.failed) == self.finished - self.interrupted
+        return bool(self.failed) and everyone and len(lines) == 1
 
     def summary(self) -> str:
         """One line: how many failed, and the first error."""
+        cut = f", {self.interrupted} interrupted" if self.interrupted else ""
         return (
             f"{len(self.failed)} of {self.finished} trials failed "
-            f"({self.complete} complete); the first (trial {self.failed[0].number}): "
+            f"({self.complete} complete{cut}); the first (trial {self.failed[0].number}): "
             f"{self.first_error}"
         )
 
@@ -79,7 +106,7 @@ def check(trials: Sequence[FrozenTrial], *, stacklevel: int = 3) -> None:
     found = Failures.of(trials)
     if found.all_alike:
         raise AllTrialsFailed(
-            f"all {found.finished} trials failed with the same error; {RETRY_HINT}. The first "
+            f"all {len(found.failed)} trials failed with the same error; {RETRY_HINT}. The first "
             f"one's (trial {found.failed[0].number}):\n{found.failed[0].error}"
         )
     if found.failed:

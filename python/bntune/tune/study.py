@@ -9,12 +9,13 @@ and hands the work to the layers below (see ``docs/architecture.md``): the trial
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from bntune.tune import caviar as caviar_mode
@@ -47,6 +48,24 @@ from bntune.tune.trial_loop import Design, design_size, points_left, run_design
 
 Objective = Callable[[Trial], float]
 Catch = Sequence[type[BaseException]] | type[BaseException]
+
+
+@contextlib.contextmanager
+def _resumable(study: Study, method: str) -> Iterator[None]:
+    """A Ctrl-C (``KeyboardInterrupt``) out of a run gets a note saying the study is saved and
+    that running it again resumes it (Python 3.11+ prints it under the traceback)."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        if hasattr(e, "add_note"):  # Python 3.11+
+            path = study.storage.path
+            where = "in memory" if path is None else f"in {os.fspath(path)}"
+            e.add_note(
+                f"bntune: every finished trial of study {study.name!r} is saved {where}; "
+                f"running the same study.{method}(...) again resumes it (the interrupted trial "
+                f"runs again)"
+            )
+        raise
 
 
 def _release(lease: Lease | None, storage: Storage) -> None:
@@ -393,7 +412,10 @@ class Study:
                 enqueued=len(queued),
             )  # fmt: skip
         since = self._log.next_number
-        with WorkPool(n_workers, executor, default_inline=True) as pool:
+        with (
+            _resumable(self, "optimize"),
+            WorkPool(n_workers, executor, default_inline=True) as pool,
+        ):
             if trial_timeout is not None and pool.inline:
                 raise ValueError(
                     "trial_timeout needs workers (n_workers >= 2 or an executor): a trial running "
@@ -551,7 +573,10 @@ class Study:
                 failures.check(self._log.since(since))  # no round would do better
             settled = found.finished > 0
 
-        with WorkPool(n_workers, executor, default_inline=True) as pool:
+        with (
+            _resumable(self, "coarse_to_fine"),
+            WorkPool(n_workers, executor, default_inline=True) as pool,
+        ):
             coarse_to_fine.run(self._log, objective, space, zoom, pool, catch=catch,
                                pruner=self.pruner, retry_failed=retry_failed,
                                after_round=after_round)  # fmt: skip
