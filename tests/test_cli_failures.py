@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -217,9 +218,14 @@ def test_a_resumed_runs_progress_starts_at_the_trials_done(tmp_path, monkeypatch
     space = tune.Space(x=tune.Uniform(0.0, 1.0))
     study = tune.Study("s", seed=0)
     study.optimize(lambda t: t.params["x"], space, n_trials=15, sampler="random")
-    runner.run_mode(study, lambda t: t.params["x"], space, mode="random", quiet=True,
-                    run=Run(trials=60, sampler="random", workers=1))  # fmt: skip
+    with warnings.catch_warnings():
+        # resuming is what running a configuration again means: no ResumedWarning here
+        warnings.simplefilter("error", tune.ResumedWarning)
+        runner.run_mode(study, lambda t: t.params["x"], space, mode="random", quiet=True,
+                        run=Run(trials=60, sampler="random", workers=1))  # fmt: skip
     assert seen == [(60, 60)]
+    with pytest.warns(tune.ResumedWarning, match="nothing to run; pass n_trials=120 for 60 more"):
+        study.optimize(lambda t: t.params["x"], space, n_trials=60, sampler="random")
 
 
 def test_the_watchers_count_includes_the_trials_done_before(tmp_path):

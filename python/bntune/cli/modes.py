@@ -8,6 +8,7 @@ mode is one :class:`Mode` in :data:`MODES`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +50,12 @@ def _coarse_to_fine(study: tune.Study, objective: Any, space: tune.Space, r: Run
 
 
 def _optimize(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:
-    study.optimize(objective, space, n_trials=r.trials, sampler=r.sampler, n_workers=r.workers,
-                   retry_failed=r.retry_failed)  # fmt: skip
+    # Running the same configuration again is how the command resumes (it says so itself):
+    # the API's warning that n_trials counts the study's trials would only repeat it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tune.ResumedWarning)
+        study.optimize(objective, space, n_trials=r.trials, sampler=r.sampler,
+                       n_workers=r.workers, retry_failed=r.retry_failed)  # fmt: skip
 
 
 def _caviar(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:
