@@ -162,6 +162,9 @@ class Study:
             store.close()
             raise
         self._stop = threading.Event()
+        # the designs (streams) this object's optimize ran to their end: calling it again on
+        # one is Optuna's "n_trials more", which ResumedWarning answers
+        self._designs_run: set[str] = set()
         self._ask_tell = AskTell(self._log)
         self._finalizer = weakref.finalize(self, _release, self._lease, store)
 
@@ -351,9 +354,10 @@ class Study:
         unused index, and a larger ``n_trials`` extends it ("lhs" and "grid" designs depend on
         the budget, so a different ``n_trials`` is a new design). A grid may have fewer points
         than ``n_trials`` (a full product of levels). Unlike Optuna, a second
-        ``optimize(f, n_trials=10)`` thus runs nothing: a run that has fewer than ``n_trials``
-        left warns (``tune.ResumedWarning``) how many it runs and which ``n_trials`` runs that
-        many more.
+        ``optimize(f, n_trials=10)`` thus runs nothing: a call with nothing left, or a second
+        call of this object on the same design, warns (``tune.ResumedWarning``) how many it runs
+        and which ``n_trials`` runs that many more. Resuming (a new ``Study`` object on a study
+        that another run left unfinished) runs the rest without a warning.
 
         ``timeout`` (seconds) starts no trial after that long, and :meth:`stop` (from a
         callback or another thread) none after it is called; the trials in flight finish and
@@ -405,7 +409,11 @@ class Study:
         )
         left = points_left(self._log, design)
         queued = enqueue.pending(self._log)
-        if left < design_size(design):  # the study ran some of them already
+        # Some points ran already. Say so when this object ran them (a second call, Optuna's
+        # "n_trials more") or when nothing is left; not when another run left them, as after a
+        # crash or Ctrl-C: resuming is what running the same call again is for.
+        ran_here = stream in self._designs_run
+        if left < design_size(design) and (ran_here or (left == 0 and not queued)):
             done = self._log.done_count(stream)
             run_control.warn_resumed(
                 self.name, done, n_trials, left, budgeted=design_sampler.budgeted,
@@ -424,6 +432,7 @@ class Study:
             run_design(self._log, objective, design, pool, catch=catch, pruner=self.pruner,
                        trial_timeout=trial_timeout, stopped=stopped, after_trial=after_trial,
                        enqueued=queued)  # fmt: skip
+        self._designs_run.add(stream)
         failures.check(self._log.since(since))
 
     def ask(
