@@ -1,6 +1,7 @@
 """The study: trial states, pruning, records, resume, seeding and samplers end to end."""
 
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -347,3 +348,28 @@ def test_a_trial_left_running_in_the_middle_is_rerun_alone(tmp_path):
         complete = sorted(t.params["k"] for t in study.trials if t.state == "complete")
     assert seen == [2]
     assert complete == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_second_run_of_one_study_from_another_thread_is_refused():
+    # Optuna's n_jobs runs trials in threads; here two threads would take the same points.
+    study = tune.Study("s", seed=0)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(trial):
+        started.set()
+        release.wait(10)
+        return trial.params["x"]
+
+    runner = threading.Thread(target=study.optimize, args=(slow, SPACE), kwargs={"n_trials": 2})
+    runner.start()
+    try:
+        assert started.wait(10)
+        with pytest.raises(tune.StudyLocked, match="already running optimize in another thread"):
+            study.coarse_to_fine(quadratic, SPACE, rounds=2, trials_per_round=2)
+    finally:
+        release.set()
+        runner.join(10)
+    assert [t.state for t in study.trials] == ["complete", "complete"]
+    with pytest.warns(tune.ResumedWarning, match="running the 2 left"):
+        study.optimize(quadratic, SPACE, n_trials=4)  # once the first run ended, runs go on
+    assert len(study.trials) == 4

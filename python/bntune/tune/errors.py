@@ -10,7 +10,9 @@ class StudyLocked(BntuneError, RuntimeError):  # noqa: N818 - the documented pub
     """Another live driver holds this study's lease (its pid, host and heartbeat are in the
     message). Wait for it to finish, or stop it; a lease whose owner died is taken over. When
     the holder is another ``Study`` object of this very process (a notebook cell run again),
-    the message says so: reuse that object, or call its ``close()`` first."""
+    the message says so: reuse that object, or call its ``close()`` first. Also raised by a run
+    method (``optimize``, ``coarse_to_fine``, ...) called while the same object runs one in
+    another thread: trials in parallel are ``n_workers`` or ``executor``, not threads."""
 
 
 class StudyReadOnly(BntuneError, RuntimeError):  # noqa: N818 - named like StudyLocked

@@ -10,6 +10,7 @@ and hands the work to the layers below (see ``docs/architecture.md``): the trial
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import threading
@@ -32,7 +33,7 @@ from bntune.tune import (
 )
 from bntune.tune.ask_tell import AskTell, CoarseToFine
 from bntune.tune.checks import exception_classes, positive_int, study_seed
-from bntune.tune.errors import StudyReadOnly
+from bntune.tune.errors import StudyLocked, StudyReadOnly
 from bntune.tune.executors import WorkPool
 from bntune.tune.importance import study_importance
 from bntune.tune.lease import DEFAULT_LEASE_TIMEOUT, Lease, driver_alive
@@ -48,6 +49,28 @@ from bntune.tune.trial_loop import Design, design_size, points_left, run_design
 
 Objective = Callable[[Trial], float]
 Catch = Sequence[type[BaseException]] | type[BaseException]
+
+
+def _one_run_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A run method that refuses to start while another run of the same ``Study`` object is
+    going on in another thread (two threads would take the same points of the design: Optuna's
+    ``n_jobs`` runs threads, bntune's parallel trials are ``n_workers`` or ``executor``)."""
+
+    @functools.wraps(method)
+    def run(study: Study, *args: Any, **kwargs: Any) -> Any:
+        if not study._run_lock.acquire(blocking=False):
+            raise StudyLocked(
+                f"study {study.name!r} is already running {study._running} in another thread of "
+                f"this process: one run at a time per Study object; for trials in parallel pass "
+                f"n_workers= (processes) or executor="
+            )
+        try:
+            study._running = method.__name__
+            return method(study, *args, **kwargs)
+        finally:
+            study._run_lock.release()
+
+    return run
 
 
 @contextlib.contextmanager
@@ -165,6 +188,8 @@ class Study:
         # the designs (streams) this object's optimize ran to their end: calling it again on
         # one is Optuna's "n_trials more", which ResumedWarning answers
         self._designs_run: set[str] = set()
+        self._run_lock = threading.Lock()  # see _one_run_at_a_time
+        self._running = ""
         self._ask_tell = AskTell(self._log)
         self._finalizer = weakref.finalize(self, _release, self._lease, store)
 
@@ -321,6 +346,7 @@ class Study:
 
     # ---- running -------------------------------------------------------------------------
 
+    @_one_run_at_a_time
     def optimize(
         self,
         objective: Objective,
@@ -519,6 +545,7 @@ class Study:
         thread); the trials in flight finish and are stored."""
         self._stop.set()
 
+    @_one_run_at_a_time
     def coarse_to_fine(
         self,
         objective: Objective,
@@ -593,6 +620,7 @@ class Study:
 
     # ---- trainable modes (see caviar.py, panda.py, pbt.py) ---------------------------------
 
+    @_one_run_at_a_time
     def caviar(
         self,
         trainable: type,
@@ -620,6 +648,7 @@ class Study:
         failures.check(trials)
         return trials
 
+    @_one_run_at_a_time
     def babysit(
         self,
         trainable: type,
@@ -643,6 +672,7 @@ class Study:
         failures.check([trial])
         return trial
 
+    @_one_run_at_a_time
     def pbt(
         self,
         trainable: type,
