@@ -144,8 +144,13 @@ pub fn map_phases<R: Send, M: Send + Sync>(
             // The last task of the first phase: every result is in its slot.
             let results: Option<Vec<R>> = slots.iter().map(|s| lock(s).take()).collect();
             let merge = lock(&between).take();
-            if let (Some(results), Some(merge)) = (results, merge) {
-                let _ = made.set(merge(results));
+            match (results, merge) {
+                (Some(results), Some(merge)) => {
+                    let _ = made.set(merge(results));
+                }
+                // Cannot happen (every slot is filled before the count is reached, and the
+                // merge is taken once); if it did, nobody may wait for a merge.
+                _ => failed.store(true, Ordering::Release),
             }
         });
         let Some(made) = wait_for(&made, &failed) else {
