@@ -108,7 +108,7 @@ impl ColumnMoments {
     /// itself and the loops skip the subtraction; the form's check holds when a column's mean
     /// is within 3.87 standard deviations of zero, as for most inputs of a layer. Whether to
     /// go on about zero is decided after the first [`STRIP_ROWS`] rows (when more than one
-    /// column in [`FEW_COLUMNS`] fails there, only those rows are read twice), and the check on
+    /// column in `FEW_COLUMNS` (32) fails there, only those rows are read twice), and the check on
     /// the whole block decides in the end; a few columns that fail it are summed again alone,
     /// two-pass. Only the columns that fail about the first row take the two-pass result.
     /// Every decision depends on the block alone, so results stay the same for any number of
