@@ -115,6 +115,35 @@ def test_every_trial_failing_alike_raises_with_the_first_traceback_and_the_count
     assert [t.state for t in study.trials] == ["failed"] * 6  # recorded all the same
 
 
+def _raises_with_its_x(trial):
+    raise ValueError(f"bad x {trial.params['x']}")
+
+
+def _raises_two_ways(trial):
+    if trial.params["x"] > 0.5:
+        raise TypeError(f"x {trial.params['x']} is too large")
+    raise ValueError(f"bad x {trial.params['x']}")
+
+
+@pytest.mark.parametrize(
+    ("objective", "error"),
+    [(_raises_with_its_x, "ValueError: bad x {}"),
+     (lambda t: str(t.params["x"]), "objective returned '{}', not a real number")],
+)  # fmt: skip
+def test_every_trial_failing_alike_but_for_the_values_in_the_message_raises(objective, error):
+    study = tune.Study("s", seed=0)
+    with pytest.raises(tune.AllTrialsFailed, match="all 6 trials failed") as info:
+        study.optimize(objective, SPACE, n_trials=6)
+    assert str(info.value).endswith(error.format(study.trials[0].params["x"]))  # the first's
+    assert len({t.error for t in study.trials}) == 6  # six different messages
+
+
+def test_trials_failing_with_two_different_errors_only_warn():
+    study = tune.Study("s", seed=0)
+    with pytest.warns(tune.FailedTrialsWarning, match="6 of 6 trials failed"):
+        study.optimize(_raises_two_ways, SPACE, n_trials=6)
+
+
 def test_coarse_to_fine_stops_after_a_round_whose_trials_all_failed_alike():
     study = tune.Study("s", seed=0)
     with pytest.raises(tune.AllTrialsFailed, match="all 5 trials failed"):

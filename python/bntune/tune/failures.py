@@ -74,10 +74,11 @@ class Failures:
     @property
     def all_alike(self) -> bool:
         """Every finished trial failed (but the interrupted ones), all with the same exception
-        and message."""
-        lines = {_last_line(t.error) for t in self.failed}
+        and message, up to the values in the message (``ValueError: bad lr 0.3`` and ``...0.02``
+        are alike, and so are ``objective returned '0.5', not a real number`` and ``'0.7'``)."""
+        kinds = {_without_values(_last_line(t.error)) for t in self.failed}
         everyone = len(self.failed) == self.finished - self.interrupted
-        return bool(self.failed) and everyone and len(lines) == 1
+        return bool(self.failed) and everyone and len(kinds) == 1
 
     def summary(self) -> str:
         """One line: how many failed, and the first error."""
@@ -115,6 +116,21 @@ def check(trials: Sequence[FrozenTrial], *, stacklevel: int = 3) -> None:
         )
     if found.diverged:
         warnings.warn(found.diverged_summary(), DivergedTrialsWarning, stacklevel=stacklevel)
+
+
+# the values in a message: quoted strings, numbers (integer, decimal, exponent), nan and inf
+_VALUES = re.compile(
+    r"""'(?:[^'\\]|\\.)*'
+      | "(?:[^"\\]|\\.)*"
+      | [-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?
+      | \b(?:nan|inf)\b""",
+    re.VERBOSE,
+)
+
+
+def _without_values(line: str) -> str:
+    """``line`` with each number and quoted string replaced by ``…``."""
+    return _VALUES.sub("…", line)
 
 
 def _last_line(error: str | None) -> str:
