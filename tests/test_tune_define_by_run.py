@@ -294,6 +294,31 @@ def test_a_single_value_range_is_suggested_as_optuna_does():
     assert all(t.state == "complete" for t in study.trials)
 
 
+def test_optunas_older_suggest_names_give_what_their_new_forms_give():
+    def older(trial):
+        return (
+            trial.suggest_uniform("x", -1.0, 2.0)
+            + trial.suggest_loguniform("lr", 1e-4, 1e-1)
+            + trial.suggest_discrete_uniform("q", 0.0, 1.0, 0.25)
+        )
+
+    def newer(trial):
+        return (
+            trial.suggest_float("x", -1.0, 2.0)
+            + trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+            + trial.suggest_float("q", 0.0, 1.0, step=0.25)
+        )
+
+    runs = []
+    for objective in (older, newer):
+        study = tune.Study("s", seed=3)
+        study.optimize(objective, n_trials=8)
+        runs.append([(t.params, t.value) for t in study.trials])
+    assert runs[0] == runs[1]
+    assert all(p["q"] in (0.0, 0.25, 0.5, 0.75, 1.0) for p, _ in runs[0])
+    assert all(1e-4 <= p["lr"] <= 1e-1 for p, _ in runs[0])
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_a_single_value_parameter_explains_nothing(seed):
     # its coordinate varies, its value does not: share 0, and no noise fitted on it that would

@@ -176,6 +176,20 @@ class Trial:
         """One of ``choices``, each equally likely."""
         return self._value("suggest_categorical", name, dims.Choice, choices)
 
+    # Optuna's older names (deprecated there since 3.0), which ported scripts still call.
+
+    def suggest_uniform(self, name: str, low: float, high: float) -> float:
+        """``suggest_float(name, low, high)`` (Optuna's older name)."""
+        return self.suggest_float(name, low, high)
+
+    def suggest_loguniform(self, name: str, low: float, high: float) -> float:
+        """``suggest_float(name, low, high, log=True)`` (Optuna's older name)."""
+        return self.suggest_float(name, low, high, log=True)
+
+    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> float:
+        """``suggest_float(name, low, high, step=q)`` (Optuna's older name)."""
+        return self.suggest_float(name, low, high, step=q)
+
     def suggest_one_minus_log(self, name: str, low: float, high: float) -> float:
         """A value in ``[low, high]`` below 1 whose ``1 - value`` is on a log scale: the scale of
         momentum and Adam's betas (0.9, 0.99 and 0.999 equally likely decades)."""
