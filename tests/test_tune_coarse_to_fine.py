@@ -3,6 +3,7 @@
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -129,3 +130,25 @@ def test_bad_arguments():
         )
     with pytest.raises(ValueError, match="rounds"):
         study.coarse_to_fine(lambda t: 0.0, space, rounds=0, trials_per_round=4)
+
+
+def test_a_finished_run_called_again_says_it_runs_nothing_and_a_resume_says_nothing(tmp_path):
+    space = tune.Space(x=tune.Uniform(0.0, 1.0))
+    path = tmp_path / "s.db"
+
+    def cut_at_5(trial):
+        if trial.number == 5:
+            raise KeyboardInterrupt
+        return trial.params["x"]
+
+    with tune.Study("s", storage=path, seed=0) as study, pytest.raises(KeyboardInterrupt):
+        study.coarse_to_fine(cut_at_5, space, rounds=2, trials_per_round=4)
+    with tune.Study("s", storage=path) as again:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # resuming what another run left: nothing to say
+            again.coarse_to_fine(lambda t: t.params["x"], space, rounds=2, trials_per_round=4)
+        done = len(again.trials)
+        assert [t.state for t in again.trials].count("complete") == 8
+        with pytest.warns(tune.ResumedWarning, match="every trial of this coarse-to-fine run"):
+            again.coarse_to_fine(lambda t: t.params["x"], space, rounds=2, trials_per_round=4)
+        assert len(again.trials) == done

@@ -50,7 +50,7 @@ class ResumedWarning(UserWarning):
     """``optimize`` runs fewer than ``n_trials`` trials, maybe none: ``n_trials`` counts the
     study's trials of the design, and it has some already (bntune resumes to ``n_trials``;
     Optuna would run ``n_trials`` more). The message says which ``n_trials`` runs that many
-    more."""
+    more. Also: a ``coarse_to_fine`` call that runs nothing, the study having its every trial."""
 
 
 def warn_resumed(
@@ -76,4 +76,18 @@ def warn_resumed(
         f"counts the study's trials (bntune resumes to n_trials): {running}; {more}",
         ResumedWarning,
         stacklevel=3,
+    )
+
+
+def warn_finished_run(study: str, rounds: int, trials_per_round: int) -> None:
+    """Warns (:class:`ResumedWarning`) that a coarse-to-fine run of study ``study`` ran nothing:
+    the study has every trial of that run already (bntune resumes a run; it does not repeat
+    it)."""
+    warnings.warn(
+        f"study {study!r} already has every trial of this coarse-to-fine run ({rounds} rounds "
+        f"of {trials_per_round} trials): nothing to run (running the same call again resumes an "
+        f"unfinished run); for another search, change its rounds, trials_per_round, sampler or "
+        f"space, or use a new study",
+        ResumedWarning,
+        stacklevel=4,
     )

@@ -616,6 +616,8 @@ class Study:
             coarse_to_fine.run(self._log, objective, space, zoom, pool, catch=catch,
                                pruner=self.pruner, retry_failed=retry_failed,
                                after_round=after_round)  # fmt: skip
+        if self._log.next_number == since:  # the study had every trial of this run already
+            run_control.warn_finished_run(self.name, rounds, trials_per_round)
         failures.check(self._log.since(since))
 
     # ---- trainable modes (see caviar.py, panda.py, pbt.py) ---------------------------------
