@@ -20,12 +20,13 @@ view, and the running statistics are updated in place.
 The kernels run on torch's thread count and, once this module is imported, on torch's own
 OpenMP threads (:func:`use_torch_threads` switches back to bntune's pool).
 
-Code that traces or transforms a model sees torch's op, since the kernels are reached through
-numpy, which no tracer follows: under ``torch.compile``, ``torch.export``, ``torch.jit.trace``
-and ``vmap``/``grad``/``jacrev`` the layers and :func:`batch_norm` run torch's own batch norm
-(so a compiled or exported model has torch's arithmetic), and ``torch.jit.script`` compiles
-torch's layer in each bntune layer's place, putting it in the model (same parameters and
-buffers; :func:`convert` makes them bntune's again).
+No tracer follows the kernels through numpy. Under ``torch.compile`` the layers and
+:func:`batch_norm` call them as a torch custom op, ``bntune::batch_norm`` (torch 2.4 and later;
+:mod:`bntune._torch_compile`), so a compiled model keeps bntune's arithmetic (``momentum=None``
+in training takes torch's op there). ``torch.export``, ``torch.jit.trace`` and
+``vmap``/``grad``/``jacrev`` see torch's own batch norm (an exported program runs without
+bntune), and ``torch.jit.script`` compiles torch's layer in each bntune layer's place, putting
+it in the model (same parameters and buffers; :func:`convert` makes them bntune's again).
 
 A parameter or running statistic whose length is not the input's channel count raises
 :class:`ShapeError`, which is both a ``bntune.ShapeError`` and the ``RuntimeError`` torch raises
@@ -52,7 +53,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "bntune.torch needs PyTorch: pip install 'bntune[torch]' (or install torch)"
     ) from exc
 
-from bntune import _core
+from bntune import _core, _torch_compile
 
 __all__ = [
     "BatchNorm1d",
@@ -96,6 +97,16 @@ def _transformed() -> bool:
     kernels, reached through numpy, would be recorded as a constant (a traced model would
     return the example input's output for every input) or refused. About 0.3 us a call."""
     return _is_compiling() or _is_tracing() or _functorch_active()
+
+
+_is_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
+
+
+def _compiled_here() -> bool:
+    """Whether this traced call is ``torch.compile``'s (not ``torch.export``'s, nor another
+    tracer's): there the kernels run as a torch custom op (:mod:`bntune._torch_compile`). An
+    exported program gets torch's op, which runs wherever the program is taken."""
+    return _torch_compile.AVAILABLE and _is_compiling() and not _is_exporting()
 
 
 def _runs_here(x: Tensor, *others: Tensor | None) -> bool:
@@ -473,6 +484,10 @@ def batch_norm(
     are updated in place with the unbiased batch variance, as torch does. Inputs bntune does not
     run (see the module doc) go to torch's own function.
     """
+    if _transformed() and _compiled_here():
+        return _torch_compile.batch_norm(
+            input, running_mean, running_var, weight, bias, training, momentum, eps
+        )
     if (
         _transformed()
         or not _runs_here(input, running_mean, running_var, weight, bias)
@@ -625,6 +640,8 @@ class _BntuneBatchNorm:
         if input.dim() not in self._bntune_dims:
             bn._check_input_dim(input)
         if _transformed():  # before any tensor is read through numpy
+            if _compiled_here():
+                return _torch_compile.layer_forward(bn, input)
             return nn.modules.batchnorm._BatchNorm.forward(bn, input)
         params = bn._parameters
         views = _layer_views(bn)
