@@ -404,7 +404,18 @@ def test_a_traced_model_follows_its_input():
     assert "aten::batch_norm" in str(traced.inlined_graph)
 
 
-@pytest.mark.skipif(not bt._torch_compile.AVAILABLE, reason="needs torch.library.custom_op")
+@pytest.fixture
+def kernels_when_compiled():
+    """bntune's kernels in compiled code for the test (the default is torch's op)."""
+    if not bt.use_kernels_when_compiled(True):
+        pytest.skip("needs torch.library.custom_op (torch 2.4+)")
+    torch._dynamo.reset()
+    yield
+    bt.use_kernels_when_compiled(False)
+    torch._dynamo.reset()
+
+
+@pytest.mark.usefixtures("kernels_when_compiled")
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_a_compiled_model_runs_the_kernels_and_matches_eager(channels_last):
     # torch.compile(fullgraph=True) keeps bntune's kernels (a torch custom op): the results,
@@ -436,8 +447,7 @@ def test_a_compiled_model_runs_the_kernels_and_matches_eager(channels_last):
         assert torch.allclose(torch.compile(model)(x), eager(x), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.skipif(not bt._torch_compile.AVAILABLE, reason="needs torch.library.custom_op")
-def test_a_compiled_layer_keeps_bntunes_accuracy_on_a_channel_far_from_zero():
+def test_compiled_code_runs_the_kernels_only_when_asked_and_keeps_their_accuracy():
     # 3e4 + 0.01·N(0, 1) in float32, against the float64 normalisation of the same values:
     # bntune's kernels are within float32 rounding; torch's op, compiled or not, is off by
     # about a tenth of a standard deviation
@@ -445,15 +455,25 @@ def test_a_compiled_layer_keeps_bntunes_accuracy_on_a_channel_far_from_zero():
     x = torch.randn(64, 2, 8, 8)
     x[:, 1] = x[:, 1] * 0.01 + 3e4
     want = TORCH_LAYERS[2](2).double()(x.double()).detach()
-    errors = []
-    for layer in (bt.BatchNorm2d(2), nn.BatchNorm2d(2)):
+
+    def compiled_error(layer):
+        torch._dynamo.reset()
         with torch.no_grad():
-            y = torch.compile(layer, fullgraph=True)(x)
-        errors.append((y.double() - want).abs().max().item())
-    assert errors[0] < 1e-6
-    assert errors[1] > 1e-3  # torch's, for the record: the check above can tell them apart
-    exported = torch.export.export(bt.BatchNorm2d(2), (x,))
-    assert "bntune::batch_norm" not in str(exported.graph)  # an exported program: torch's op
+            return (torch.compile(layer, fullgraph=True)(x).double() - want).abs().max().item()
+
+    assert compiled_error(bt.BatchNorm2d(2)) > 1e-3  # the default: torch's op
+    assert compiled_error(nn.BatchNorm2d(2)) > 1e-3
+    with pytest.raises(TypeError, match="enabled"):
+        bt.use_kernels_when_compiled("yes")
+    if not bt.use_kernels_when_compiled(True):
+        pytest.skip("needs torch.library.custom_op (torch 2.4+)")
+    try:
+        assert compiled_error(bt.BatchNorm2d(2)) < 1e-6
+        exported = torch.export.export(bt.BatchNorm2d(2), (x,))
+        assert "bntune::batch_norm" not in str(exported.graph)  # exported: torch's op
+    finally:
+        bt.use_kernels_when_compiled(False)
+        torch._dynamo.reset()
 
 
 def test_a_scripted_model_runs_torchs_layer_with_the_same_state():

@@ -1,12 +1,18 @@
-"""bntune's batch norm as torch custom ops, so that ``torch.compile`` and ``torch.export`` keep
-bntune's kernels (and their exact arithmetic) instead of falling back to torch's op.
+"""bntune's batch norm as torch custom ops, for code compiled by ``torch.compile`` after
+``bntune.torch.use_kernels_when_compiled()``: the compiled model keeps bntune's kernels (and
+their exact arithmetic) instead of torch's op. ``torch.export`` keeps torch's op.
 
 Eager calls do not come here: ``bntune.torch``'s ``autograd.Function`` costs less a call. Under
 TorchDynamo the kernels cannot be reached through numpy (the tracer sees fake tensors), so the
 layers call ``torch.ops.bntune.batch_norm``, whose fake implementation gives the tracer the
-outputs' shapes and whose real one runs the kernels; its backward is ``bntune::batch_norm_backward``
-(``torch.library.register_autograd``). Needs ``torch.library.custom_op`` (torch 2.4 and later);
-with an older torch, compiled calls keep torch's op.
+outputs' shapes and whose real one runs the kernels; its backward is
+``bntune::batch_norm_backward`` (``torch.library.register_autograd``). Needs
+``torch.library.custom_op`` (torch 2.4 and later).
+
+Measured (2026-12-07, Zen 3, 2 threads): a compiled conv-net training step took 2x the time of
+torch's compiled step, most of it in the compiled graph around the op (the op itself about
+9 ms of 234): torch's compiler fuses its own batch norm with the ReLU and pooling after it. So
+it is not the default.
 """
 
 from __future__ import annotations

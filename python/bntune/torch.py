@@ -21,12 +21,13 @@ The kernels run on torch's thread count and, once this module is imported, on to
 OpenMP threads (:func:`use_torch_threads` switches back to bntune's pool).
 
 No tracer follows the kernels through numpy. Under ``torch.compile`` the layers and
-:func:`batch_norm` call them as a torch custom op, ``bntune::batch_norm`` (torch 2.4 and later;
-:mod:`bntune._torch_compile`), so a compiled model keeps bntune's arithmetic (``momentum=None``
-in training takes torch's op there). ``torch.export``, ``torch.jit.trace`` and
-``vmap``/``grad``/``jacrev`` see torch's own batch norm (an exported program runs without
-bntune), and ``torch.jit.script`` compiles torch's layer in each bntune layer's place, putting
-it in the model (same parameters and buffers; :func:`convert` makes them bntune's again).
+:func:`batch_norm` run torch's own batch norm, which the compiler fuses with the ops around it,
+or, after :func:`use_kernels_when_compiled`, bntune's kernels as a torch custom op,
+``bntune::batch_norm`` (exact, as in eager mode, but slower there). ``torch.export``,
+``torch.jit.trace`` and ``vmap``/``grad``/``jacrev`` see torch's own batch norm (an exported
+program runs without bntune), and ``torch.jit.script`` compiles torch's layer in each bntune
+layer's place, putting it in the model (same parameters and buffers; :func:`convert` makes them
+bntune's again).
 
 A parameter or running statistic whose length is not the input's channel count raises
 :class:`ShapeError`, which is both a ``bntune.ShapeError`` and the ``RuntimeError`` torch raises
@@ -62,6 +63,7 @@ __all__ = [
     "ShapeError",
     "batch_norm",
     "convert",
+    "use_kernels_when_compiled",
     "use_torch_threads",
 ]
 
@@ -101,12 +103,29 @@ def _transformed() -> bool:
 
 _is_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
 
+# Whether compiled calls run the kernels (see use_kernels_when_compiled).
+_kernels_when_compiled = [False]
+
+
+def use_kernels_when_compiled(enabled: bool = True) -> bool:
+    """Whether code compiled by ``torch.compile`` runs bntune's kernels, as the torch custom op
+    ``bntune::batch_norm`` (exact, as in eager mode), or torch's own batch norm (the default);
+    returns whether it now does. Off by default: a compiled conv-net training step took twice
+    the time of torch's compiled step with the kernels in it (2026-12-07, ``benches/README.md``),
+    since torch's compiler fuses its own batch norm with the ops around it. Needs torch 2.4 or
+    later (``torch.library.custom_op``); recompile after switching (``torch._dynamo.reset()``)."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    _kernels_when_compiled[0] = enabled and _torch_compile.AVAILABLE
+    return _kernels_when_compiled[0]
+
 
 def _compiled_here() -> bool:
     """Whether this traced call is ``torch.compile``'s (not ``torch.export``'s, nor another
-    tracer's): there the kernels run as a torch custom op (:mod:`bntune._torch_compile`). An
-    exported program gets torch's op, which runs wherever the program is taken."""
-    return _torch_compile.AVAILABLE and _is_compiling() and not _is_exporting()
+    tracer's) and runs the kernels as a torch custom op (:mod:`bntune._torch_compile`, see
+    :func:`use_kernels_when_compiled`). An exported program gets torch's op, which runs wherever
+    the program is taken."""
+    return _kernels_when_compiled[0] and _is_compiling() and not _is_exporting()
 
 
 def _runs_here(x: Tensor, *others: Tensor | None) -> bool:
