@@ -63,7 +63,8 @@ def main() -> None:
                 for _ in range(3):
                     runs[key]()
                 times[key].append((time.perf_counter() - t0) / 3 * 1e3)
-        ratio = statistics.median(a / b for a, b in zip(times["torch"], times["bntune"], strict=True))
+        pairs = zip(times["torch"], times["bntune"], strict=True)
+        ratio = statistics.median(a / b for a, b in pairs)
         print(
             f"{name:10} torch {statistics.median(times['torch']):7.1f} ms  bntune "
             f"{statistics.median(times['bntune']):7.1f} ms  torch/bntune {ratio:.2f}x  "
