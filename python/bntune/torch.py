@@ -95,9 +95,10 @@ _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda
 def _transformed() -> bool:
     """Whether this call is being traced or transformed rather than run: ``torch.compile`` and
     ``torch.export`` (TorchDynamo), ``torch.jit.trace``, or ``vmap``/``grad``/``jacrev``.
-    Those see only torch's ops, so the layers hand such calls to torch's own batch norm: the
-    kernels, reached through numpy, would be recorded as a constant (a traced model would
-    return the example input's output for every input) or refused. About 0.3 us a call."""
+    Those see only torch's ops, so the layers hand such calls to torch's own batch norm (or,
+    compiled, to bntune's custom op: :func:`use_kernels_when_compiled`): the kernels, reached
+    through numpy, would be recorded as a constant (a traced model would return the example
+    input's output for every input) or refused. About 0.3 us a call."""
     return _is_compiling() or _is_tracing() or _functorch_active()
 
 
@@ -503,7 +504,7 @@ def batch_norm(
     are updated in place with the unbiased batch variance, as torch does. Inputs bntune does not
     run (see the module doc) go to torch's own function.
     """
-    if _transformed() and _compiled_here():
+    if _compiled_here():
         return _torch_compile.batch_norm(
             input, running_mean, running_var, weight, bias, training, momentum, eps
         )
