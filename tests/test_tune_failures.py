@@ -357,3 +357,16 @@ def test_storage_in_a_missing_directory_is_refused_and_not_created(tmp_path):
     with pytest.raises(tune.StorageError, match=r"directory .*missing.* does not exist"):
         tune.Study("s", storage=tmp_path / "missing" / "s.db")
     assert not (tmp_path / "missing").exists()
+
+
+def test_the_tuners_warnings_name_the_callers_line():
+    # not a line of bntune's: the default filter would then show them once per process
+    study = tune.Study("s", seed=0)
+    with pytest.warns(tune.FailedTrialsWarning) as failed:
+        study.optimize(raises_above_half, SPACE, n_trials=8)
+    with pytest.warns(tune.ResumedWarning) as resumed:
+        study.optimize(raises_above_half, SPACE, n_trials=8)
+    with pytest.warns(tune.FailedTrialsWarning) as zoomed:
+        study.coarse_to_fine(raises_above_half, SPACE, rounds=2, trials_per_round=4)
+    for caught in (failed, resumed, zoomed):
+        assert [w.filename for w in caught] == [__file__] * len(caught)

@@ -13,9 +13,11 @@ failed, and never blamed on the objective.
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bntune.tune.errors import AllTrialsFailed
 from bntune.tune.trial import FrozenTrial
@@ -100,7 +102,21 @@ class Failures:
         )
 
 
-def check(trials: Sequence[FrozenTrial], *, stacklevel: int = 3) -> None:
+def warn_caller(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` naming the first frame outside bntune: the user's line that started
+    the run, however deep in the tuner (and behind which decorators) the warning is raised.
+    A warning attributed to a line of bntune's would show that line, and the default filter
+    would show it once for every run of the script instead of once per call of the user's."""
+    frame, level = sys._getframe(0), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+_PACKAGE = str(Path(__file__).resolve().parents[1])  # .../bntune
+
+
+def check(trials: Sequence[FrozenTrial]) -> None:
     """Raises :class:`AllTrialsFailed` when every trial of ``trials`` (a run's) failed with the
     same exception, warns (:class:`FailedTrialsWarning`) when some failed, and
     (:class:`DivergedTrialsWarning`) when some diverged."""
@@ -111,11 +127,9 @@ def check(trials: Sequence[FrozenTrial], *, stacklevel: int = 3) -> None:
             f"one's (trial {found.failed[0].number}):\n{found.failed[0].error}"
         )
     if found.failed:
-        warnings.warn(
-            f"{found.summary()}; {RETRY_HINT}", FailedTrialsWarning, stacklevel=stacklevel
-        )
+        warn_caller(f"{found.summary()}; {RETRY_HINT}", FailedTrialsWarning)
     if found.diverged:
-        warnings.warn(found.diverged_summary(), DivergedTrialsWarning, stacklevel=stacklevel)
+        warn_caller(found.diverged_summary(), DivergedTrialsWarning)
 
 
 # the values in a message: quoted strings, numbers (integer, decimal, exponent), nan and inf

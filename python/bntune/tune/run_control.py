@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bntune.tune.failures import warn_caller
 from bntune.tune.trial import FrozenTrial
 
 
@@ -71,11 +71,10 @@ def warn_resumed(
         )
     else:
         more = f"pass n_trials={done + n_trials} for {n_trials} more"
-    warnings.warn(
+    warn_caller(
         f"study {study!r} already has {done} trials of this design and n_trials={n_trials} "
         f"counts the study's trials (bntune resumes to n_trials): {running}; {more}",
         ResumedWarning,
-        stacklevel=3,
     )
 
 
@@ -83,11 +82,10 @@ def warn_finished_run(study: str, rounds: int, trials_per_round: int) -> None:
     """Warns (:class:`ResumedWarning`) that a coarse-to-fine run of study ``study`` ran nothing:
     the study has every trial of that run already (bntune resumes a run; it does not repeat
     it)."""
-    warnings.warn(
+    warn_caller(
         f"study {study!r} already has every trial of this coarse-to-fine run ({rounds} rounds "
         f"of {trials_per_round} trials): nothing to run (running the same call again resumes an "
         f"unfinished run); for another search, change its rounds, trials_per_round, sampler or "
         f"space, or use a new study",
         ResumedWarning,
-        stacklevel=4,
     )
