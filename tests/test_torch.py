@@ -447,6 +447,26 @@ def test_a_compiled_model_runs_the_kernels_and_matches_eager(channels_last):
         assert torch.allclose(torch.compile(model)(x), eager(x), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.usefixtures("kernels_when_compiled")
+@pytest.mark.parametrize(
+    "make",
+    [lambda: torch.randn(4, 5, 5, 3).permute(0, 3, 1, 2),  # channels-last
+     lambda: torch.randn(4, 3, 5, 5).transpose(2, 3),  # dense, neither layout: copied
+     lambda: torch.randn(4, 3, 10, 5)[:, :, ::2]],  # not dense: copied
+    ids=["channels_last", "transposed", "strided"],
+)  # fmt: skip
+def test_the_compiled_op_lays_out_its_output_as_the_compiler_expects(make):
+    x = make()
+    layer = bt.BatchNorm2d(3)
+    xs = [x.clone().requires_grad_() for _ in range(2)]
+    ys = [torch.compile(layer, fullgraph=True)(xs[0]), layer(xs[1])]
+    for y in ys:
+        (y * torch.arange(y.numel()).reshape(y.shape)).sum().backward()
+    assert ys[0].stride() == torch.empty_like(x).stride()
+    assert torch.allclose(ys[0], ys[1], rtol=1e-6, atol=1e-6)
+    assert torch.allclose(xs[0].grad, xs[1].grad, rtol=1e-5, atol=1e-5)
+
+
 def test_compiled_code_runs_the_kernels_only_when_asked_and_keeps_their_accuracy():
     # 3e4 + 0.01·N(0, 1) in float32, against the float64 normalisation of the same values:
     # bntune's kernels are within float32 rounding; torch's op, compiled or not, is off by

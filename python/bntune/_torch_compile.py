@@ -26,34 +26,25 @@ from torch import Tensor, nn
 from torch.nn import functional as torch_f
 
 from bntune import _core
+from bntune._torch_layout import as_rows, from_rows, like_rows, refused_by_torch, runs_here
 
 AVAILABLE = hasattr(torch.library, "custom_op") and hasattr(torch.library, "register_autograd")
 
-_DTYPES = (torch.float32, torch.float64)
-
 
 def _rows(x: Tensor) -> tuple[np.ndarray, bool]:
-    """x as the numpy array the kernels read, and whether it is channels-last (see
-    ``bntune.torch._as_rows``)."""
-    if x.is_contiguous():
-        return x.detach().numpy(), False
-    if x.dim() > 2:
-        last = x.detach().movedim(1, -1)
-        if last.is_contiguous():
-            return last.reshape(-1, x.shape[1]).numpy(), True
-    return x.detach().contiguous().numpy(), False
+    """x as the numpy array the kernels read, and whether it is channels-last."""
+    rows, channels_last = as_rows(x.detach())
+    return rows.numpy(), channels_last
 
 
 def _shaped(y: np.ndarray, x: Tensor, channels_last: bool) -> Tensor:
-    """The kernels' output as a tensor laid out as ``torch.empty_like(x)`` would be: the
-    compiled graph takes the fake implementation's strides for the real ones."""
-    if channels_last:
-        y = np.moveaxis(y.reshape(x.shape[0], *x.shape[2:], x.shape[1]), -1, 1)
-    out = torch.from_numpy(y)
-    if x.is_contiguous() or channels_last:  # laid out as x, as empty_like(x) is
+    """The kernels' output laid out as ``torch.empty_like(x)`` would be (the compiled graph
+    takes the fake implementation's strides for the real ones): as x unless x was copied to
+    contiguous, whose own dense strides may differ."""
+    out = from_rows(y, x.shape, channels_last)
+    if x.is_contiguous() or channels_last:
         return out
-    like = torch.empty_like(x)  # x was copied to contiguous: its own strides may differ
-    return like.copy_(out)
+    return torch.empty_like(x).copy_(out)
 
 
 def _view(t: Tensor | None) -> np.ndarray | None:
@@ -106,10 +97,7 @@ if AVAILABLE:
     ) -> tuple[Tensor, Tensor, Tensor]:
         """dx, dweight and dbias (the last two in x's dtype, of length C)."""
         rows, channels_last = _rows(x)
-        if channels_last:  # dy laid out as x was read
-            dy_rows = dy.detach().movedim(1, -1).contiguous().reshape(-1, x.shape[1]).numpy()
-        else:
-            dy_rows = dy.detach().contiguous().numpy()
+        dy_rows = like_rows(dy.detach(), channels_last).numpy()  # laid out as x was read
         grads = _core.batch_norm_backward(
             dy_rows, rows, _view(weight), mean.numpy(), invstd.numpy(), training, None
         )
@@ -151,16 +139,11 @@ def batch_norm(
 ) -> Tensor:
     """``torch.nn.functional.batch_norm`` for a compiled graph: bntune's op where it applies
     (float32 or float64 CPU tensors of one dtype), else torch's."""
-    others = (running_mean, running_var, weight, bias)
     if (
         not AVAILABLE
-        or not input.is_cpu
-        or input.dtype not in _DTYPES
-        or input.dim() < 2
-        or not all(t is None or (t.is_cpu and t.dtype == input.dtype) for t in others)
-        or (running_mean is None) != (running_var is None)
-        or not eps > 0
-        or (not training and running_mean is None)
+        or not runs_here(input, running_mean, running_var, weight, bias)
+        or refused_by_torch(running_mean, running_var, eps)
+        or (not training and running_mean is None)  # torch's error: nothing to normalise with
     ):
         return torch_f.batch_norm(
             input, running_mean, running_var, weight, bias, training, momentum, eps

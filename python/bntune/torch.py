@@ -55,6 +55,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
     ) from exc
 
 from bntune import _core, _torch_compile
+from bntune._torch_layout import DTYPES as _DTYPES
+from bntune._torch_layout import as_rows as _as_rows
+from bntune._torch_layout import from_rows as _from_rows
+from bntune._torch_layout import like_rows as _like_rows
+from bntune._torch_layout import refused_by_torch as _refused_by_torch
+from bntune._torch_layout import runs_here as _runs_here
 
 __all__ = [
     "BatchNorm1d",
@@ -66,8 +72,6 @@ __all__ = [
     "use_kernels_when_compiled",
     "use_torch_threads",
 ]
-
-_DTYPES = (torch.float32, torch.float64)
 
 
 class ShapeError(_core.ShapeError, RuntimeError):
@@ -127,48 +131,6 @@ def _compiled_here() -> bool:
     :func:`use_kernels_when_compiled`). An exported program gets torch's op, which runs wherever
     the program is taken."""
     return _kernels_when_compiled[0] and _is_compiling() and not _is_exporting()
-
-
-def _runs_here(x: Tensor, *others: Tensor | None) -> bool:
-    """Whether bntune's kernels take this call: CPU float32/float64 tensors of one dtype."""
-    if not x.is_cpu or x.dtype not in _DTYPES or x.dim() < 2 or x.numel() == 0:
-        return False
-    return all(t is None or (t.is_cpu and t.dtype == x.dtype) for t in others)
-
-
-def _as_rows(x: Tensor) -> tuple[Tensor, bool]:
-    """x as a tensor whose memory the kernels can read, and whether it is channels-last.
-
-    A contiguous (N, C, *S) tensor is read as it is. A channels-last one (C innermost in memory)
-    is read without a copy as the (N·S, C) matrix it is in memory, whose per-column statistics
-    are the per-channel ones. Any other layout is copied once to contiguous.
-    """
-    if x.is_contiguous():
-        return x, False
-    if x.dim() > 2:
-        last = x.movedim(1, -1)
-        if last.is_contiguous():
-            return last.reshape(-1, x.shape[1]), True
-    return x.contiguous(), False
-
-
-def _like_rows(t: Tensor, channels_last: bool) -> Tensor:
-    """`t` (x's shape) laid out as :func:`_as_rows` laid out x, copying only if it differs."""
-    if channels_last:
-        return t.movedim(1, -1).contiguous().reshape(-1, t.shape[1])
-    return t.contiguous()
-
-
-def _from_rows(y: np.ndarray, shape: torch.Size, channels_last: bool) -> Tensor:
-    """The kernel's output as a tensor of x's shape (and x's memory format).
-
-    A channels-last output is permuted by numpy, not torch: a tensor made by torch's view ops
-    would be a view, and autograd forbids in-place changes (``nn.ReLU(inplace=True)``) to a
-    view made inside a custom Function.
-    """
-    if channels_last:
-        y = np.moveaxis(y.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
-    return torch.from_numpy(y)
 
 
 _threads = [0]
@@ -473,19 +435,6 @@ def _torch_grads(
     return tuple(  # type: ignore[return-value]
         next(grads) if t is not None and t.requires_grad else None for t in (x, weight, bias)
     )
-
-
-def _refused_by_torch(running_mean: Tensor | None, running_var: Tensor | None, eps: float) -> bool:
-    """Whether these arguments are ones torch's ``batch_norm`` refuses (or that the kernels
-    cannot update in place): they go to torch, for its own error (or its answer)."""
-    if (running_mean is None) != (running_var is None):
-        return True  # torch raises: both running statistics or neither
-    if running_mean is not None and running_var is not None:
-        if running_mean.requires_grad or running_var.requires_grad:
-            return True  # torch raises: running statistics must not require grad
-        if not (running_mean.is_contiguous() and running_var.is_contiguous()):
-            return True
-    return not eps > 0  # torch raises for eps <= 0 (NaN too)
 
 
 def batch_norm(
