@@ -8,7 +8,6 @@ mode is one :class:`Mode` in :data:`MODES`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,25 +41,16 @@ def space_centre(space: tune.Space) -> dict[str, Any]:
     return space.from_unit([0.5] * space.d)
 
 
-# Running the same configuration again is how the command resumes (it says so itself): the
-# API's ResumedWarning (n_trials counts the study's trials; a finished run runs nothing) would
-# only repeat it.
-
-
 def _coarse_to_fine(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", tune.ResumedWarning)
-        study.coarse_to_fine(objective, space, rounds=r.rounds, trials_per_round=r.trials,
-                             top=r.top, shrink=r.shrink, method=r.method, sampler=r.sampler,
-                             n_workers=r.workers,
-                             retry_failed=r.retry_failed)  # fmt: skip
+    study.coarse_to_fine(objective, space, rounds=r.rounds, trials_per_round=r.trials,
+                         top=r.top, shrink=r.shrink, method=r.method, sampler=r.sampler,
+                         n_workers=r.workers,
+                         retry_failed=r.retry_failed)  # fmt: skip
 
 
 def _optimize(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", tune.ResumedWarning)
-        study.optimize(objective, space, n_trials=r.trials, sampler=r.sampler,
-                       n_workers=r.workers, retry_failed=r.retry_failed)  # fmt: skip
+    study.optimize(objective, space, n_trials=r.trials, sampler=r.sampler, n_workers=r.workers,
+                   retry_failed=r.retry_failed)  # fmt: skip
 
 
 def _caviar(study: tune.Study, objective: Any, space: tune.Space, r: Run) -> None:

@@ -52,8 +52,10 @@ def run_mode(
     cores).
     """
     with warnings.catch_warnings():
-        # the command line says what failed itself, once the run is over (report.py)
+        # the command line says what failed itself, once the run is over (report.py), and
+        # that it resumes a study: running the same configuration again is how it resumes
         warnings.simplefilter("ignore", FailedTrialsWarning)
+        warnings.simplefilter("ignore", tune.ResumedWarning)
         _run_mode(study, objective, space, mode, run, quiet, objective_name)
 
 
